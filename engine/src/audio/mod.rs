@@ -1,0 +1,2 @@
+//! Audio sources and the streaming plumbing (feature `std`).
+//! SKELETON: being written.

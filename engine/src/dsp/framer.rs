@@ -1,0 +1,149 @@
+//! Framing of a sample stream into overlapping frames, exactly as librosa frames a clip.
+//!
+//! Frame `t` holds samples `[t·hop, t·hop + frame_length)` of the (optionally padded) signal.
+//! With `center = true` the signal is padded with `frame_length / 2` zeros at both ends
+//! (librosa's `center=True, pad_mode="constant"`), giving `1 + len / hop` frames; the start
+//! padding is applied at construction, the end padding by [`Framer::finish`]. With
+//! `center = false` there is no padding and `1 + (len - frame_length) / hop` frames
+//! (none if `len < frame_length`).
+//!
+//! We pad with zeros rather than librosa's old `reflect` default because reflection needs
+//! samples from the future at the start of a stream; constant padding is also librosa 0.11's
+//! default. The framer never allocates: its buffer holds one frame (`frame_length <= N`).
+
+use super::{check_capacity, DspError};
+use heapless::Vec;
+
+/// Streaming framer with a buffer of capacity `N` samples.
+#[derive(Debug, Clone)]
+pub struct Framer<const N: usize = { super::MAX_N_FFT }> {
+    frame_length: usize,
+    hop_length: usize,
+    center: bool,
+    buf: Vec<f32, N>,
+    /// Samples still to discard before the buffer fills again (only when hop > frame_length).
+    skip: usize,
+    frames: u64,
+    finished: bool,
+}
+
+impl<const N: usize> Framer<N> {
+    pub fn new(frame_length: usize, hop_length: usize, center: bool) -> Result<Self, DspError> {
+        check_capacity("frame_length", frame_length, N)?;
+        if frame_length == 0 {
+            return Err(DspError::InvalidParameter { name: "frame_length", value: 0.0, expected: ">= 1" });
+        }
+        if hop_length == 0 {
+            return Err(DspError::InvalidParameter { name: "hop_length", value: 0.0, expected: ">= 1" });
+        }
+        let mut f = Framer { frame_length, hop_length, center, buf: Vec::new(), skip: 0, frames: 0, finished: false };
+        f.reset();
+        Ok(f)
+    }
+
+    /// Returns the framer to its state before the first sample.
+    pub fn reset(&mut self) {
+        self.buf.clear();
+        self.skip = 0;
+        self.frames = 0;
+        self.finished = false;
+        if self.center {
+            for _ in 0..self.frame_length / 2 {
+                let _ = self.buf.push(0.0);
+            }
+        }
+    }
+
+    pub fn frame_length(&self) -> usize {
+        self.frame_length
+    }
+    pub fn hop_length(&self) -> usize {
+        self.hop_length
+    }
+    pub fn center(&self) -> bool {
+        self.center
+    }
+    /// Frames emitted so far.
+    pub fn frames_emitted(&self) -> u64 {
+        self.frames
+    }
+
+    /// Number of frames a clip of `len` samples yields (librosa's count).
+    pub fn frame_count(&self, len: usize) -> usize {
+        if self.center {
+            1 + len / self.hop_length
+        } else if len < self.frame_length {
+            0
+        } else {
+            1 + (len - self.frame_length) / self.hop_length
+        }
+    }
+
+    /// Pushes samples, calling `on_frame` with every frame completed by them.
+    pub fn push<E>(&mut self, samples: &[f32], on_frame: impl FnMut(&[f32]) -> Result<(), E>) -> Result<(), E> {
+        self.push_mapped(samples, |x| x, on_frame)
+    }
+
+    /// As [`push`](Self::push), with `map` applied to every incoming sample (a per-sample gain).
+    pub fn push_mapped<E>(
+        &mut self,
+        mut samples: &[f32],
+        map: impl Fn(f32) -> f32,
+        mut on_frame: impl FnMut(&[f32]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        debug_assert!(!self.finished, "push after finish without reset");
+        while !samples.is_empty() {
+            if self.skip > 0 {
+                let k = self.skip.min(samples.len());
+                self.skip -= k;
+                samples = &samples[k..];
+                continue;
+            }
+            let need = self.frame_length - self.buf.len();
+            let k = need.min(samples.len());
+            for &x in &samples[..k] {
+                // Cannot overflow: at most `frame_length <= N` samples are held.
+                let _ = self.buf.push(map(x));
+            }
+            samples = &samples[k..];
+            if self.buf.len() == self.frame_length {
+                self.emit(&mut on_frame)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the stream: applies the end padding (if `center`) and emits the remaining frames.
+    pub fn finish<E>(&mut self, mut on_frame: impl FnMut(&[f32]) -> Result<(), E>) -> Result<(), E> {
+        if self.finished {
+            return Ok(());
+        }
+        if self.center {
+            let mut pad = self.frame_length / 2;
+            // Feed the zero padding in small pieces so no buffer is needed for it.
+            const ZEROS: [f32; 64] = [0.0; 64];
+            while pad > 0 {
+                let k = pad.min(ZEROS.len());
+                self.push_mapped(&ZEROS[..k], |x| x, &mut on_frame)?;
+                pad -= k;
+            }
+        }
+        self.finished = true;
+        Ok(())
+    }
+
+    fn emit<E>(&mut self, on_frame: &mut impl FnMut(&[f32]) -> Result<(), E>) -> Result<(), E> {
+        on_frame(&self.buf)?;
+        self.frames += 1;
+        let hop = self.hop_length;
+        if hop >= self.frame_length {
+            self.skip = hop - self.frame_length;
+            self.buf.clear();
+        } else {
+            let n = self.buf.len();
+            self.buf.copy_within(hop..n, 0);
+            self.buf.truncate(n - hop);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,248 @@
+//! The front end: framer → per-sample gain → one feature extractor, driven sample chunk by
+//! sample chunk. The same object serves batch and streaming use (a batch run is one push of
+//! the whole clip and a `finish`), so both give bit-identical features.
+//!
+//! [`FeatureConfig`] holds every front-end parameter; it is what a model card records, and the
+//! engine builds the front end from it, so a model cannot run with the wrong features.
+
+use super::{
+    check_capacity, mfcc::Mfcc, stft::Stft, wavelet::{DwtBands, DwtBandsParams, Scalogram, ScalogramParams},
+    DspError, FftBackend, FrameFeature, Framer, GainPolicy, LogMel, MelParams, MfccParams, StftParams,
+};
+use heapless::Vec;
+
+/// Which representation the front end computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "std", serde(rename_all = "kebab-case"))]
+pub enum FeatureKind {
+    /// STFT power spectrum, `n_fft/2 + 1` bins per frame.
+    Stft,
+    /// Log-mel energies in dB, `n_mels` per frame.
+    Logmel,
+    /// MFCC, `n_mfcc` per frame.
+    Mfcc,
+    /// The "DWT" representation of 000/001: a framed wavelet scalogram, `n_scales` per frame.
+    Dwt,
+    /// Multi-level discrete wavelet transform sub-band log energies, `levels + 1` per frame.
+    DwtBands,
+}
+
+impl FeatureKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            FeatureKind::Stft => "stft",
+            FeatureKind::Logmel => "logmel",
+            FeatureKind::Mfcc => "mfcc",
+            FeatureKind::Dwt => "dwt",
+            FeatureKind::DwtBands => "dwt-bands",
+        }
+    }
+}
+
+/// Every front-end parameter. Only the groups the `kind` uses matter; the others keep their
+/// defaults.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
+pub struct FeatureConfig {
+    pub kind: FeatureKind,
+    /// Framing and FFT (stft, logmel, mfcc).
+    pub stft: StftParams,
+    /// Mel bank and log floor (logmel, mfcc).
+    pub mel: MelParams,
+    /// Cepstrum (mfcc).
+    pub mfcc: MfccParams,
+    /// Scalogram (dwt).
+    pub scalogram: ScalogramParams,
+    /// Discrete wavelet sub-bands (dwt-bands).
+    pub dwt_bands: DwtBandsParams,
+    /// Gain applied before framing. Inside a stream only per-sample policies (fixed, clip).
+    pub gain: GainPolicy,
+    pub fft_backend: FftBackend,
+}
+
+impl FeatureConfig {
+    /// 003's defaults for the given kind.
+    pub fn new(kind: FeatureKind) -> Self {
+        FeatureConfig {
+            kind,
+            stft: StftParams::default(),
+            mel: MelParams::default(),
+            mfcc: MfccParams::default(),
+            scalogram: ScalogramParams::default(),
+            dwt_bands: DwtBandsParams::default(),
+            gain: GainPolicy::default(),
+            fft_backend: FftBackend::default(),
+        }
+    }
+
+    /// Sets the sample rate of every parameter group.
+    pub fn with_sample_rate(mut self, sr: u32) -> Self {
+        self.stft.sample_rate = sr;
+        self.scalogram.sample_rate = sr;
+        self.dwt_bands.sample_rate = sr;
+        self
+    }
+
+    pub fn sample_rate(&self) -> u32 {
+        match self.kind {
+            FeatureKind::Dwt => self.scalogram.sample_rate,
+            FeatureKind::DwtBands => self.dwt_bands.sample_rate,
+            _ => self.stft.sample_rate,
+        }
+    }
+
+    /// (frame_length, hop_length, center) of the kind's framing.
+    pub fn framing(&self) -> (usize, usize, bool) {
+        match self.kind {
+            FeatureKind::Dwt => (self.scalogram.frame_length, self.scalogram.hop_length, self.scalogram.center),
+            FeatureKind::DwtBands => (self.dwt_bands.frame_length, self.dwt_bands.hop_length, self.dwt_bands.center),
+            _ => (self.stft.n_fft, self.stft.hop_length, self.stft.center),
+        }
+    }
+}
+
+/// One of the feature extractors.
+pub enum Extractor<const N: usize = { super::MAX_N_FFT }> {
+    Stft(Stft<N>),
+    Logmel(LogMel<N>),
+    Mfcc(Mfcc<N>),
+    Dwt(Scalogram<N>),
+    DwtBands(DwtBands<N>),
+}
+
+impl<const N: usize> Extractor<N> {
+    pub fn new(cfg: &FeatureConfig) -> Result<Self, DspError> {
+        Ok(match cfg.kind {
+            FeatureKind::Stft => Extractor::Stft(Stft::new(&cfg.stft, cfg.fft_backend)?),
+            FeatureKind::Logmel => Extractor::Logmel(LogMel::new(&cfg.stft, &cfg.mel, cfg.fft_backend)?),
+            FeatureKind::Mfcc => Extractor::Mfcc(Mfcc::new(&cfg.stft, &cfg.mel, &cfg.mfcc, cfg.fft_backend)?),
+            FeatureKind::Dwt => Extractor::Dwt(Scalogram::new(&cfg.scalogram, cfg.fft_backend)?),
+            FeatureKind::DwtBands => Extractor::DwtBands(DwtBands::new(&cfg.dwt_bands)?),
+        })
+    }
+
+    fn inner(&mut self) -> &mut dyn FrameFeature {
+        match self {
+            Extractor::Stft(x) => x,
+            Extractor::Logmel(x) => x,
+            Extractor::Mfcc(x) => x,
+            Extractor::Dwt(x) => x,
+            Extractor::DwtBands(x) => x,
+        }
+    }
+
+    fn inner_ref(&self) -> &dyn FrameFeature {
+        match self {
+            Extractor::Stft(x) => x,
+            Extractor::Logmel(x) => x,
+            Extractor::Mfcc(x) => x,
+            Extractor::Dwt(x) => x,
+            Extractor::DwtBands(x) => x,
+        }
+    }
+}
+
+impl<const N: usize> FrameFeature for Extractor<N> {
+    fn frame_length(&self) -> usize {
+        self.inner_ref().frame_length()
+    }
+    fn n_features(&self) -> usize {
+        self.inner_ref().n_features()
+    }
+    fn process(&mut self, frame: &[f32], out: &mut [f32]) -> Result<(), DspError> {
+        self.inner().process(frame, out)
+    }
+}
+
+/// Streaming front end with frame capacity `N` samples.
+pub struct FrontEnd<const N: usize = { super::MAX_N_FFT }> {
+    config: FeatureConfig,
+    framer: Framer<N>,
+    extractor: Extractor<N>,
+    out: Vec<f32, N>,
+    gain: f32,
+    limit: f32,
+}
+
+impl<const N: usize> FrontEnd<N> {
+    /// Builds the framer and extractor of `config`. Refuses gain policies that need the whole
+    /// clip (rms, peak): apply [`GainPolicy::apply`] to the clip first, then stream it with a
+    /// fixed gain.
+    pub fn new(config: &FeatureConfig) -> Result<Self, DspError> {
+        config.gain.validate()?;
+        let (gain, limit) = match config.gain {
+            GainPolicy::Fixed { gain } => (gain, f32::INFINITY),
+            GainPolicy::Clip { limit } => (1.0, limit),
+            GainPolicy::Rms { .. } | GainPolicy::Peak { .. } => {
+                return Err(DspError::InvalidParameter {
+                    name: "gain",
+                    value: 0.0,
+                    expected: "a per-sample policy (fixed or clip) inside a stream; rms and peak \
+                               need the whole clip",
+                })
+            }
+        };
+        let extractor = Extractor::new(config)?;
+        let (frame_length, hop, center) = config.framing();
+        if extractor.frame_length() != frame_length {
+            return Err(DspError::Length { name: "frame", expected: extractor.frame_length(), got: frame_length });
+        }
+        let framer = Framer::new(frame_length, hop, center)?;
+        let n = extractor.n_features();
+        check_capacity("features per frame", n, N)?;
+        let mut out = Vec::new();
+        let _ = out.resize(n, 0.0);
+        Ok(FrontEnd { config: *config, framer, extractor, out, gain, limit })
+    }
+
+    pub fn config(&self) -> &FeatureConfig {
+        &self.config
+    }
+    pub fn n_features(&self) -> usize {
+        self.out.len()
+    }
+    pub fn frame_length(&self) -> usize {
+        self.framer.frame_length()
+    }
+    pub fn hop_length(&self) -> usize {
+        self.framer.hop_length()
+    }
+    /// Frames a clip of `len` samples yields.
+    pub fn frame_count(&self, len: usize) -> usize {
+        self.framer.frame_count(len)
+    }
+    pub fn frames_emitted(&self) -> u64 {
+        self.framer.frames_emitted()
+    }
+
+    /// Back to the state before the first sample (the extractor keeps no state between frames).
+    pub fn reset(&mut self) {
+        self.framer.reset();
+    }
+
+    /// Pushes samples; `on_features` receives each completed frame's feature vector.
+    pub fn push<E: From<DspError>>(
+        &mut self,
+        samples: &[f32],
+        on_features: impl FnMut(&[f32]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let FrontEnd { framer, extractor, out, gain, limit, .. } = self;
+        let (g, l) = (*gain, *limit);
+        let mut on_features = on_features;
+        framer.push_mapped(samples, move |x| (x * g).clamp(-l, l), |frame| {
+            extractor.process(frame, out)?;
+            on_features(out)
+        })
+    }
+
+    /// Ends the stream (end padding when centred) and emits the last frames.
+    pub fn finish<E: From<DspError>>(&mut self, on_features: impl FnMut(&[f32]) -> Result<(), E>) -> Result<(), E> {
+        let FrontEnd { framer, extractor, out, .. } = self;
+        let mut on_features = on_features;
+        framer.finish(|frame| {
+            extractor.process(frame, out)?;
+            on_features(out)
+        })
+    }
+}

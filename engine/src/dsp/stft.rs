@@ -1,0 +1,121 @@
+//! STFT power spectrum of one frame: periodic Hann window of `win_length` centred in `n_fft`,
+//! real FFT, `|X[k]|²` for the `n_fft/2 + 1` non-negative frequencies. Equals
+//! `np.abs(librosa.stft(y, n_fft, hop_length, win_length, window="hann", center,
+//! pad_mode="constant"))**2` column by column.
+
+use super::{check_capacity, check_len, fft::RealFft, window, DspError, FftBackend, FrameFeature};
+use heapless::Vec;
+
+/// Framing and FFT parameters (librosa names; defaults are 003's: 16 kHz, n_fft 1024,
+/// win_length 400 = 25 ms, hop_length 160 = 10 ms, centred frames).
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
+pub struct StftParams {
+    /// Sample rate in Hz of the audio the frames come from.
+    pub sample_rate: u32,
+    /// FFT length in samples; frames are this long. Sets the frequency resolution sr/n_fft.
+    pub n_fft: usize,
+    /// Length of the Hann window in samples (<= n_fft), centred in the frame.
+    pub win_length: usize,
+    /// Samples between the starts of consecutive frames.
+    pub hop_length: usize,
+    /// Pad `n_fft/2` zeros at both ends so frame t is centred on sample t·hop_length.
+    pub center: bool,
+}
+
+impl Default for StftParams {
+    fn default() -> Self {
+        StftParams { sample_rate: 16_000, n_fft: 1024, win_length: 400, hop_length: 160, center: true }
+    }
+}
+
+impl StftParams {
+    pub fn n_bins(&self) -> usize {
+        self.n_fft / 2 + 1
+    }
+
+    pub fn validate(&self) -> Result<(), DspError> {
+        if self.sample_rate == 0 {
+            return Err(DspError::InvalidParameter { name: "sample_rate", value: 0.0, expected: "> 0 Hz" });
+        }
+        if self.n_fft < 2 || self.n_fft % 2 != 0 {
+            return Err(DspError::InvalidParameter {
+                name: "n_fft",
+                value: self.n_fft as f64,
+                expected: "an even number >= 2",
+            });
+        }
+        if self.win_length == 0 || self.win_length > self.n_fft {
+            return Err(DspError::InvalidParameter {
+                name: "win_length",
+                value: self.win_length as f64,
+                expected: "1 <= win_length <= n_fft",
+            });
+        }
+        if self.hop_length == 0 {
+            return Err(DspError::InvalidParameter { name: "hop_length", value: 0.0, expected: ">= 1" });
+        }
+        Ok(())
+    }
+}
+
+/// Power spectrum of a frame. Static memory: two `N`-float buffers plus the FFT plan.
+pub struct Stft<const N: usize = { super::MAX_N_FFT }> {
+    params: StftParams,
+    fft: RealFft,
+    window: Vec<f32, N>,
+    buf: Vec<f32, N>,
+    /// First and one-past-last non-zero window sample.
+    support: (usize, usize),
+}
+
+impl<const N: usize> Stft<N> {
+    pub fn new(params: &StftParams, backend: FftBackend) -> Result<Self, DspError> {
+        params.validate()?;
+        check_capacity("n_fft", params.n_fft, N)?;
+        let fft = RealFft::new(params.n_fft, backend)?;
+        let window = window::hann_padded::<N>(params.win_length, params.n_fft)?;
+        let left = (params.n_fft - params.win_length) / 2;
+        let mut buf = Vec::new();
+        let _ = buf.resize(params.n_fft, 0.0);
+        Ok(Stft { params: *params, fft, window, buf, support: (left, left + params.win_length) })
+    }
+
+    pub fn params(&self) -> &StftParams {
+        &self.params
+    }
+
+    pub fn n_bins(&self) -> usize {
+        self.params.n_bins()
+    }
+
+    pub fn backend(&self) -> FftBackend {
+        self.fft.backend()
+    }
+
+    /// Windows `frame` (length n_fft) and writes its power spectrum into `power` (n_fft/2+1).
+    pub fn power(&mut self, frame: &[f32], power: &mut [f32]) -> Result<(), DspError> {
+        check_len("frame", frame.len(), self.params.n_fft)?;
+        let (a, b) = self.support;
+        // The FFT uses `buf` as scratch, so the zeros outside the window support are rewritten
+        // every frame.
+        self.buf[..a].fill(0.0);
+        self.buf[b..].fill(0.0);
+        for ((o, &x), &w) in self.buf[a..b].iter_mut().zip(&frame[a..b]).zip(&self.window[a..b]) {
+            *o = x * w;
+        }
+        self.fft.power(&mut self.buf, power)
+    }
+}
+
+impl<const N: usize> FrameFeature for Stft<N> {
+    fn frame_length(&self) -> usize {
+        self.params.n_fft
+    }
+    fn n_features(&self) -> usize {
+        self.n_bins()
+    }
+    fn process(&mut self, frame: &[f32], out: &mut [f32]) -> Result<(), DspError> {
+        self.power(frame, out)
+    }
+}

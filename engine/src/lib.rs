@@ -1,0 +1,20 @@
+//! soundproof: an embedded-first streaming audio inference and certification engine.
+//!
+//! Data flows one way (see `DESIGN.md` of the project):
+//! audio source → ring buffer → framer → gain policy → features → model → smoother → report.
+//!
+//! * [`dsp`] everything numeric about one frame; `no_std`, no heap, every buffer sized at
+//!   construction.
+//! * [`stats`] the bounds certification needs (Φ⁻¹, incomplete beta, Clopper-Pearson); `no_std`.
+//! * `audio` (feature `std`): WAV sources, resampling, synthetic sources and the streaming
+//!   ring between a producer and the front end.
+#![cfg_attr(not(feature = "std"), no_std)]
+#![forbid(unsafe_code)]
+
+pub mod dsp;
+pub mod stats;
+
+#[cfg(feature = "std")]
+pub mod audio;
+#[cfg(feature = "std")]
+pub mod npy;

@@ -1,0 +1,66 @@
+//! Helpers shared by the end-to-end tests: where the workspace, the data and the reference
+//! Python live, and how to run a reference script.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The workspace root (the folder holding `Cargo.toml` with `[workspace]`).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests crate sits in the workspace").to_path_buf()
+}
+
+/// `../shared/data` beside the checkout.
+pub fn data_dir() -> PathBuf {
+    let d = root().join("..").join("shared").join("data");
+    assert!(d.is_dir(), "data folder {} is missing: clone the project beside ../shared", d.display());
+    d
+}
+
+/// FSDD recordings folder.
+pub fn fsdd() -> PathBuf {
+    data_dir().join("fsdd").join("recordings")
+}
+
+/// The reference interpreter: `$SOUNDPROOF_PYTHON`, else the project venv's python.
+pub fn python() -> PathBuf {
+    if let Ok(p) = std::env::var("SOUNDPROOF_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let p = root().join(".venv").join("bin").join("python");
+    assert!(
+        p.exists(),
+        "reference Python {} not found: run scripts/setup.sh (installs librosa, scipy, PyWavelets)",
+        p.display()
+    );
+    p
+}
+
+/// Runs `tests/reference/<script>` with `args`; panics with its stderr when it fails.
+/// Returns its standard output.
+pub fn run_reference(script: &str, args: &[&str]) -> String {
+    let path = root().join("tests").join("reference").join(script);
+    let out = Command::new(python()).arg(&path).args(args).output().expect("start reference python");
+    assert!(
+        out.status.success(),
+        "reference script {} failed:\n{}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A fresh scratch folder under the target directory for one test.
+pub fn scratch(name: &str) -> PathBuf {
+    let d = root().join("target").join("test-scratch").join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("create scratch folder");
+    d
+}
+
+/// Path of the `soundproof` binary built for these tests.
+pub fn soundproof_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe path");
+    // target/<profile>/deps/test-xxxx → target/<profile>/soundproof
+    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+    dir.join("soundproof")
+}

@@ -18,3 +18,5 @@ pub mod stats;
 pub mod audio;
 #[cfg(feature = "std")]
 pub mod npy;
+#[cfg(feature = "std")]
+pub mod features;

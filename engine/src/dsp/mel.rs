@@ -137,8 +137,12 @@ impl<const N: usize> MelFilterbank<N> {
         if !(fmax <= nyquist) {
             return Err(DspError::InvalidParameter { name: "fmax", value: fmax, expected: "fmax <= sample_rate / 2" });
         }
-        if !(p.amin > 0.0) {
-            return Err(DspError::InvalidParameter { name: "amin", value: p.amin as f64, expected: "> 0" });
+        if !(p.amin >= f32::MIN_POSITIVE) || !p.amin.is_finite() {
+            return Err(DspError::InvalidParameter {
+                name: "amin",
+                value: p.amin as f64,
+                expected: "a normal float32 > 0 (>= 1.2e-38), e.g. 1e-10",
+            });
         }
         let m = p.n_mels;
         let n_points = m + 2;
@@ -227,14 +231,7 @@ impl<const N: usize> MelFilterbank<N> {
         check_len("mel", mel.len(), self.n_mels)?;
         for (m, out) in mel.iter_mut().enumerate() {
             let (a, b, c) = (self.seg[m] as usize, self.seg[m + 1] as usize, self.seg[m + 2] as usize);
-            let mut acc = 0.0f32;
-            for (w, p) in self.rise[a..b].iter().zip(&power[a..b]) {
-                acc += w * p;
-            }
-            for (w, p) in self.fall[b..c].iter().zip(&power[b..c]) {
-                acc += w * p;
-            }
-            *out = acc;
+            *out = math::dot(&self.rise[a..b], &power[a..b]) + math::dot(&self.fall[b..c], &power[b..c]);
         }
         Ok(())
     }
@@ -272,12 +269,7 @@ impl<const N: usize> LogMel<N> {
     }
 }
 
-/// `10·log10(max(amin, s))` in place.
-pub fn power_to_db(x: &mut [f32], amin: f32) {
-    for v in x {
-        *v = 10.0 * math::log10f(v.max(amin));
-    }
-}
+pub use super::math::power_to_db;
 
 impl<const N: usize> FrameFeature for LogMel<N> {
     fn frame_length(&self) -> usize {

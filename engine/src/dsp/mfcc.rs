@@ -4,9 +4,11 @@
 //! norm, lifter)`. Note that `librosa.feature.mfcc(y=...)` applies `top_db=80`; we do not (it
 //! needs the whole clip), so references must pass `S`.
 //!
-//! The DCT uses a table of `cos(πj / 2M)` for `j < 4M` (`M = n_mels`) instead of the dense
-//! `n_mfcc × n_mels` matrix: `cos(πk(2n+1)/2M)` is the table entry `k(2n+1) mod 4M`. This keeps
-//! the static memory at 4 KiB for the largest bank.
+//! The DCT keeps the dense `n_mfcc × n_mels` basis (normalization and lifter folded in) when it
+//! fits [`DCT_DENSE_MAX`] values (10 KiB: 20 × 128, 40 × 64, 13 × 128 …), where it is a short
+//! vectorized dot product per coefficient. Larger banks use a table of `cos(πj / 2M)`, `j < 4M`
+//! (`M = n_mels`, at most 4 KiB): `cos(πk(2n+1)/2M)` is entry `k(2n+1) mod 4M`, slower (a
+//! gather per term) but small, so the capacity of an MCU build stays bounded.
 //!
 //! Lifter (001 Eq. 21, as librosa implements it; the paper's typesetting puts `CF/2` outside
 //! the parenthesis, which would rescale every coefficient including c0, and is read here as the
@@ -15,6 +17,9 @@
 use super::{check_capacity, check_len, math, mel::LogMel, DspError, FftBackend, FrameFeature, MelParams, StftParams,
     MAX_MELS, MAX_MFCC};
 use heapless::Vec;
+
+/// Largest `n_mfcc · n_mels` for which the dense DCT basis is stored.
+pub const DCT_DENSE_MAX: usize = 2560;
 
 /// DCT normalization (scipy's `norm`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +53,8 @@ pub struct Mfcc<const N: usize = { super::MAX_N_FFT }> {
     logmel: LogMel<N>,
     mel: Vec<f32, MAX_MELS>,
     cos: Vec<f32, { 4 * MAX_MELS }>,
+    /// Row-major `n_mfcc × n_mels` basis with `scale` folded in; empty when it does not fit.
+    dense: Vec<f32, DCT_DENSE_MAX>,
     /// Per-coefficient factor: DCT normalization times lifter.
     scale: Vec<f32, MAX_MFCC>,
     n_mfcc: usize,
@@ -87,9 +94,18 @@ impl<const N: usize> Mfcc<N> {
             };
             let _ = scale.push((norm * lift) as f32);
         }
+        let mut dense = Vec::new();
+        if p.n_mfcc * m <= DCT_DENSE_MAX {
+            for k in 0..p.n_mfcc {
+                for n in 0..m {
+                    let c = math::cos(core::f64::consts::PI * (k * (2 * n + 1)) as f64 / (2.0 * m as f64));
+                    let _ = dense.push((c * scale[k] as f64) as f32);
+                }
+            }
+        }
         let mut melbuf = Vec::new();
         let _ = melbuf.resize(m, 0.0);
-        Ok(Mfcc { logmel, mel: melbuf, cos, scale, n_mfcc: p.n_mfcc })
+        Ok(Mfcc { logmel, mel: melbuf, cos, dense, scale, n_mfcc: p.n_mfcc })
     }
 
     pub fn n_mfcc(&self) -> usize {
@@ -104,15 +120,29 @@ fn dct2(x: &[f32], cos: &[f32], scale: &[f32], out: &mut [f32]) {
     for (k, o) in out.iter_mut().enumerate() {
         let step = (2 * k) % m4;
         let mut j = k % m4;
-        let mut acc = 0.0f32;
-        for &v in x {
-            acc += v * cos[j];
+        // Four partial sums: one chain of dependent additions would bound the loop by the
+        // add latency; the table lookups themselves cannot vectorize.
+        let mut acc = [0.0f32; 4];
+        let chunks = x.chunks_exact(4);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for (l, &v) in c.iter().enumerate() {
+                acc[l] += v * cos[j];
+                j += step;
+                if j >= m4 {
+                    j -= m4;
+                }
+            }
+        }
+        let mut tail = 0.0f32;
+        for &v in rest {
+            tail += v * cos[j];
             j += step;
             if j >= m4 {
                 j -= m4;
             }
         }
-        *o = acc * scale[k];
+        *o = ((acc[0] + acc[2]) + (acc[1] + acc[3]) + tail) * scale[k];
     }
 }
 
@@ -126,7 +156,13 @@ impl<const N: usize> FrameFeature for Mfcc<N> {
     fn process(&mut self, frame: &[f32], out: &mut [f32]) -> Result<(), DspError> {
         check_len("out", out.len(), self.n_mfcc)?;
         self.logmel.process(frame, &mut self.mel)?;
-        dct2(&self.mel, &self.cos, &self.scale, out);
+        if self.dense.is_empty() {
+            dct2(&self.mel, &self.cos, &self.scale, out);
+        } else {
+            for (o, row) in out.iter_mut().zip(self.dense.chunks_exact(self.mel.len())) {
+                *o = math::dot(row, &self.mel);
+            }
+        }
         Ok(())
     }
 }

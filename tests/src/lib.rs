@@ -57,10 +57,23 @@ pub fn scratch(name: &str) -> PathBuf {
     d
 }
 
-/// Path of the `soundproof` binary built for these tests.
+/// Path of the `soundproof` binary, (re)built once per test process in the test's profile:
+/// `cargo test -p soundproof-tests` alone would not rebuild another package's binary, and a
+/// stale one would test old code.
 pub fn soundproof_bin() -> PathBuf {
+    static BUILD: std::sync::Once = std::sync::Once::new();
     let exe = std::env::current_exe().expect("test exe path");
     // target/<profile>/deps/test-xxxx → target/<profile>/soundproof
-    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir").to_path_buf();
+    BUILD.call_once(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(root()).args(["build", "-q", "-p", "soundproof", "--bin", "soundproof"]);
+        if dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("run cargo build for the soundproof binary");
+        assert!(status.success(), "building the soundproof binary failed");
+    });
     dir.join("soundproof")
 }

@@ -229,7 +229,7 @@ fn feature_config(a: &FeaturesArgs, file_rate: u32) -> Result<FeatureConfig> {
     };
     c.scalogram.n_scales = a.n_scales;
     c.scalogram.fmin = a.wavelet_fmin.unwrap_or(50.0);
-    c.scalogram.fmax = a.wavelet_fmax.unwrap_or(sr as f32 / 2.0);
+    c.scalogram.fmax = a.wavelet_fmax;
     c.scalogram.amin = a.amin;
     c.dwt_bands.frame_length = frame;
     c.dwt_bands.hop_length = hop;

@@ -20,3 +20,5 @@ pub mod audio;
 pub mod npy;
 #[cfg(feature = "std")]
 pub mod features;
+#[cfg(feature = "std")]
+pub mod model;

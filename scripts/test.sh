@@ -9,5 +9,10 @@ export SOUNDPROOF_PYTHON="$PWD/.venv/bin/python"
 echo "== no_std build of dsp + stats (no default features)"
 cargo build --locked -p soundproof --no-default-features
 
-echo "== workspace tests"
-cargo test --locked --workspace
+echo "== engine, end-to-end and bench-crate tests (default members: no libtorch needed)"
+cargo test --locked
+
+echo "== tools (libtorch through tch; installs torch==2.11.0 into .venv when missing)"
+scripts/tools.sh --build-only
+LIBTORCH_USE_PYTORCH=1 PATH="$PWD/.venv/bin:$PATH" PYTHON_SYS_EXECUTABLE="$PWD/.venv/bin/python" \
+    cargo test --locked --release -p soundproof-tools

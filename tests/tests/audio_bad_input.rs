@@ -469,3 +469,12 @@ fn read_mono_matches_soundfile_bit_for_bit() {
     }
     assert_eq!(listing.lines().count(), paths.len());
 }
+
+#[test]
+fn averaging_huge_float_channels_does_not_overflow() {
+    // f32 sums of these overflow to inf; the mean of finite samples is finite and must say so.
+    let dir = scratch("audio_float_overflow");
+    let p = dir.join("huge.wav");
+    write_float(&p, 2, &[f32::MAX, f32::MAX, -f32::MAX, -f32::MAX, f32::MAX, -f32::MAX, 0.5, 0.25]);
+    assert_eq!(read_mono(&p).unwrap().samples, vec![f32::MAX, -f32::MAX, 0.0, 0.375]);
+}

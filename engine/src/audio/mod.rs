@@ -5,7 +5,7 @@
 //!
 //! * [`wav`] reads WAV files through `hound`, one chunk at a time, scaled to `[-1, 1)` exactly as
 //!   `soundfile` / librosa scale them, downmixed to mono; [`wav::write_wav`] writes test files.
-//! * [`resample`] converts between sample rates with `rubato` (FSDD is 8 kHz, models run at
+//! * [`resample`](mod@resample) converts between sample rates with `rubato` (FSDD is 8 kHz, models run at
 //!   16 kHz), with the filter delay compensated so a whole clip and a stream agree sample for
 //!   sample.
 //! * [`synth`] makes seeded test signals (tones, chirps, Gaussian noise, their sums).

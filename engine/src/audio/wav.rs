@@ -22,7 +22,7 @@
 //!   exist, so either choice would silently give wrong numbers for some files;
 //! * a NaN / infinity check on float samples;
 //! * readable errors: `hound` says only "unsupported" or "ill-formed", so on failure a small
-//!   header probe ([`probe`], hand-written because `hound` exposes neither the format tag nor the
+//!   header probe (`probe`, hand-written because `hound` exposes neither the format tag nor the
 //!   block alignment) names the encoding (A-law, µ-law, 64-bit float, …).
 //!
 //! The reader holds one `BufReader` (64 KiB) and never the whole file: a one-hour file streams
@@ -282,6 +282,9 @@ where
     for (frame, o) in out.iter_mut().enumerate() {
         // Start from channel 0 itself (not 0.0 + x) so a mono -0.0 stays -0.0, as in soundfile.
         let mut acc = 0.0f32;
+        // The same sum in f64, for float files whose f32 sum overflows (numpy would return inf,
+        // a wrong number: the mean of finite samples is finite).
+        let mut acc64 = 0.0f64;
         for channel in 0..channels {
             let v = match samples.next() {
                 Some(Ok(s)) => to_f32(s),
@@ -292,8 +295,15 @@ where
                 return Err(DecodeFail::NonFinite { frame, channel: channel as u16, value: v });
             }
             acc = if channel == 0 { v } else { acc + v };
+            acc64 += f64::from(v);
         }
-        *o = if channels == 1 { acc } else { acc / channels as f32 };
+        *o = if channels == 1 {
+            acc
+        } else if acc.is_finite() {
+            acc / channels as f32
+        } else {
+            (acc64 / channels as f64) as f32
+        };
     }
     Ok(())
 }

@@ -5,7 +5,7 @@
 //! per field under `soundproof.` for people reading the file in a viewer. A readable copy sits
 //! beside the model as `NAME.json`.
 //!
-//! Input layout: `[batch, 1, frames, bins]` for spectrogram models (log-mel frames × bands),
+//! Input layout: `[batch, 1, frames, bins]` for feature models (e.g. log-mel frames × bands),
 //! `[batch, 1, samples]` for waveform models. The front end of the card, applied to
 //! `window_samples` samples, must produce exactly `frames × bins`: [`ModelCard::validate`]
 //! checks it.
@@ -94,7 +94,9 @@ pub struct ModelCard {
     pub hop_samples: usize,
     pub window_s: f64,
     pub hop_s: f64,
-    /// Bilinear resize of the feature map inside the model's front end (000/001: 128×128), if any.
+    /// Bilinear resize (half-pixel, as `dsp::resize`) the model applies to its input inside the
+    /// graph (000/001 feed ResNet-18 128×128 maps); recorded for readers, the engine feeds the
+    /// unresized `[frames, bins]` map either way.
     pub resize: Option<[usize; 2]>,
     pub labels: Vec<String>,
     pub training: Training,
@@ -154,11 +156,8 @@ impl ModelCard {
         match self.input {
             InputKind::Features => {
                 let (frames, bins) = (self.frames_per_window()?, self.bins()?);
-                let expect: Vec<i64> = match self.resize {
-                    Some([h, w]) => vec![-1, 1, h as i64, w as i64],
-                    None => vec![-1, 1, frames as i64, bins as i64],
-                };
-                if self.resize.is_none() && self.input_shape != expect {
+                let expect: Vec<i64> = vec![-1, 1, frames as i64, bins as i64];
+                if self.input_shape != expect {
                     return Err(self.bad(format!(
                         "input shape {:?}, but the front end ({} features) yields {frames} frames × {bins} bins per \
                          {}-sample window",
@@ -166,9 +165,6 @@ impl ModelCard {
                         self.features.kind.name(),
                         self.window_samples
                     )));
-                }
-                if self.resize.is_some() && self.input_shape != expect {
-                    return Err(self.bad(format!("input shape {:?}, resize says {expect:?}", self.input_shape)));
                 }
             }
             InputKind::Waveform => {

@@ -22,3 +22,5 @@ pub mod npy;
 pub mod features;
 #[cfg(feature = "std")]
 pub mod model;
+#[cfg(feature = "std")]
+pub mod pipeline;

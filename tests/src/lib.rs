@@ -1,6 +1,8 @@
 //! Helpers shared by the end-to-end tests: where the workspace, the data and the reference
 //! Python live, and how to run a reference script.
 
+pub mod onnx;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

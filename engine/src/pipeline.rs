@@ -1,0 +1,501 @@
+//! The streaming pipeline: source → `ringbuf` SPSC ring → incremental front end → feature ring
+//! → model every window hop → results, plus the same computation on a whole clip (`classify`).
+//!
+//! Windows are slices of one frame sequence. The front end frames the stream once (centre
+//! padding only at the two ends of the stream, as librosa frames a clip); the model window `w`
+//! is frames `[w·Hf, w·Hf + F)` with `F` frames per window and `Hf = hop_samples / hop_length`
+//! frames per window hop. Each hop computes only its new frames; a ring of `F` frames holds the
+//! window, which is copied out (not recomputed) when complete. The batch path
+//! ([`classify_clip`]) computes the same frames in one pass and slices the same windows, so
+//! streaming and batch agree by construction.
+//!
+//! Threads: the audio producer (`audio::stream`) never allocates, locks or blocks; the feature
+//! thread takes window buffers from a fixed pool (no allocation per window) and hands them to
+//! the model thread over a bounded `crossbeam-channel`; when the model falls behind and the
+//! pool is empty the window is dropped and counted, the audio never is. Results arrive in order
+//! on the caller's callback, called on the model thread.
+//!
+//! Aggregation over a clip (002 §III): majority vote of the windows' decisions and the sum rule
+//! (argmax of the summed posteriors).
+
+use crate::audio::{self, stream, AudioError, Source, StreamConfig, StreamStats};
+use crate::dsp::{gain, DspError, FeatureConfig, FrontEnd, GainPolicy};
+use crate::model::{argmax, softmax, Model, ModelError};
+use crossbeam_channel as chan;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Audio(#[from] AudioError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error("front end: {0}")]
+    Dsp(#[from] DspError),
+    #[error("{0}")]
+    Config(String),
+}
+
+/// How a clip is scaled before the front end.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ClipGain {
+    /// 003 Contract 1: `s = target_rms / RMS(clip)`, computed once from the clean clip (the
+    /// card's `normalization.target_rms`); needs the whole clip.
+    ClipRms,
+    /// The card's streaming calibration constant.
+    Calibration,
+    /// A given scalar.
+    Fixed(f32),
+}
+
+/// Window geometry derived from a model card.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WindowPlan {
+    pub window_samples: usize,
+    pub hop_samples: usize,
+    pub frames_per_window: usize,
+    pub hop_frames: usize,
+    pub bins: usize,
+    pub sample_rate: u32,
+}
+
+impl WindowPlan {
+    pub fn of(model: &Model) -> Result<WindowPlan, PipelineError> {
+        let card = model.card();
+        let cfg_err = |what: String| PipelineError::Config(format!("model {}: {what}", card.name));
+        let fe = model.front_end()?;
+        let hop = fe.hop_length();
+        if card.hop_samples % hop != 0 {
+            return Err(cfg_err(format!("window hop {} is not a multiple of the frame hop {hop}", card.hop_samples)));
+        }
+        let frames = fe.frame_count(card.window_samples);
+        if frames * fe.n_features() != model.example_len() {
+            return Err(cfg_err(format!(
+                "{frames} frames × {} features per window, the model takes {:?}",
+                fe.n_features(),
+                model.example_shape()
+            )));
+        }
+        Ok(WindowPlan {
+            window_samples: card.window_samples,
+            hop_samples: card.hop_samples,
+            frames_per_window: frames,
+            hop_frames: card.hop_samples / hop,
+            bins: fe.n_features(),
+            sample_rate: card.features.sample_rate(),
+        })
+    }
+
+    /// Zeros to add (left, right) so a clip of `len` samples holds at least one window: short
+    /// clips are centred in one window, as the models are evaluated.
+    pub fn padding(&self, len: usize) -> (usize, usize) {
+        if len >= self.window_samples {
+            (0, 0)
+        } else {
+            let pad = self.window_samples - len;
+            (pad / 2, pad - pad / 2)
+        }
+    }
+
+    /// Start time of window `w`, seconds from the start of the (padded) stream.
+    pub fn start_s(&self, w: u64) -> f64 {
+        (w as f64 * self.hop_samples as f64) / self.sample_rate as f64
+    }
+}
+
+/// The model's verdict on one window.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WindowResult {
+    pub index: u64,
+    pub start_s: f64,
+    pub end_s: f64,
+    pub label: usize,
+    pub label_name: String,
+    pub score: f32,
+    pub probabilities: Vec<f32>,
+    pub logits: Vec<f32>,
+    /// Audio in → label out: from the arrival of the window's last samples to the result (streaming).
+    pub latency_ms: Option<f64>,
+}
+
+/// Clip-level decision from the per-window trail (002: majority vote and sum rule).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ClipDecision {
+    pub windows: usize,
+    pub majority: usize,
+    pub majority_label: String,
+    pub majority_votes: usize,
+    pub sum_rule: usize,
+    pub sum_rule_label: String,
+    pub mean_probabilities: Vec<f32>,
+}
+
+/// Majority vote (ties to the larger summed posterior) and sum rule over windows.
+pub fn aggregate(windows: &[WindowResult], labels: &[String]) -> Option<ClipDecision> {
+    if windows.is_empty() {
+        return None;
+    }
+    let c = labels.len();
+    let mut votes = vec![0usize; c];
+    let mut sum = vec![0.0f32; c];
+    for w in windows {
+        votes[w.label] += 1;
+        for (s, p) in sum.iter_mut().zip(&w.probabilities) {
+            *s += p;
+        }
+    }
+    let sum_rule = argmax(&sum);
+    let top = *votes.iter().max().unwrap_or(&0);
+    let majority = (0..c).filter(|&k| votes[k] == top).max_by(|&a, &b| sum[a].total_cmp(&sum[b])).unwrap_or(sum_rule);
+    let n = windows.len() as f32;
+    Some(ClipDecision {
+        windows: windows.len(),
+        majority,
+        majority_label: labels[majority].clone(),
+        majority_votes: top,
+        sum_rule,
+        sum_rule_label: labels[sum_rule].clone(),
+        mean_probabilities: sum.iter().map(|s| s / n).collect(),
+    })
+}
+
+fn result_of(model: &Model, plan: &WindowPlan, index: u64, logits: &[f32], latency_ms: Option<f64>) -> WindowResult {
+    let mut probs = vec![0.0f32; logits.len()];
+    softmax(logits, &mut probs);
+    let label = argmax(&probs);
+    let start_s = plan.start_s(index);
+    WindowResult {
+        index,
+        start_s,
+        end_s: start_s + plan.window_samples as f64 / plan.sample_rate as f64,
+        label,
+        label_name: model.labels()[label].clone(),
+        score: probs[label],
+        probabilities: probs,
+        logits: logits.to_vec(),
+        latency_ms,
+    }
+}
+
+/// The scalar gain for a clip under `policy`.
+pub fn clip_gain(model: &Model, samples: &[f32], policy: ClipGain) -> Result<f32, PipelineError> {
+    let norm = model.card().normalization;
+    match policy {
+        ClipGain::Fixed(g) => Ok(g),
+        ClipGain::Calibration => Ok(norm.calibration_gain),
+        ClipGain::ClipRms => gain::fixed_gain_from_calibration(gain::rms(samples), norm.target_rms)
+            .map_err(|_| PipelineError::Config("the clip is silent (RMS 0): it cannot be RMS-normalized".into())),
+    }
+}
+
+fn front_end_with_gain(model: &Model, g: f32) -> Result<Box<FrontEnd>, PipelineError> {
+    let cfg = FeatureConfig { gain: GainPolicy::Fixed { gain: g }, ..model.card().features };
+    Ok(Box::new(FrontEnd::new(&cfg)?))
+}
+
+/// Feature ring of one window: `F` frames of `bins` values, written frame by frame.
+struct FeatureRing {
+    frames: usize,
+    bins: usize,
+    data: Vec<f32>,
+    written: u64,
+}
+
+impl FeatureRing {
+    fn new(frames: usize, bins: usize) -> Self {
+        FeatureRing { frames, bins, data: vec![0.0; frames * bins], written: 0 }
+    }
+    fn push(&mut self, frame: &[f32]) {
+        let slot = (self.written % self.frames as u64) as usize;
+        self.data[slot * self.bins..(slot + 1) * self.bins].copy_from_slice(frame);
+        self.written += 1;
+    }
+    /// Copies the last `frames` frames, oldest first, into `out`.
+    fn copy_window(&self, out: &mut [f32]) {
+        let start = (self.written % self.frames as u64) as usize;
+        let split = (self.frames - start) * self.bins;
+        out[..split].copy_from_slice(&self.data[start * self.bins..]);
+        out[split..].copy_from_slice(&self.data[..start * self.bins]);
+    }
+}
+
+/// Classifies a clip already in memory (at the model's rate) with the given gain: one pass of
+/// the front end, windows sliced from the frames, inference in batches of `batch`.
+pub fn classify_clip(model: &Model, samples: &[f32], g: f32, batch: usize) -> Result<Vec<WindowResult>, PipelineError> {
+    let plan = WindowPlan::of(model)?;
+    let (l, r) = plan.padding(samples.len());
+    let mut fe = front_end_with_gain(model, g)?;
+    let mut frames: Vec<f32> = Vec::new();
+    let zeros = vec![0.0f32; l.max(r)];
+    let mut sink = |f: &[f32]| -> Result<(), DspError> {
+        frames.extend_from_slice(f);
+        Ok(())
+    };
+    fe.push(&zeros[..l], &mut sink)?;
+    fe.push(samples, &mut sink)?;
+    fe.push(&zeros[..r], &mut sink)?;
+    fe.finish(&mut sink)?;
+    let total = frames.len() / plan.bins;
+    if total < plan.frames_per_window {
+        return Err(PipelineError::Config("clip shorter than one window after padding".into()));
+    }
+    let n_windows = (total - plan.frames_per_window) / plan.hop_frames + 1;
+    let per = plan.frames_per_window * plan.bins;
+    let mut out = Vec::with_capacity(n_windows);
+    let batch = batch.max(1);
+    let mut w0 = 0;
+    let mut input = Vec::with_capacity(batch * per);
+    while w0 < n_windows {
+        let nb = batch.min(n_windows - w0);
+        input.clear();
+        for w in w0..w0 + nb {
+            let s = w * plan.hop_frames * plan.bins;
+            input.extend_from_slice(&frames[s..s + per]);
+        }
+        let logits = model.run(&input, nb)?;
+        let c = model.n_classes();
+        for (i, l) in logits.chunks(c).enumerate() {
+            out.push(result_of(model, &plan, (w0 + i) as u64, l, None));
+        }
+        w0 += nb;
+    }
+    Ok(out)
+}
+
+/// Reads a WAV file, resamples it to the model's rate and classifies it (batch path).
+pub fn classify_file(model: &Model, path: &Path, gain: ClipGain, batch: usize) -> Result<Vec<WindowResult>, PipelineError> {
+    let clip = audio::read_mono(path)?;
+    let sr = model.card().features.sample_rate();
+    let samples = audio::resample(&clip.samples, clip.sample_rate, sr)?;
+    let g = clip_gain(model, &samples, gain)?;
+    classify_clip(model, &samples, g, batch)
+}
+
+/// Streaming settings.
+#[derive(Debug, Clone)]
+pub struct StreamOptions {
+    pub pacing: audio::Pacing,
+    /// Window buffers in flight between the feature and model threads; when all are taken the
+    /// next window is dropped (and counted).
+    pub max_pending_windows: usize,
+    /// Set to stop the stream early (Ctrl-C); the pipeline then drains and returns.
+    pub stop: Option<Arc<AtomicBool>>,
+}
+
+impl Default for StreamOptions {
+    fn default() -> Self {
+        StreamOptions { pacing: audio::Pacing::Unpaced, max_pending_windows: 4, stop: None }
+    }
+}
+
+/// What a streaming run did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PipelineStats {
+    pub windows: u64,
+    pub dropped_windows: u64,
+    pub audio_overruns: u64,
+    pub dropped_samples: u64,
+    pub samples: u64,
+    #[serde(serialize_with = "secs")]
+    pub elapsed: Duration,
+    /// Model time per window, median, ms.
+    pub inference_ms_median: Option<f64>,
+    /// Audio-in → label-out latency, median and max, ms.
+    pub latency_ms_median: Option<f64>,
+    pub latency_ms_max: Option<f64>,
+    pub stopped_early: bool,
+}
+
+fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+/// A source with zeros before and after, and an optional stop flag.
+struct Framed<'a, S: Source + ?Sized> {
+    inner: &'a mut S,
+    left: usize,
+    right: usize,
+    done: bool,
+    stop: Option<Arc<AtomicBool>>,
+    stopped: bool,
+}
+
+impl<S: Source + ?Sized> Source for Framed<'_, S> {
+    fn sample_rate(&self) -> u32 {
+        self.inner.sample_rate()
+    }
+    fn read(&mut self, buf: &mut [f32]) -> Result<usize, AudioError> {
+        if self.stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed)) {
+            self.stopped = true;
+            return Ok(0);
+        }
+        if self.left > 0 {
+            let k = self.left.min(buf.len());
+            buf[..k].fill(0.0);
+            self.left -= k;
+            return Ok(k);
+        }
+        if !self.done {
+            let k = self.inner.read(buf)?;
+            if k > 0 {
+                return Ok(k);
+            }
+            self.done = true;
+        }
+        let k = self.right.min(buf.len());
+        buf[..k].fill(0.0);
+        self.right -= k;
+        Ok(k)
+    }
+}
+
+fn median(v: &mut [f64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    Some(v[v.len() / 2])
+}
+
+/// Streams `source` (at the model's rate) through the pipeline with gain `g`, padding
+/// `(left, right)` zeros around it, and calls `on_result` for each window, in order.
+pub fn run_stream<S, F>(
+    model: &Model,
+    source: &mut S,
+    g: f32,
+    padding: (usize, usize),
+    opts: &StreamOptions,
+    mut on_result: F,
+) -> Result<PipelineStats, PipelineError>
+where
+    S: Source + Send + ?Sized,
+    F: FnMut(&WindowResult) + Send,
+{
+    let plan = WindowPlan::of(model)?;
+    if source.sample_rate() != plan.sample_rate {
+        return Err(PipelineError::Config(format!(
+            "source at {} Hz, model {} expects {} Hz: resample the source",
+            source.sample_rate(),
+            model.card().name,
+            plan.sample_rate
+        )));
+    }
+    let mut fe = front_end_with_gain(model, g)?;
+    let per = plan.frames_per_window * plan.bins;
+    let pool = opts.max_pending_windows.max(1);
+    // Window buffers circulate: free → (filled) → model → free. Allocated here, once.
+    let (free_tx, free_rx) = chan::bounded::<Vec<f32>>(pool);
+    let (work_tx, work_rx) = chan::bounded::<(u64, Vec<f32>, Instant)>(pool);
+    for _ in 0..pool {
+        let _ = free_tx.send(vec![0.0f32; per]);
+    }
+    let dropped = AtomicU64::new(0);
+    let mut ring = FeatureRing::new(plan.frames_per_window, plan.bins);
+    let mut framed = Framed { inner: source, left: padding.0, right: padding.1, done: false, stop: opts.stop.clone(), stopped: false };
+    let cfg = StreamConfig::new(fe.hop_length(), (4 * plan.sample_rate as usize / fe.hop_length()).max(8))
+        .with_pacing(opts.pacing);
+    let start = Instant::now();
+
+    let (stream_stats, model_out) = std::thread::scope(|s| -> Result<(StreamStats, Result<(u64, Vec<f64>, Vec<f64>), ModelError>), PipelineError> {
+        // The model thread owns the pool's sender: when it ends (done or failed), a feature
+        // thread waiting for a buffer wakes up instead of waiting forever.
+        let model_thread = s.spawn(move || -> Result<(u64, Vec<f64>, Vec<f64>), ModelError> {
+            let mut infer_ms = Vec::new();
+            let mut latency_ms = Vec::new();
+            let mut n = 0u64;
+            for (index, buf, ready) in work_rx.iter() {
+                let t = Instant::now();
+                let logits = model.run(&buf, 1);
+                let _ = free_tx.send(buf);
+                let logits = logits?;
+                infer_ms.push(t.elapsed().as_secs_f64() * 1e3);
+                let lat = ready.elapsed().as_secs_f64() * 1e3;
+                latency_ms.push(lat);
+                on_result(&result_of(model, &plan, index, &logits, Some(lat)));
+                n += 1;
+            }
+            Ok((n, infer_ms, latency_ms))
+        });
+        let mut window_index = 0u64;
+        let paced = matches!(opts.pacing, audio::Pacing::RealTime { .. });
+        let mut on_frame = |frame: &[f32]| -> Result<(), PipelineError> {
+            ring.push(frame);
+            let w = ring.written as usize;
+            if w >= plan.frames_per_window && (w - plan.frames_per_window) % plan.hop_frames == 0 {
+                // A file (unpaced) waits for a free buffer: back-pressure, nothing lost. A device
+                // (paced) cannot wait: the window is dropped and counted.
+                let got = if paced { free_rx.try_recv().map_err(|_| ()) } else { free_rx.recv().map_err(|_| ()) };
+                match got {
+                    Ok(mut buf) => {
+                        ring.copy_window(&mut buf);
+                        if work_tx.send((window_index, buf, Instant::now())).is_err() {
+                            return Err(PipelineError::Config("the model thread stopped".into()));
+                        }
+                    }
+                    Err(_) if !paced => return Err(PipelineError::Config("the model thread stopped".into())),
+                    Err(_) => {
+                        dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                window_index += 1;
+            }
+            Ok(())
+        };
+        let stats = stream::run(&mut framed, &cfg, |chunk: &[f32]| fe.push(chunk, &mut on_frame));
+        let fin = stats.and_then(|st| fe.finish(&mut on_frame).map(|_| st));
+        drop(work_tx);
+        let model_out = model_thread.join().map_err(|_| PipelineError::Config("the model thread panicked".into()))?;
+        // A model failure stops the feature side too; report the model's own error first.
+        if let Err(e) = model_out {
+            return Err(e.into());
+        }
+        Ok((fin?, model_out))
+    })?;
+    let (n, mut infer, mut lat) = model_out?;
+    let max_lat = lat.iter().cloned().fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
+    Ok(PipelineStats {
+        windows: n,
+        dropped_windows: dropped.load(Ordering::Relaxed),
+        audio_overruns: stream_stats.overruns,
+        dropped_samples: stream_stats.dropped_samples,
+        samples: stream_stats.samples,
+        elapsed: start.elapsed(),
+        inference_ms_median: median(&mut infer),
+        latency_ms_median: median(&mut lat),
+        latency_ms_max: max_lat,
+        stopped_early: framed.stopped,
+    })
+}
+
+/// Streams a WAV file through the pipeline. With [`ClipGain::ClipRms`] the file is read once
+/// first to compute its gain (a file, unlike a microphone, can be read twice), and padded like
+/// [`classify_file`], so the results equal the batch path's.
+pub fn stream_file<F>(
+    model: &Model,
+    path: &Path,
+    gain: ClipGain,
+    opts: &StreamOptions,
+    on_result: F,
+) -> Result<PipelineStats, PipelineError>
+where
+    F: FnMut(&WindowResult) + Send,
+{
+    let sr = model.card().features.sample_rate();
+    let (g, len) = match gain {
+        ClipGain::ClipRms => {
+            let clip = audio::read_mono(path)?;
+            let samples = audio::resample(&clip.samples, clip.sample_rate, sr)?;
+            (clip_gain(model, &samples, gain)?, samples.len())
+        }
+        _ => {
+            let src = audio::WavSource::open_resampled(path, sr)?;
+            (clip_gain(model, &[], gain)?, src.frames() as usize)
+        }
+    };
+    let plan = WindowPlan::of(model)?;
+    let mut src = audio::WavSource::open_resampled(path, sr)?;
+    run_stream(model, &mut src, g, plan.padding(len), opts, on_result)
+}

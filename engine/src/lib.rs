@@ -24,3 +24,5 @@ pub mod features;
 pub mod model;
 #[cfg(feature = "std")]
 pub mod pipeline;
+#[cfg(feature = "std")]
+pub mod labels;

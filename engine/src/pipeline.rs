@@ -42,8 +42,9 @@ pub enum PipelineError {
 /// How a clip is scaled before the front end.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ClipGain {
-    /// 003 Contract 1: `s = target_rms / RMS(clip)`, computed once from the clean clip (the
-    /// card's `normalization.target_rms`); needs the whole clip.
+    /// 003 Contract 1: `s = target_rms / RMS(window)`, computed once from the clean clip as it
+    /// is padded to at least one model window (so a short word in a padded window gets the gain
+    /// the model was trained with); needs the whole clip.
     ClipRms,
     /// The card's streaming calibration constant.
     Calibration,
@@ -117,6 +118,8 @@ pub struct WindowResult {
     pub score: f32,
     pub probabilities: Vec<f32>,
     pub logits: Vec<f32>,
+    /// Loudest band in the central half of the window, dB (log-mel models; for gating silence).
+    pub level_db: Option<f32>,
     /// Audio in → label out: from the arrival of the window's last samples to the result (streaming).
     pub latency_ms: Option<f64>,
 }
@@ -162,7 +165,20 @@ pub fn aggregate(windows: &[WindowResult], labels: &[String]) -> Option<ClipDeci
     })
 }
 
-fn result_of(model: &Model, plan: &WindowPlan, index: u64, logits: &[f32], latency_ms: Option<f64>) -> WindowResult {
+fn result_of(
+    model: &Model,
+    plan: &WindowPlan,
+    index: u64,
+    window: &[f32],
+    logits: &[f32],
+    latency_ms: Option<f64>,
+) -> WindowResult {
+    // The central half of the window decides whether it holds sound, so short pauses between
+    // words separate them even with long windows.
+    let level_db = (model.card().features.kind == crate::dsp::FeatureKind::Logmel).then(|| {
+        let (f, b) = (plan.frames_per_window, plan.bins);
+        window[(f / 4) * b..(3 * f / 4) * b].iter().cloned().fold(f32::NEG_INFINITY, f32::max)
+    });
     let mut probs = vec![0.0f32; logits.len()];
     softmax(logits, &mut probs);
     let label = argmax(&probs);
@@ -176,6 +192,7 @@ fn result_of(model: &Model, plan: &WindowPlan, index: u64, logits: &[f32], laten
         score: probs[label],
         probabilities: probs,
         logits: logits.to_vec(),
+        level_db,
         latency_ms,
     }
 }
@@ -186,8 +203,13 @@ pub fn clip_gain(model: &Model, samples: &[f32], policy: ClipGain) -> Result<f32
     match policy {
         ClipGain::Fixed(g) => Ok(g),
         ClipGain::Calibration => Ok(norm.calibration_gain),
-        ClipGain::ClipRms => gain::fixed_gain_from_calibration(gain::rms(samples), norm.target_rms)
-            .map_err(|_| PipelineError::Config("the clip is silent (RMS 0): it cannot be RMS-normalized".into())),
+        ClipGain::ClipRms => {
+            // RMS of the clip zero-padded to one window: the padding adds no energy, only length.
+            let w = model.card().window_samples.max(samples.len()).max(1);
+            let padded_rms = gain::rms(samples) * (samples.len() as f32 / w as f32).sqrt();
+            gain::fixed_gain_from_calibration(padded_rms, norm.target_rms)
+                .map_err(|_| PipelineError::Config("the clip is silent (RMS 0): it cannot be RMS-normalized".into()))
+        }
     }
 }
 
@@ -258,7 +280,7 @@ pub fn classify_clip(model: &Model, samples: &[f32], g: f32, batch: usize) -> Re
         let logits = model.run(&input, nb)?;
         let c = model.n_classes();
         for (i, l) in logits.chunks(c).enumerate() {
-            out.push(result_of(model, &plan, (w0 + i) as u64, l, None));
+            out.push(result_of(model, &plan, (w0 + i) as u64, &input[i * per..(i + 1) * per], l, None));
         }
         w0 += nb;
     }
@@ -408,13 +430,19 @@ where
             let mut n = 0u64;
             for (index, buf, ready) in work_rx.iter() {
                 let t = Instant::now();
-                let logits = model.run(&buf, 1);
-                let _ = free_tx.send(buf);
-                let logits = logits?;
+                let logits = match model.run(&buf, 1) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        let _ = free_tx.send(buf);
+                        return Err(e);
+                    }
+                };
                 infer_ms.push(t.elapsed().as_secs_f64() * 1e3);
                 let lat = ready.elapsed().as_secs_f64() * 1e3;
                 latency_ms.push(lat);
-                on_result(&result_of(model, &plan, index, &logits, Some(lat)));
+                let result = result_of(model, &plan, index, &buf, &logits, Some(lat));
+                let _ = free_tx.send(buf);
+                on_result(&result);
                 n += 1;
             }
             Ok((n, infer_ms, latency_ms))

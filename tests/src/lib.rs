@@ -2,6 +2,7 @@
 //! Python live, and how to run a reference script.
 
 pub mod onnx;
+pub mod toy;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -40,8 +40,9 @@ pub enum InputKind {
 /// How a clip is scaled before the front end (003 Contract 1: x = s · CropPad(Resample(a))).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Normalization {
-    /// Per clip: the scalar `s = target_rms / RMS(clip)` is computed once from the clean clip
-    /// (equivalently `GainPolicy::Rms { target: target_rms }` on the whole window) and then fixed.
+    /// Per clip: the scalar `s = target_rms / RMS(window)` is computed once from the clean clip
+    /// as centred and zero-padded to one model window (equivalently `GainPolicy::Rms { target:
+    /// target_rms }` on that window) and then fixed.
     pub target_rms: f32,
     /// Streaming: the fixed gain used when no clean clip is available (a calibration constant).
     pub calibration_gain: f32,

@@ -1,7 +1,7 @@
-//! `soundproof` command line: parses arguments and calls the library. No numerics here.
+//! `soundproof features`: arguments → `FeatureConfig`, then `soundproof::features`.
 
 use anyhow::{bail, Context, Result};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, ValueEnum};
 use soundproof::audio::Pacing;
 use soundproof::dsp::{
     wavelet::{ContinuousWavelet, DiscreteWavelet},
@@ -10,21 +10,8 @@ use soundproof::dsp::{
 use soundproof::features::{extract_file, FeatureError, Mode};
 use soundproof::npy::NpyWriter;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
-#[derive(Parser)]
-#[command(name = "soundproof", version, about = "Streaming audio features, inference and certification")]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Compute STFT / log-mel / MFCC / wavelet features of a WAV file into a NumPy .npy file
-    /// of shape [frames, bins] (float32).
-    Features(FeaturesArgs),
-}
+use crate::peak_rss_mib;
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Kind {
@@ -75,7 +62,7 @@ enum Orthogonal {
 }
 
 #[derive(Args)]
-struct FeaturesArgs {
+pub struct FeaturesArgs {
     /// Input WAV file (8/16/24/32-bit integer or 32-bit float, any channel count).
     input: PathBuf,
     /// Output .npy file.
@@ -258,7 +245,7 @@ impl<T: Into<FeatureError>> From<T> for CliError {
     }
 }
 
-fn features(a: FeaturesArgs) -> Result<()> {
+pub fn run(a: FeaturesArgs) -> Result<()> {
     let info = soundproof::audio::WavReader::open(&a.input)?.info();
     let cfg = feature_config(&a, info.sample_rate)?;
     // Build the front end once up front so parameter errors surface before any output file.
@@ -334,32 +321,3 @@ fn features(a: FeaturesArgs) -> Result<()> {
     Ok(())
 }
 
-/// Peak resident memory of this process (Linux `VmHWM`), MiB.
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
-
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Features(a) => features(a),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            // Print the cause chain, skipping links whose text the previous message already holds.
-            let mut msg = e.to_string();
-            for cause in e.chain().skip(1) {
-                let c = cause.to_string();
-                if !msg.contains(&c) {
-                    msg = format!("{msg}: {c}");
-                }
-            }
-            eprintln!("error: {msg}");
-            ExitCode::FAILURE
-        }
-    }
-}

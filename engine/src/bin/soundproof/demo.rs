@@ -1,0 +1,171 @@
+//! `soundproof demo`: the shipped default model on the shipped demo recording, streamed in
+//! real time through the pipeline, a line per window and the heard sequence at the end.
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use soundproof::audio::Pacing;
+use soundproof::model::Model;
+use soundproof::pipeline::{self, ClipGain, PipelineStats, StreamOptions, WindowResult};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+/// The default model and recording, relative to the repository root.
+pub const DEFAULT_MODEL: &str = "models/kws-fsdd-int8.onnx";
+pub const DEFAULT_INPUT: &str = "models/demo/digits.wav";
+
+#[derive(Args)]
+pub struct DemoArgs {
+    /// Model [default: models/kws-fsdd-int8.onnx].
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Recording [default: models/demo/digits.wav: spoken digits from the FSDD test takes].
+    #[arg(long)]
+    input: Option<PathBuf>,
+    /// Run as fast as possible instead of in real time.
+    #[arg(long)]
+    fast: bool,
+    /// Windows whose loudest log-mel band is below this level (dB) count as silence.
+    #[arg(long, default_value_t = -55.0)]
+    gate_db: f32,
+    /// Gain: calibration (the card's constant, default), clip-rms, or a number.
+    #[arg(long, default_value = "calibration")]
+    gain: String,
+}
+
+/// Finds a shipped file from the current folder or, failing that, from the source tree.
+pub fn shipped(rel: &str) -> PathBuf {
+    let here = PathBuf::from(rel);
+    if here.exists() {
+        return here;
+    }
+    let tree = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel);
+    if tree.exists() {
+        tree
+    } else {
+        here
+    }
+}
+
+/// Groups consecutive non-silent windows into segments and labels each by the sum rule.
+pub struct Segmenter {
+    gate_db: f32,
+    sum: Vec<f32>,
+    n: usize,
+    start_s: f64,
+    pub heard: Vec<(f64, String, f32)>,
+    labels: Vec<String>,
+}
+
+impl Segmenter {
+    pub fn new(labels: &[String], gate_db: f32) -> Self {
+        Segmenter { gate_db, sum: vec![0.0; labels.len()], n: 0, start_s: 0.0, heard: Vec::new(), labels: labels.to_vec() }
+    }
+
+    /// Feeds a window; returns the segment it closed, if any.
+    pub fn push(&mut self, w: &WindowResult) -> Option<(f64, String, f32)> {
+        let voiced = w.level_db.is_none_or(|l| l >= self.gate_db);
+        if voiced {
+            if self.n == 0 {
+                self.start_s = w.start_s;
+            }
+            for (s, p) in self.sum.iter_mut().zip(&w.probabilities) {
+                *s += p;
+            }
+            self.n += 1;
+            None
+        } else {
+            self.close()
+        }
+    }
+
+    pub fn close(&mut self) -> Option<(f64, String, f32)> {
+        if self.n == 0 {
+            return None;
+        }
+        let k = soundproof::model::argmax(&self.sum);
+        let seg = (self.start_s, self.labels[k].clone(), self.sum[k] / self.n as f32);
+        self.sum.iter_mut().for_each(|s| *s = 0.0);
+        self.n = 0;
+        self.heard.push(seg.clone());
+        Some(seg)
+    }
+}
+
+pub fn print_window(w: &WindowResult, gate_db: f32) {
+    let voiced = w.level_db.is_none_or(|l| l >= gate_db);
+    if voiced {
+        let bar = "#".repeat((w.score * 20.0).round() as usize);
+        println!("{:7.2} s  [{:6.2} – {:6.2}]  {:>8}  {:.3}  {bar}", w.end_s, w.start_s, w.end_s, w.label_name, w.score);
+    } else {
+        println!("{:7.2} s  [{:6.2} – {:6.2}]  {:>8}", w.end_s, w.start_s, w.end_s, "·");
+    }
+    let _ = std::io::stdout().flush();
+}
+
+pub fn print_stats(stats: &PipelineStats) {
+    println!(
+        "{} windows, {} dropped, {} audio overruns; inference {:.2} ms/window (median), audio-in → label-out {:.2} ms median, {:.2} ms max",
+        stats.windows,
+        stats.dropped_windows,
+        stats.audio_overruns,
+        stats.inference_ms_median.unwrap_or(f64::NAN),
+        stats.latency_ms_median.unwrap_or(f64::NAN),
+        stats.latency_ms_max.unwrap_or(f64::NAN)
+    );
+}
+
+pub fn run(a: DemoArgs) -> Result<()> {
+    let model_path = a.model.clone().unwrap_or_else(|| shipped(DEFAULT_MODEL));
+    let input = a.input.clone().unwrap_or_else(|| shipped(DEFAULT_INPUT));
+    if !model_path.exists() {
+        bail!(
+            "{}: model not found (the default model ships in models/; run from the repository root or pass --model)",
+            model_path.display()
+        );
+    }
+    let model = Model::load(&model_path)?;
+    let gain = crate::classify::parse_gain(&a.gain)?;
+    let card = model.card();
+    println!(
+        "soundproof demo: {} ({}, {:?}, {} labels) on {}{}",
+        card.name,
+        card.architecture,
+        card.precision,
+        card.labels.len(),
+        input.display(),
+        if a.fast { "" } else { " in real time" }
+    );
+    println!("window {:.2} s, hop {:.2} s; a line per window: time, span, label, score", card.window_s, card.hop_s);
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        let _ = ctrlc::set_handler(move || stop.store(true, std::sync::atomic::Ordering::Relaxed));
+    }
+    let opts = StreamOptions {
+        pacing: if a.fast { Pacing::Unpaced } else { Pacing::RealTime { speed: 1.0 } },
+        max_pending_windows: 4,
+        stop: Some(stop),
+    };
+    let mut seg = Segmenter::new(model.labels(), a.gate_db);
+    let gate = a.gate_db;
+    let stats = pipeline::stream_file(&model, &input, gain, &opts, |w| {
+        print_window(w, gate);
+        if let Some((t, label, p)) = seg.push(w) {
+            println!("          heard {label} (from {t:.2} s, mean p {p:.2})");
+        }
+    })
+    .with_context(|| format!("streaming {}", input.display()))?;
+    if let Some((t, label, p)) = seg.close() {
+        println!("          heard {label} (from {t:.2} s, mean p {p:.2})");
+    }
+    let seq: Vec<&str> = seg.heard.iter().map(|(_, l, _)| l.as_str()).collect();
+    println!();
+    println!("heard: {}", seq.join(" "));
+    print_stats(&stats);
+    if stats.stopped_early {
+        println!("(stopped by Ctrl-C)");
+    }
+    Ok(())
+}

@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for pkg in pkg-config python3-venv; do
+# libasound2-dev: ALSA headers for the `mic` feature (cpal) and its tests.
+for pkg in pkg-config python3-venv libasound2-dev; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -12,6 +12,11 @@ cargo build --locked -p soundproof --no-default-features
 echo "== engine, end-to-end and bench-crate tests (default members: no libtorch needed)"
 cargo test --locked
 
+echo "== microphone path (feature mic: cpal over ALSA; virtual devices, no sound card needed)"
+cargo build --locked -p soundproof --features mic
+cargo test --locked -p soundproof --features mic --lib audio::mic
+cargo test --locked -p soundproof-tests --features mic --test mic_alsa
+
 echo "== tools (libtorch through tch; installs torch==2.11.0 into .venv when missing)"
 scripts/tools.sh --build-only
 LIBTORCH_USE_PYTORCH=1 PATH="$PWD/.venv/bin:$PATH" PYTHON_SYS_EXECUTABLE="$PWD/.venv/bin/python" \

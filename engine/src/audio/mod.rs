@@ -12,18 +12,24 @@
 //! * [`source`] puts files and synthetic signals behind one [`Source`] trait.
 //! * [`stream`] runs a producer thread that reads a [`Source`] into a `ringbuf` SPSC ring and a
 //!   consumer that hands each chunk to the front end, optionally paced like a real device.
+//! * [`mic`](mod@mic) (feature `mic`) captures a live input device through `cpal` as a [`Source`]
+//!   at the model's rate, and lists the input devices.
 //!
 //! Every error is an [`AudioError`]: it names the file at fault (where there is one), the problem,
 //! and what to do about it. Bad input never panics and never yields a wrong number.
 
 use std::path::PathBuf;
 
+#[cfg(feature = "mic")]
+pub mod mic;
 pub mod resample;
 pub mod source;
 pub mod stream;
 pub mod synth;
 pub mod wav;
 
+#[cfg(feature = "mic")]
+pub use mic::{list_input_devices, DeviceInfo, InputConfig, MicMonitor, MicOptions, MicSource, MicStats};
 pub use resample::{resample, Resampler};
 pub use source::{SynthSource, WavSource};
 pub use stream::{Pacing, StreamConfig, StreamStats};
@@ -142,6 +148,24 @@ pub enum AudioError {
     /// The producer thread of a stream panicked (a bug in a `Source` implementation).
     #[error("the stream's producer thread panicked: {message} (a bug in the audio source; please report it)")]
     ProducerPanicked { message: String },
+
+    /// An audio input device could not be opened or started, failed while capturing, or
+    /// stopped delivering samples.
+    #[error("audio device `{device}`: {reason}")]
+    Device { device: String, reason: String },
+
+    /// No input device has the requested name.
+    #[error("no audio input device named `{name}`; the input devices are: {}; pass one of these names, or none for the default device", list_or_none(.available))]
+    DeviceNotFound { name: String, available: Vec<String> },
+}
+
+/// `a, b, c`, or `(none)` for an empty list.
+fn list_or_none(names: &[String]) -> String {
+    if names.is_empty() {
+        "(none)".to_string()
+    } else {
+        names.join(", ")
+    }
 }
 
 impl AudioError {

@@ -305,11 +305,14 @@ pub struct StreamOptions {
     pub max_pending_windows: usize,
     /// Set to stop the stream early (Ctrl-C); the pipeline then drains and returns.
     pub stop: Option<Arc<AtomicBool>>,
+    /// Drop (and count) windows when the model falls behind instead of waiting: what a live
+    /// source needs. Implied by `Pacing::RealTime`; a file read unpaced waits and loses nothing.
+    pub drop_when_behind: bool,
 }
 
 impl Default for StreamOptions {
     fn default() -> Self {
-        StreamOptions { pacing: audio::Pacing::Unpaced, max_pending_windows: 4, stop: None }
+        StreamOptions { pacing: audio::Pacing::Unpaced, max_pending_windows: 4, stop: None, drop_when_behind: false }
     }
 }
 
@@ -448,7 +451,7 @@ where
             Ok((n, infer_ms, latency_ms))
         });
         let mut window_index = 0u64;
-        let paced = matches!(opts.pacing, audio::Pacing::RealTime { .. });
+        let paced = opts.drop_when_behind || matches!(opts.pacing, audio::Pacing::RealTime { .. });
         let mut on_frame = |frame: &[f32]| -> Result<(), PipelineError> {
             ring.push(frame);
             let w = ring.written as usize;

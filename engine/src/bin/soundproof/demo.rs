@@ -5,7 +5,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use soundproof::audio::Pacing;
 use soundproof::model::Model;
-use soundproof::pipeline::{self, ClipGain, PipelineStats, StreamOptions, WindowResult};
+use soundproof::pipeline::{self, PipelineStats, StreamOptions, WindowResult};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -147,6 +147,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
         pacing: if a.fast { Pacing::Unpaced } else { Pacing::RealTime { speed: 1.0 } },
         max_pending_windows: 4,
         stop: Some(stop),
+        drop_when_behind: !a.fast,
     };
     let mut seg = Segmenter::new(model.labels(), a.gate_db);
     let gate = a.gate_db;

@@ -3,8 +3,10 @@
 mod classify;
 mod demo;
 mod features;
+#[cfg(feature = "mic")]
+mod listen;
 
-use anyhow::Result;
+use anyhow::Result as _;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -25,6 +27,12 @@ enum Command {
     Classify(classify::ClassifyArgs),
     /// Run the shipped default model on the shipped demo recording, in real time.
     Demo(demo::DemoArgs),
+    /// Classify live audio from an input device (build with `--features mic`).
+    #[cfg(feature = "mic")]
+    Listen(listen::ListenArgs),
+    /// List audio input devices (build with `--features mic`).
+    #[cfg(feature = "mic")]
+    Devices,
 }
 
 /// Peak resident memory of this process (Linux `VmHWM`), MiB.
@@ -41,6 +49,10 @@ fn main() -> ExitCode {
         Command::Features(a) => features::run(a),
         Command::Classify(a) => classify::run(a),
         Command::Demo(a) => demo::run(a),
+        #[cfg(feature = "mic")]
+        Command::Listen(a) => listen::run(a),
+        #[cfg(feature = "mic")]
+        Command::Devices => listen::devices(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,7 +6,6 @@ mod features;
 #[cfg(feature = "mic")]
 mod listen;
 
-use anyhow::Result as _;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 

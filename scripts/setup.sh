@@ -6,7 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for pkg in pkg-config python3-venv; do
+# libfontconfig1-dev + fonts-dejavu-core: text in the PNG figures of soundproof-tools (plotters
+# draws through fontconfig/freetype).
+for pkg in pkg-config python3-venv libfontconfig1-dev fonts-dejavu-core; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 # libasound2-dev: ALSA headers for the `mic` feature (cpal) and its tests.
-for pkg in pkg-config python3-venv libasound2-dev; do
+# libfontconfig1-dev + fonts-dejavu-core: text in the PNG figures of soundproof-tools (plotters
+# draws through fontconfig/freetype).
+for pkg in pkg-config python3-venv libasound2-dev libfontconfig1-dev fonts-dejavu-core; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -1,4 +1,354 @@
 //! `soundproof-tools`: parses arguments and calls the library.
-fn main() {
-    println!("soundproof-tools: commands arrive with the training milestone");
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use soundproof::dsp::FeatureKind;
+use soundproof_tools::data::augment::Augment;
+use soundproof::model::card::Precision;
+use soundproof_tools::data::{default_data_dir, DatasetSpec, Split};
+use soundproof_tools::device::DeviceChoice;
+use soundproof_tools::eval::{confusion_text, evaluate, record_metrics, EvalOptions};
+use soundproof_tools::export::{export, quantize, quantized_path};
+use soundproof_tools::nn::Arch;
+use soundproof_tools::train::{train, TrainConfig};
+use soundproof_tools::{onnx, plot};
+use std::path::{Path, PathBuf};
+
+#[derive(Parser)]
+#[command(name = "soundproof-tools", version, about = "Train, export, quantize and evaluate soundproof models")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct DataArgs {
+    /// `fsdd`, `esc10`, or a folder of CLASS/*.wav.
+    #[arg(long)]
+    dataset: String,
+    /// Folder holding fsdd/ and esc10/ (default: $SOUNDPROOF_DATA or ../shared/data).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// ESC-10: the fold held out for test.
+    #[arg(long, default_value_t = 1)]
+    fold: u32,
+    /// ESC-10: the validation fold (default: the next fold present).
+    #[arg(long)]
+    val_fold: Option<u32>,
+}
+
+impl DataArgs {
+    fn spec(&self) -> DatasetSpec {
+        let dir = self.data_dir.clone().unwrap_or_else(default_data_dir);
+        DatasetSpec::parse(&self.dataset, &dir, self.fold, self.val_fold)
+    }
+}
+
+/// Like [`DataArgs`], with the dataset defaulting to the one the model card names.
+#[derive(Args, Clone)]
+struct OptionalDataArgs {
+    /// `fsdd`, `esc10`, or a folder of CLASS/*.wav (default: the card's dataset).
+    #[arg(long)]
+    dataset: Option<String>,
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    #[arg(long, default_value_t = 1)]
+    fold: u32,
+    #[arg(long)]
+    val_fold: Option<u32>,
+}
+
+impl OptionalDataArgs {
+    fn spec(&self, card_dataset: &str) -> DatasetSpec {
+        let dir = self.data_dir.clone().unwrap_or_else(default_data_dir);
+        DatasetSpec::parse(self.dataset.as_deref().unwrap_or(card_dataset), &dir, self.fold, self.val_fold)
+    }
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum QuantPrecision {
+    F16,
+    Int8,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Features {
+    Logmel,
+    Mfcc,
+    Stft,
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    #[arg(long, value_enum)]
+    model: Arch,
+    #[command(flatten)]
+    data: DataArgs,
+    #[arg(long, default_value_t = 30)]
+    epochs: usize,
+    #[arg(long, default_value_t = 64)]
+    batch_size: usize,
+    /// Waveform Gaussian noise σ added after the gain (003 §5: 0.005; 0 disables).
+    #[arg(long, default_value_t = 0.005)]
+    sigma: f32,
+    /// Probability that a training clip gets the noise.
+    #[arg(long, default_value_t = 1.0)]
+    noise_prob: f32,
+    /// Largest random time shift, in seconds.
+    #[arg(long, default_value_t = 0.1)]
+    max_shift: f64,
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    #[arg(long, default_value_t = 1e-4)]
+    weight_decay: f64,
+    #[arg(long, default_value_t = 10)]
+    patience: usize,
+    /// Channel width multiplier.
+    #[arg(long, default_value_t = 1.0)]
+    width: f64,
+    /// Window length in seconds (default: 1 for keywords, 5 for ESC).
+    #[arg(long)]
+    seconds: Option<f64>,
+    #[arg(long, value_enum, default_value_t = Features::Logmel)]
+    features: Features,
+    /// Gain normalization target RMS.
+    #[arg(long, default_value_t = 1.0)]
+    target_rms: f32,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
+    /// libtorch CPU threads.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// At most this many clips per split (quick runs).
+    #[arg(long)]
+    max_clips: Option<usize>,
+    /// Output folder (default: out/train/MODEL-DATASET).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Name of the exported model (default: MODEL-DATASET).
+    #[arg(long)]
+    name: Option<String>,
+    /// Print the training report as JSON on stdout (no progress output).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    /// Folder written by `train`.
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// Model name recorded in the card.
+    #[arg(long)]
+    name: String,
+    /// ONNX file to write (NAME.json is written beside it).
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct QuantizeArgs {
+    /// The f32 model.
+    model: PathBuf,
+    #[arg(long, value_enum)]
+    precision: QuantPrecision,
+    /// Output file (default: MODEL-f16.onnx / MODEL-int8.onnx beside the model).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Training-split clips whose features calibrate int8 ranges.
+    #[arg(long, default_value_t = 256)]
+    calibration_clips: usize,
+    #[command(flatten)]
+    data: OptionalDataArgs,
+    /// Skip the test-split evaluation that records the new model's accuracy in its card.
+    #[arg(long)]
+    no_eval: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// The ONNX model.
+    #[arg(long)]
+    model: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
+    #[arg(long, value_enum, default_value_t = Split::Test)]
+    split: Split,
+    /// Waveform noise σ added after the gain (0 = clean).
+    #[arg(long, default_value_t = 0.0)]
+    sigma: f32,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long, default_value_t = 16)]
+    batch_size: usize,
+    /// At most this many clips.
+    #[arg(long)]
+    max_clips: Option<usize>,
+    /// Folder for the confusion-matrix PNG.
+    #[arg(long, default_value = "out/eval")]
+    out: PathBuf,
+    /// Do not store the accuracy in the model card.
+    #[arg(long)]
+    no_record: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a model; writes the checkpoint, train_log.json, training_curve.png and the f32
+    /// ONNX model with its card into --out.
+    Train(TrainArgs),
+    /// Checkpoint → ONNX (f32) + model card.
+    Export(ExportArgs),
+    /// f32 ONNX → f16 or int8 (int8 calibrated on training-split features); then evaluates it.
+    Quantize(QuantizeArgs),
+    /// Runs an ONNX model in tract on a dataset split: accuracy, confusion matrix, recall.
+    Eval(EvalArgs),
+}
+
+fn command_line() -> String {
+    let args: Vec<String> = std::env::args().collect();
+    let mut parts = vec!["soundproof-tools".to_string()];
+    parts.extend(args.into_iter().skip(1));
+    parts.join(" ")
+}
+
+fn run_train(a: TrainArgs) -> anyhow::Result<()> {
+    let mut cfg = TrainConfig::new(a.model);
+    cfg.epochs = a.epochs;
+    cfg.batch_size = a.batch_size;
+    cfg.lr = a.lr;
+    cfg.weight_decay = a.weight_decay;
+    cfg.patience = a.patience;
+    cfg.width = a.width;
+    cfg.seconds = a.seconds;
+    cfg.target_rms = a.target_rms;
+    cfg.seed = a.seed;
+    cfg.device = a.device;
+    cfg.threads = a.threads;
+    cfg.max_per_split = a.max_clips;
+    cfg.features = match a.features {
+        Features::Logmel => FeatureKind::Logmel,
+        Features::Mfcc => FeatureKind::Mfcc,
+        Features::Stft => FeatureKind::Stft,
+    };
+    cfg.augment = Augment {
+        sigma: a.sigma,
+        noise_prob: a.noise_prob,
+        max_shift: (a.max_shift.max(0.0) * cfg.sample_rate as f64).round() as usize,
+    };
+    cfg.command = command_line();
+    cfg.quiet = a.json;
+    let spec = a.data.spec();
+    let default_name = format!("{}-{}", a.model.name(), a.data.dataset.trim_end_matches('/').rsplit('/').next().unwrap_or("data"));
+    let name = a.name.clone().unwrap_or(default_name);
+    let out = a.out.clone().unwrap_or_else(|| Path::new("out").join("train").join(&name));
+    let report = train(&cfg, &spec, &out).with_context(|| format!("training {}", a.model.name()))?;
+    let onnx_path = out.join(format!("{name}.onnx"));
+    let exported = export(&out, &name, &onnx_path);
+    if a.json {
+        let mut v = serde_json::to_value(&report)?;
+        v["onnx"] = match &exported {
+            Ok(_) => serde_json::json!(onnx_path),
+            Err(e) => serde_json::json!({ "error": e.to_string() }),
+        };
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        match &exported {
+            Ok(_) => eprintln!("exported {}", onnx_path.display()),
+            Err(e) => eprintln!("warning: no ONNX export ({e}); the checkpoint in {} can be exported later", out.display()),
+        }
+    }
+    Ok(())
+}
+
+fn run_export(a: ExportArgs) -> anyhow::Result<()> {
+    let card = export(&a.checkpoint, &a.name, &a.out).with_context(|| format!("exporting {}", a.checkpoint.display()))?;
+    if a.json {
+        println!("{}", card.to_json());
+    } else {
+        eprintln!("exported {} ({}, {:.2}% test accuracy)", a.out.display(), card.architecture, 100.0 * card.metrics.test_accuracy);
+    }
+    Ok(())
+}
+
+fn run_quantize(a: QuantizeArgs) -> anyhow::Result<()> {
+    let precision = match a.precision {
+        QuantPrecision::F16 => Precision::F16,
+        QuantPrecision::Int8 => Precision::Int8,
+    };
+    let parent = onnx::load(&a.model).and_then(|m| onnx::card_of(&m)).with_context(|| format!("reading {}", a.model.display()))?;
+    let spec = a.data.spec(&parent.training.dataset);
+    let out = a.out.clone().unwrap_or_else(|| quantized_path(&a.model, precision));
+    let card = quantize(&a.model, precision, &spec, a.calibration_clips, &out).with_context(|| format!("quantizing {}", a.model.display()))?;
+    let mut result = serde_json::json!({ "model": out, "card": card });
+    if !a.no_eval {
+        let opts = EvalOptions { split: Split::Test, batch: 16, sigma: 0.0, seed: 0, max_clips: None };
+        let (mut report, proto, card) = evaluate(&out, &spec, &opts).context("evaluating the quantized model")?;
+        record_metrics(&mut report, proto, card)?;
+        if !a.json {
+            eprintln!(
+                "{}: {:.2}% test accuracy ({} clips), drop {} points against {}",
+                out.display(),
+                100.0 * report.accuracy,
+                report.examples,
+                report.accuracy_drop_points.map(|d| format!("{d:.2}")).unwrap_or_else(|| "?".into()),
+                parent.name
+            );
+        }
+        result["eval"] = serde_json::to_value(&report)?;
+    } else if !a.json {
+        eprintln!("wrote {}", out.display());
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&result)?);
+    }
+    Ok(())
+}
+
+fn run_eval(a: EvalArgs) -> anyhow::Result<()> {
+    let opts = EvalOptions { split: a.split, batch: a.batch_size, sigma: a.sigma, seed: a.seed, max_clips: a.max_clips };
+    let (mut report, proto, card) = evaluate(&a.model, &a.data.spec(), &opts).with_context(|| format!("evaluating {}", a.model.display()))?;
+    if !a.no_record && a.max_clips.is_none() {
+        record_metrics(&mut report, proto, card)?;
+    }
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let split = serde_json::to_value(a.split)?.as_str().unwrap_or("split").to_string();
+    let png = a.out.join(format!("{}-{}-confusion.png", report.model, split));
+    let title = format!("{} on {} {} (σ = {}): {:.2}%", report.model, report.dataset, split, report.sigma, 100.0 * report.accuracy);
+    let plotted = plot::confusion(&report.confusion, &report.labels, &title, &png);
+    if a.json {
+        let mut v = serde_json::to_value(&report)?;
+        v["confusion_png"] = serde_json::json!(plotted.as_ref().map(|_| png.clone()).ok());
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        println!(
+            "{} ({:?}) on {} {} split, σ = {}: accuracy {:.2}% ({} clips), {:.0} windows/s in tract",
+            report.model, report.precision, report.dataset, split, report.sigma, 100.0 * report.accuracy, report.examples, report.windows_per_s
+        );
+        print!("{}", confusion_text(&report));
+        if report.metrics_recorded {
+            println!("recorded in the card of {}", a.model.display());
+        }
+        match plotted {
+            Ok(()) => println!("confusion matrix: {}", png.display()),
+            Err(e) => eprintln!("warning: {e}"),
+        }
+    }
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Train(a) => run_train(a),
+        Command::Export(a) => run_export(a),
+        Command::Quantize(a) => run_quantize(a),
+        Command::Eval(a) => run_eval(a),
+    }
 }

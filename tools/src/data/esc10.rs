@@ -1,0 +1,124 @@
+//! ESC-10 (environmental sounds, 10 classes; Piczak 2015) from `meta.csv`
+//! (`filename,fold,target,category`) and `audio/`. Clips are 5 s. Evaluation follows the ESC
+//! protocol, cross-validation by fold: one fold is the test set; clips from one source
+//! recording share a fold, so folds never leak. Early stopping needs a validation set, which
+//! is another whole fold (by default the next fold present, cyclically), never part of a
+//! training fold. Whatever folds `meta.csv` lists are used (this copy holds folds 1-4).
+
+use super::{DatasetIndex, Example};
+use crate::error::{Result, ToolsError};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Folds listed in `meta.csv`, sorted.
+pub fn folds(root: &Path) -> Result<Vec<u32>> {
+    let rows = read_meta(root)?;
+    let mut f: Vec<u32> = rows.iter().map(|r| r.fold).collect();
+    f.sort_unstable();
+    f.dedup();
+    Ok(f)
+}
+
+struct Row {
+    filename: String,
+    fold: u32,
+    target: usize,
+    category: String,
+}
+
+fn read_meta(root: &Path) -> Result<Vec<Row>> {
+    let path = root.join("meta.csv");
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        ToolsError::dataset("esc10", format!("cannot read {}: {e} (expected ESC-10 with meta.csv and audio/)", path.display()))
+    })?;
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or("").trim();
+    if header != "filename,fold,target,category" {
+        return Err(ToolsError::dataset("esc10", format!("{}: header `{header}`, expected `filename,fold,target,category`", path.display())));
+    }
+    let mut rows = Vec::new();
+    for (i, line) in lines.enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let bad = || ToolsError::dataset("esc10", format!("{} line {}: cannot parse `{line}`", path.display(), i + 2));
+        let cols: Vec<&str> = line.split(',').collect();
+        if cols.len() != 4 {
+            return Err(bad());
+        }
+        rows.push(Row {
+            filename: cols[0].to_string(),
+            fold: cols[1].parse().map_err(|_| bad())?,
+            target: cols[2].parse().map_err(|_| bad())?,
+            category: cols[3].to_string(),
+        });
+    }
+    if rows.is_empty() {
+        return Err(ToolsError::dataset("esc10", format!("{} lists no clips", path.display())));
+    }
+    Ok(rows)
+}
+
+pub fn index(root: &Path, test_fold: u32, validation_fold: Option<u32>) -> Result<DatasetIndex> {
+    let rows = read_meta(root)?;
+    let mut labels: BTreeMap<usize, String> = BTreeMap::new();
+    for r in &rows {
+        if let Some(prev) = labels.insert(r.target, r.category.clone()) {
+            if prev != r.category {
+                return Err(ToolsError::dataset("esc10", format!("target {} is both `{prev}` and `{}`", r.target, r.category)));
+            }
+        }
+    }
+    if labels.keys().copied().ne(0..labels.len()) {
+        return Err(ToolsError::dataset("esc10", "targets in meta.csv are not 0..K-1"));
+    }
+    let mut present: Vec<u32> = rows.iter().map(|r| r.fold).collect();
+    present.sort_unstable();
+    present.dedup();
+    if present.len() < 3 {
+        return Err(ToolsError::dataset("esc10", format!("folds {present:?}: need at least 3 (test, validation, train)")));
+    }
+    if !present.contains(&test_fold) {
+        return Err(ToolsError::dataset("esc10", format!("test fold {test_fold} not in meta.csv (folds present: {present:?})")));
+    }
+    let val_fold = match validation_fold {
+        Some(v) if v == test_fold || !present.contains(&v) => {
+            return Err(ToolsError::dataset(
+                "esc10",
+                format!("validation fold {v} must be a fold present ({present:?}) other than the test fold {test_fold}"),
+            ))
+        }
+        Some(v) => v,
+        None => {
+            let i = present.iter().position(|&f| f == test_fold).unwrap_or(0);
+            present[(i + 1) % present.len()]
+        }
+    };
+    let train_folds: Vec<u32> = present.iter().copied().filter(|&f| f != test_fold && f != val_fold).collect();
+    let mut idx = DatasetIndex {
+        name: "esc10".into(),
+        labels: labels.into_values().collect(),
+        train: Vec::new(),
+        validation: Vec::new(),
+        test: Vec::new(),
+        split: format!("ESC folds: test fold {test_fold}, validation fold {val_fold}, train folds {train_folds:?}"),
+        clip_seconds: 5.0,
+    };
+    let audio = root.join("audio");
+    for r in rows {
+        let path = audio.join(&r.filename);
+        if !path.is_file() {
+            return Err(ToolsError::dataset("esc10", format!("{} is listed in meta.csv but missing", path.display())));
+        }
+        let e = Example { path, label: r.target };
+        if r.fold == test_fold {
+            idx.test.push(e);
+        } else if r.fold == val_fold {
+            idx.validation.push(e);
+        } else {
+            idx.train.push(e);
+        }
+    }
+    Ok(idx)
+}

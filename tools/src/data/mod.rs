@@ -1,0 +1,243 @@
+//! Datasets for training and evaluation, and the clip pipeline of 003 §4 Contract 1 / §5 that
+//! turns a recording into the certified waveform `x = s · CropPad(Resample(a))`.
+//!
+//! * [`fsdd`]: Free Spoken Digit Dataset, official split (takes 0-4 test), takes 5-9 held out
+//!   for validation.
+//! * [`esc10`]: ESC-10 from `meta.csv`, cross-validation by fold (ESC protocol).
+//! * [`folder`]: any folder of `CLASS/*.wav`.
+//! * [`augment`]: waveform Gaussian noise (σ, added after the gain, in the certified space) and
+//!   random time shift, each draw seeded by (seed, epoch, example).
+//! * [`features`]: the engine's own `dsp::FrontEnd` on each (augmented) waveform, so training
+//!   features are the served features by construction.
+//!
+//! Every path through here returns a [`ToolsError`] naming the file or folder at fault.
+
+pub mod augment;
+pub mod esc10;
+pub mod features;
+pub mod folder;
+pub mod fsdd;
+
+use crate::error::{Result, ToolsError};
+use soundproof::audio::{read_mono, resample};
+use soundproof::dsp::{gain, GainPolicy};
+use std::path::{Path, PathBuf};
+
+/// One labelled recording.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Example {
+    pub path: PathBuf,
+    pub label: usize,
+}
+
+/// Which part of a dataset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Split {
+    Train,
+    Validation,
+    Test,
+}
+
+/// The files of a dataset, their labels and the split, before any audio is read.
+#[derive(Debug, Clone)]
+pub struct DatasetIndex {
+    /// Short name recorded in the model card (`fsdd`, `esc10`, or the folder's name).
+    pub name: String,
+    pub labels: Vec<String>,
+    pub train: Vec<Example>,
+    pub validation: Vec<Example>,
+    pub test: Vec<Example>,
+    /// Which examples went where, in words (for the model card).
+    pub split: String,
+    /// The dataset's natural window: 1 s keywords, 5 s ESC clips.
+    pub clip_seconds: f64,
+}
+
+impl DatasetIndex {
+    pub fn split(&self, split: Split) -> &[Example] {
+        match split {
+            Split::Train => &self.train,
+            Split::Validation => &self.validation,
+            Split::Test => &self.test,
+        }
+    }
+
+    /// Keeps at most `max` examples of each split, evenly spaced through the (label-sorted)
+    /// list so every class keeps its share. For quick runs and tests.
+    pub fn subsample(mut self, max: usize) -> Self {
+        for v in [&mut self.train, &mut self.validation, &mut self.test] {
+            if v.len() > max {
+                v.sort_by(|a, b| (a.label, &a.path).cmp(&(b.label, &b.path)));
+                let n = v.len();
+                *v = (0..max).map(|i| v[i * n / max].clone()).collect();
+            }
+        }
+        self.split = format!("{} (subsampled to at most {max} per split)", self.split);
+        self
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.labels.len() < 2 {
+            return Err(ToolsError::dataset(&self.name, "fewer than two classes"));
+        }
+        for (what, v) in [("training", &self.train), ("validation", &self.validation), ("test", &self.test)] {
+            if v.is_empty() {
+                return Err(ToolsError::dataset(&self.name, format!("the {what} split is empty")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Which dataset a command works on (`--dataset fsdd|esc10|DIR`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum DatasetSpec {
+    /// FSDD recordings folder.
+    Fsdd { recordings: PathBuf },
+    /// ESC-10 root (with `meta.csv` and `audio/`), the fold held out for test and the one for
+    /// validation (default: the next fold present, cyclically).
+    Esc10 { root: PathBuf, test_fold: u32, validation_fold: Option<u32> },
+    /// Folder of `CLASS/*.wav` (or `train/`, `test/` [, `validation/`] of those).
+    Folder { root: PathBuf },
+}
+
+/// `../shared/data`, or `$SOUNDPROOF_DATA` when set.
+pub fn default_data_dir() -> PathBuf {
+    std::env::var_os("SOUNDPROOF_DATA").map(PathBuf::from).unwrap_or_else(|| Path::new("..").join("shared").join("data"))
+}
+
+impl DatasetSpec {
+    /// `fsdd`, `esc10` (under `data_dir`), or a folder path.
+    pub fn parse(arg: &str, data_dir: &Path, test_fold: u32, validation_fold: Option<u32>) -> Self {
+        match arg {
+            "fsdd" => DatasetSpec::Fsdd { recordings: data_dir.join("fsdd").join("recordings") },
+            "esc10" => DatasetSpec::Esc10 { root: data_dir.join("esc10"), test_fold, validation_fold },
+            dir => DatasetSpec::Folder { root: PathBuf::from(dir) },
+        }
+    }
+
+    /// Reads the file list and builds the split.
+    pub fn index(&self) -> Result<DatasetIndex> {
+        let index = match self {
+            DatasetSpec::Fsdd { recordings } => fsdd::index(recordings)?,
+            DatasetSpec::Esc10 { root, test_fold, validation_fold } => esc10::index(root, *test_fold, *validation_fold)?,
+            DatasetSpec::Folder { root } => folder::index(root)?,
+        };
+        index.check()?;
+        Ok(index)
+    }
+}
+
+/// 003's clip pipeline (Contract 1): resample to the model rate, crop or zero-pad to the
+/// window, then one scalar gain `s = target_rms / RMS(window)` computed from the clean window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClipPipeline {
+    pub sample_rate: u32,
+    pub window_samples: usize,
+    pub target_rms: f32,
+}
+
+/// Waveforms of a split, prepared by a [`ClipPipeline`], in one flat buffer.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// `n × window` samples, row-major.
+    pub samples: Vec<f32>,
+    pub labels: Vec<i64>,
+    pub window: usize,
+    /// The gain `s` of each clip.
+    pub gains: Vec<f32>,
+}
+
+impl Prepared {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+    pub fn clip(&self, i: usize) -> &[f32] {
+        &self.samples[i * self.window..(i + 1) * self.window]
+    }
+}
+
+/// Deterministic crop or zero-pad to `len`, centred: a longer clip keeps its middle, a shorter
+/// one sits in the middle of the window (keywords are short and trimmed; centring leaves room
+/// for the random time shift on both sides).
+pub fn crop_pad(x: &[f32], len: usize) -> Vec<f32> {
+    if x.len() >= len {
+        let start = (x.len() - len) / 2;
+        x[start..start + len].to_vec()
+    } else {
+        let left = (len - x.len()) / 2;
+        let mut out = vec![0.0; len];
+        out[left..left + x.len()].copy_from_slice(x);
+        out
+    }
+}
+
+impl ClipPipeline {
+    /// `x = s · CropPad(Resample(a))` for one file; returns `(x, s)`.
+    pub fn load(&self, path: &Path) -> Result<(Vec<f32>, f32)> {
+        let clip = read_mono(path)?;
+        let samples =
+            if clip.sample_rate == self.sample_rate { clip.samples } else { resample(&clip.samples, clip.sample_rate, self.sample_rate)? };
+        let mut x = crop_pad(&samples, self.window_samples);
+        if !(gain::rms(&x) > 0.0) {
+            return Err(ToolsError::dataset(
+                path.display().to_string(),
+                "the clip is silent in its window (RMS 0): it cannot be gain-normalized; remove it from the dataset",
+            ));
+        }
+        let s = GainPolicy::Rms { target: self.target_rms }.apply(&mut x)?;
+        Ok((x, s))
+    }
+
+    /// Prepares every example, on all cores (each clip is independent, so the result does not
+    /// depend on the thread count).
+    pub fn prepare(&self, examples: &[Example]) -> Result<Prepared> {
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8).max(1);
+        let chunk = examples.len().div_ceil(threads).max(1);
+        let results: Vec<Result<Vec<(Vec<f32>, f32)>>> = std::thread::scope(|s| {
+            let handles: Vec<_> = examples
+                .chunks(chunk)
+                .map(|part| s.spawn(move || part.iter().map(|e| self.load(&e.path)).collect::<Result<Vec<_>>>()))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err(ToolsError::dataset("prepare", "a loader thread panicked"))))
+                .collect()
+        });
+        let mut samples = Vec::with_capacity(examples.len() * self.window_samples);
+        let mut gains = Vec::with_capacity(examples.len());
+        for part in results {
+            for (x, s) in part? {
+                samples.extend_from_slice(&x);
+                gains.push(s);
+            }
+        }
+        Ok(Prepared {
+            samples,
+            labels: examples.iter().map(|e| e.label as i64).collect(),
+            window: self.window_samples,
+            gains,
+        })
+    }
+}
+
+/// WAV files directly inside `dir`, sorted by name.
+pub(crate) fn wav_files(dataset: &str, dir: &Path) -> Result<Vec<PathBuf>> {
+    let rd = std::fs::read_dir(dir).map_err(|e| {
+        ToolsError::dataset(dataset, format!("cannot list {}: {e} (is the data folder beside the checkout, or --data-dir set?)", dir.display()))
+    })?;
+    let mut out = Vec::new();
+    for entry in rd {
+        let entry = entry.map_err(|e| ToolsError::io(dir, e))?;
+        let p = entry.path();
+        if p.is_file() && p.extension().is_some_and(|x| x.eq_ignore_ascii_case("wav")) {
+            out.push(p);
+        }
+    }
+    out.sort();
+    Ok(out)
+}

@@ -1,0 +1,203 @@
+//! Evaluation of an exported model as the engine runs it: the ONNX file through tract, inputs
+//! made by the card's own clip pipeline and front end. Reports accuracy, the confusion matrix
+//! (text and PNG) and per-class recall, optionally under waveform noise N(0, σ²) (the base
+//! classifier as randomized smoothing queries it), and records clean test accuracy in the
+//! card's `metrics` (with the drop against the f32 parent for quantized models).
+
+use crate::data::augment::Augment;
+use crate::data::{DatasetSpec, Split};
+use crate::error::{Result, ToolsError};
+use crate::export::{batcher_of, evenly, pipeline_of};
+use crate::onnx::{self, ModelProto};
+use serde::Serialize;
+use soundproof::model::card::{ModelCard, Precision};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+use tract_onnx::prelude::*;
+
+#[derive(Debug, Clone)]
+pub struct EvalOptions {
+    pub split: Split,
+    /// Windows per tract run.
+    pub batch: usize,
+    /// Waveform noise σ added after the gain (0 = clean).
+    pub sigma: f32,
+    pub seed: u64,
+    /// Evaluate at most this many clips (evenly spaced).
+    pub max_clips: Option<usize>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClassRecall {
+    pub label: String,
+    pub recall: f64,
+    pub support: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalReport {
+    pub model: String,
+    pub path: PathBuf,
+    pub precision: Precision,
+    pub dataset: String,
+    pub split: Split,
+    pub sigma: f32,
+    pub examples: usize,
+    pub accuracy: f64,
+    pub per_class: Vec<ClassRecall>,
+    pub labels: Vec<String>,
+    /// `confusion[true][predicted]`.
+    pub confusion: Vec<Vec<usize>>,
+    pub inference_seconds: f64,
+    pub windows_per_s: f64,
+    /// For quantized models: f32 parent's test accuracy minus this one's, in points.
+    pub accuracy_drop_points: Option<f64>,
+    pub metrics_recorded: bool,
+}
+
+fn tract_err(e: impl std::fmt::Display) -> ToolsError {
+    ToolsError::Onnx(format!("tract: {e}"))
+}
+
+/// The optimized tract plan of `model` for input `shape`.
+pub fn plan(model: &ModelProto, shape: &[usize]) -> Result<Arc<TypedRunnableModel>> {
+    let mut m = tract_onnx::onnx().model_for_proto_model(model).map_err(tract_err)?;
+    m.set_input_fact(0, InferenceFact::dt_shape(f32::datum_type(), shape)).map_err(tract_err)?;
+    m.into_optimized().map_err(tract_err)?.into_runnable().map_err(tract_err)
+}
+
+/// Runs `plan` (built for `[batch, example...]`) on `inputs` (`n × example` values, `n <=
+/// batch`, zero-padded to the batch); returns `n` rows of logits.
+pub fn run_batch(plan: &Arc<TypedRunnableModel>, shape: &[usize], inputs: &[f32], n: usize) -> Result<Vec<Vec<f32>>> {
+    let per: usize = shape[1..].iter().product();
+    let mut data = inputs.to_vec();
+    data.resize(shape[0] * per, 0.0);
+    let t = Tensor::from_shape(shape, &data).map_err(tract_err)?;
+    let out = plan.run(tvec![t.into_tvalue()]).map_err(tract_err)?;
+    let o = out[0].cast_to::<f32>().map_err(tract_err)?;
+    let view = o.to_plain_array_view::<f32>().map_err(tract_err)?;
+    let classes = view.shape().last().copied().unwrap_or(0);
+    let flat: Vec<f32> = view.iter().copied().collect();
+    Ok(flat.chunks(classes.max(1)).take(n).map(|r| r.to_vec()).collect())
+}
+
+fn argmax(v: &[f32]) -> usize {
+    v.iter().enumerate().fold((0, f32::NEG_INFINITY), |(bi, bv), (i, &x)| if x > bv { (i, x) } else { (bi, bv) }).0
+}
+
+/// Evaluates the model at `path` on `dataset`.
+pub fn evaluate(path: &Path, dataset: &DatasetSpec, opts: &EvalOptions) -> Result<(EvalReport, ModelProto, ModelCard)> {
+    let proto = onnx::load(path).map_err(|e| ToolsError::Onnx(format!("{e:#}")))?;
+    let card = onnx::card_of(&proto).map_err(|e| ToolsError::Onnx(format!("{e:#}")))?;
+    let index = dataset.index()?;
+    if index.labels != card.labels {
+        return Err(ToolsError::dataset(
+            &index.name,
+            format!("labels {:?} differ from the model's {:?}: evaluate on the dataset it was trained for", index.labels, card.labels),
+        ));
+    }
+    let examples = match opts.max_clips {
+        Some(n) => evenly(index.split(opts.split), n),
+        None => index.split(opts.split).to_vec(),
+    };
+    let data = pipeline_of(&card).prepare(&examples)?;
+    let mut batcher = batcher_of(&card)?;
+    let batch = opts.batch.max(1);
+    let mut shape = vec![batch];
+    shape.extend(batcher.example_shape().iter().map(|&d| d as usize));
+    let runner = plan(&proto, &shape)?;
+    let k = card.labels.len();
+    let mut confusion = vec![vec![0usize; k]; k];
+    let noise = Augment { sigma: opts.sigma, noise_prob: 1.0, max_shift: 0 };
+    let mut wave = vec![0.0f32; data.window];
+    let mut seconds = 0.0;
+    let idx: Vec<usize> = (0..data.len()).collect();
+    for chunk in idx.chunks(batch) {
+        let mut buf = Vec::new();
+        for &i in chunk {
+            if opts.sigma > 0.0 {
+                noise.apply(data.clip(i), &mut Augment::rng(opts.seed, u64::MAX - 1, i as u64), &mut wave);
+                batcher.push_input(&wave, &mut buf)?;
+            } else {
+                batcher.push_input(data.clip(i), &mut buf)?;
+            }
+        }
+        let t = Instant::now();
+        let logits = run_batch(&runner, &shape, &buf, chunk.len())?;
+        seconds += t.elapsed().as_secs_f64();
+        for (&i, row) in chunk.iter().zip(&logits) {
+            let truth = data.labels[i] as usize;
+            let pred = argmax(row);
+            if truth < k && pred < k {
+                confusion[truth][pred] += 1;
+            }
+        }
+    }
+    let correct: usize = (0..k).map(|i| confusion[i][i]).sum();
+    let per_class = (0..k)
+        .map(|i| {
+            let support: usize = confusion[i].iter().sum();
+            ClassRecall { label: card.labels[i].clone(), recall: confusion[i][i] as f64 / support.max(1) as f64, support }
+        })
+        .collect();
+    let report = EvalReport {
+        model: card.name.clone(),
+        path: path.to_path_buf(),
+        precision: card.precision,
+        dataset: index.name.clone(),
+        split: opts.split,
+        sigma: opts.sigma,
+        examples: data.len(),
+        accuracy: correct as f64 / data.len().max(1) as f64,
+        per_class,
+        labels: card.labels.clone(),
+        confusion,
+        inference_seconds: seconds,
+        windows_per_s: data.len() as f64 / seconds.max(1e-9),
+        accuracy_drop_points: None,
+        metrics_recorded: false,
+    };
+    Ok((report, proto, card))
+}
+
+/// The confusion matrix and per-class recall as an aligned text table.
+pub fn confusion_text(r: &EvalReport) -> String {
+    let w = r.labels.iter().map(|l| l.len()).max().unwrap_or(4).max(5);
+    let mut s = format!("{:>w$} |", "true \\ pred");
+    for l in &r.labels {
+        s += &format!(" {:>w$}", l);
+    }
+    s += "  | recall\n";
+    for (i, row) in r.confusion.iter().enumerate() {
+        s += &format!("{:>w$} |", r.labels[i]);
+        for n in row {
+            s += &format!(" {:>w$}", n);
+        }
+        s += &format!("  | {:6.2}%\n", 100.0 * r.per_class[i].recall);
+    }
+    s
+}
+
+/// Stores a clean, full test-split evaluation in the model's card (and `NAME.json`); for a
+/// quantized model, also the drop against its f32 parent found beside it.
+pub fn record_metrics(report: &mut EvalReport, mut proto: ModelProto, mut card: ModelCard) -> Result<()> {
+    if report.split != Split::Test || report.sigma != 0.0 {
+        return Ok(());
+    }
+    card.metrics.test_accuracy = report.accuracy;
+    card.metrics.test_examples = report.examples;
+    if let Some(parent) = &card.parent {
+        let parent_path = report.path.with_file_name(format!("{parent}.onnx"));
+        if let Ok(p) = onnx::load(&parent_path).and_then(|m| onnx::card_of(&m)) {
+            let drop = 100.0 * (p.metrics.test_accuracy - report.accuracy);
+            card.metrics.accuracy_drop_points = Some(drop);
+            card.metrics.validation_accuracy = p.metrics.validation_accuracy.or(card.metrics.validation_accuracy);
+            report.accuracy_drop_points = Some(drop);
+        }
+    }
+    onnx::set_card(&mut proto, &card).map_err(|e| ToolsError::Onnx(format!("{e:#}")))?;
+    onnx::save(&proto, &report.path).map_err(|e| ToolsError::Onnx(format!("{e:#}")))?;
+    report.metrics_recorded = true;
+    Ok(())
+}

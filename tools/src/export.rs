@@ -1,0 +1,115 @@
+//! From a checkpoint to the served files (DESIGN.md "Models and the model card"): the f32 ONNX
+//! model with its card in `metadata_props` and `NAME.json` beside it, then its f16 and int8
+//! siblings (int8 calibrated on clean training-split inputs made by the card's own pipeline).
+
+use crate::checkpoint::Checkpoint;
+use crate::data::features::Batcher;
+use crate::data::{ClipPipeline, DatasetSpec, Example};
+use crate::error::{Result, ToolsError};
+use crate::onnx::{self, Array, Graph, ModelProto};
+use soundproof::model::card::{InputKind, ModelCard, Precision};
+use std::path::{Path, PathBuf};
+use tch::Device;
+
+fn onnx_err(e: anyhow::Error) -> ToolsError {
+    ToolsError::Onnx(format!("{e:#}"))
+}
+
+/// The ONNX graph of a checkpoint (f32), with its card.
+pub fn to_onnx(dir: &Path, name: &str) -> Result<(ModelProto, ModelCard)> {
+    let ck = Checkpoint::load(dir)?;
+    let (_vs, model) = ck.build(dir, Device::Cpu)?;
+    let card = ck.card(name);
+    card.validate()?;
+    let mut g = Graph::new(&card.input_name, &card.input_shape);
+    let out = model.export(&mut g)?;
+    let proto = g.finish(&out, &card).map_err(onnx_err)?;
+    Ok((proto, card))
+}
+
+/// Writes `path` (and `NAME.json` beside it) from the checkpoint in `dir`.
+pub fn export(dir: &Path, name: &str, path: &Path) -> Result<ModelCard> {
+    let (proto, card) = to_onnx(dir, name)?;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| ToolsError::io(parent, e))?;
+    }
+    onnx::save(&proto, path).map_err(onnx_err)?;
+    Ok(card)
+}
+
+/// The clip pipeline a card prescribes.
+pub fn pipeline_of(card: &ModelCard) -> ClipPipeline {
+    ClipPipeline {
+        sample_rate: card.features.sample_rate(),
+        window_samples: card.window_samples,
+        target_rms: card.normalization.target_rms,
+    }
+}
+
+/// The input batcher a card prescribes (its front end, or the waveform).
+pub fn batcher_of(card: &ModelCard) -> Result<Batcher> {
+    match card.input {
+        InputKind::Features => Batcher::new(Some(&card.features), card.window_samples),
+        InputKind::Waveform => Batcher::new(None, card.window_samples),
+    }
+}
+
+/// `n` examples evenly spaced through `examples` (all when fewer).
+pub fn evenly(examples: &[Example], n: usize) -> Vec<Example> {
+    if examples.len() <= n || n == 0 {
+        return examples.to_vec();
+    }
+    (0..n).map(|i| examples[i * examples.len() / n].clone()).collect()
+}
+
+/// Clean model inputs of `clips` training-split examples, in batches of `batch`: the int8
+/// calibration set.
+pub fn calibration_inputs(card: &ModelCard, dataset: &DatasetSpec, clips: usize, batch: usize) -> Result<Vec<Array>> {
+    let index = dataset.index()?;
+    let examples = evenly(&index.train, clips);
+    let data = pipeline_of(card).prepare(&examples)?;
+    let mut batcher = batcher_of(card)?;
+    let mut shape = vec![0usize];
+    shape.extend(batcher.example_shape().iter().map(|&d| d as usize));
+    let mut out = Vec::new();
+    let idx: Vec<usize> = (0..data.len()).collect();
+    for chunk in idx.chunks(batch.max(1)) {
+        let mut buf = Vec::new();
+        for &i in chunk {
+            batcher.push_input(data.clip(i), &mut buf)?;
+        }
+        shape[0] = chunk.len();
+        out.push(Array { shape: shape.clone(), data: buf });
+    }
+    Ok(out)
+}
+
+/// `MODEL-f16.onnx` / `MODEL-int8.onnx` beside `model`.
+pub fn quantized_path(model: &Path, precision: Precision) -> PathBuf {
+    let stem = model.file_stem().and_then(|s| s.to_str()).unwrap_or("model");
+    let suffix = match precision {
+        Precision::F32 => "f32",
+        Precision::F16 => "f16",
+        Precision::Int8 => "int8",
+    };
+    model.with_file_name(format!("{stem}-{suffix}.onnx"))
+}
+
+/// Quantizes the f32 model at `model` to `precision`, writes it to `out`, returns its card.
+pub fn quantize(model: &Path, precision: Precision, dataset: &DatasetSpec, calibration_clips: usize, out: &Path) -> Result<ModelCard> {
+    let proto = onnx::load(model).map_err(onnx_err)?;
+    let card = onnx::card_of(&proto).map_err(onnx_err)?;
+    if card.precision != Precision::F32 {
+        return Err(ToolsError::Onnx(format!("{} is {:?}; quantize its f32 parent", model.display(), card.precision)));
+    }
+    let q = match precision {
+        Precision::F32 => return Err(ToolsError::invalid("precision", "f32", "f16 or int8")),
+        Precision::F16 => onnx::quantize::to_f16(&proto),
+        Precision::Int8 => {
+            let calib = calibration_inputs(&card, dataset, calibration_clips, 16)?;
+            onnx::quantize::to_int8(&proto, &calib).map_err(onnx_err)?
+        }
+    };
+    onnx::save(&q, out).map_err(onnx_err)?;
+    onnx::card_of(&q).map_err(onnx_err)
+}

@@ -1,0 +1,388 @@
+//! The layers every model is made of, each defined once for its three uses: the tch forward
+//! pass (training), the ONNX export through [`Graph`] (serving), and the output shape and
+//! multiply-adds (model size). A model is a list of these, so its export mirrors its forward
+//! pass by construction.
+
+use crate::error::{Result, ToolsError};
+use crate::onnx::{Array, Graph};
+use tch::{nn, Kind, Tensor};
+
+/// A convolution, 1-D (`weight [out, in/groups, k]`) or 2-D (`[out, in/groups, kh, kw]`).
+#[derive(Debug)]
+pub struct Conv {
+    pub weight: Tensor,
+    pub bias: Option<Tensor>,
+    pub stride: Vec<i64>,
+    pub padding: Vec<i64>,
+    pub dilation: Vec<i64>,
+    pub groups: i64,
+}
+
+#[derive(Debug)]
+pub enum Layer {
+    Conv(Conv),
+    BatchNorm { bn: nn::BatchNorm, eps: f64 },
+    Relu,
+    MaxPool { kernel: Vec<i64>, stride: Vec<i64>, padding: Vec<i64> },
+    AvgPool { kernel: Vec<i64>, stride: Vec<i64> },
+    /// Mean over every spatial axis: `[N, C, ...] → [N, C]`.
+    GlobalAvgPool,
+    /// Mean over the time axis of a `[N, C, T, F]` map, then flatten: `[N, C·F]` (keeps where
+    /// in frequency a pattern sits, forgets when).
+    TimeMeanFlatten,
+    /// `[N, ...] → [N, prod]`.
+    Flatten,
+    Linear(nn::Linear),
+    /// Identity at inference.
+    Dropout(f64),
+    /// Bilinear resize of a `[N, C, H, W]` map to `[N, C, h, w]` (half-pixel centres, no
+    /// antialiasing: PyTorch `align_corners=False`, ONNX `Resize` linear / half_pixel).
+    Resize([i64; 2]),
+    /// `relu(body(x) + shortcut(x))`, an empty shortcut being the identity (ResNet basic block).
+    Residual { body: Vec<Layer>, shortcut: Vec<Layer> },
+}
+
+/// Copies a tensor to an ONNX [`Array`] (f32, CPU, contiguous).
+pub fn to_array(t: &Tensor) -> Result<Array> {
+    let t = t.detach().to_device(tch::Device::Cpu).to_kind(Kind::Float).contiguous();
+    let shape: Vec<usize> = t.size().iter().map(|&d| d as usize).collect();
+    let data = Vec::<f32>::try_from(t.flatten(0, -1))?;
+    Ok(Array { shape, data })
+}
+
+/// ONNX `pads` (all begins, then all ends) of a symmetric padding.
+fn onnx_pads(p: &[i64]) -> Vec<i64> {
+    p.iter().chain(p.iter()).copied().collect()
+}
+
+fn pooled(n: i64, k: i64, s: i64, p: i64, d: i64) -> i64 {
+    (n + 2 * p - d * (k - 1) - 1).div_euclid(s) + 1
+}
+
+impl Layer {
+    pub fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+        match self {
+            Layer::Conv(c) => {
+                if c.weight.dim() == 3 {
+                    x.conv1d(&c.weight, c.bias.as_ref(), &c.stride, &c.padding, &c.dilation, c.groups)
+                } else {
+                    x.conv2d(&c.weight, c.bias.as_ref(), &c.stride, &c.padding, &c.dilation, c.groups)
+                }
+            }
+            Layer::BatchNorm { bn, .. } => nn::ModuleT::forward_t(bn, x, train),
+            Layer::Relu => x.relu(),
+            Layer::MaxPool { kernel, stride, padding } => {
+                if kernel.len() == 1 {
+                    x.max_pool1d(kernel, stride, padding, [1], false)
+                } else {
+                    x.max_pool2d(kernel, stride, padding, [1, 1], false)
+                }
+            }
+            Layer::AvgPool { kernel, stride } => {
+                if kernel.len() == 1 {
+                    x.avg_pool1d(kernel, stride, [0], false, true)
+                } else {
+                    x.avg_pool2d(kernel, stride, [0, 0], false, true, None::<i64>)
+                }
+            }
+            Layer::GlobalAvgPool => {
+                let axes: Vec<i64> = (2..x.dim() as i64).collect();
+                x.mean_dim(axes.as_slice(), false, Kind::Float)
+            }
+            Layer::TimeMeanFlatten => x.mean_dim([2i64].as_slice(), false, Kind::Float).flatten(1, -1),
+            Layer::Flatten => x.flatten(1, -1),
+            Layer::Linear(l) => nn::Module::forward(l, x),
+            Layer::Dropout(p) => x.dropout(*p, train),
+            Layer::Resize(hw) => x.upsample_bilinear2d(hw, false, None, None),
+            Layer::Residual { body, shortcut } => {
+                let b = forward_all(body, x, train);
+                let s = if shortcut.is_empty() { x.shallow_clone() } else { forward_all(shortcut, x, train) };
+                (b + s).relu()
+            }
+        }
+    }
+
+    /// Adds this layer to `g` after tensor `x`; returns the output's name.
+    pub fn export(&self, g: &mut Graph, x: &str) -> Result<String> {
+        Ok(match self {
+            Layer::Conv(c) => g.conv(
+                x,
+                to_array(&c.weight)?,
+                c.bias.as_ref().map(to_array).transpose()?,
+                &c.stride,
+                &onnx_pads(&c.padding),
+                &c.dilation,
+                c.groups,
+            ),
+            Layer::BatchNorm { bn, eps } => {
+                let (w, b) = match (&bn.ws, &bn.bs) {
+                    (Some(w), Some(b)) => (to_array(w)?, to_array(b)?),
+                    _ => return Err(ToolsError::Onnx("batch norm without affine parameters".into())),
+                };
+                g.batch_norm(x, w, b, to_array(&bn.running_mean)?, to_array(&bn.running_var)?, *eps as f32)
+            }
+            Layer::Relu => g.relu(x),
+            Layer::MaxPool { kernel, stride, padding } => g.max_pool(x, kernel, stride, &onnx_pads(padding)),
+            Layer::AvgPool { kernel, stride } => g.avg_pool(x, kernel, stride, &vec![0; 2 * kernel.len()]),
+            Layer::GlobalAvgPool => {
+                let p = g.global_average_pool(x);
+                g.flatten(&p)
+            }
+            Layer::TimeMeanFlatten => {
+                let m = g.reduce_mean(x, &[2], false);
+                g.flatten(&m)
+            }
+            Layer::Flatten => g.flatten(x),
+            Layer::Linear(l) => g.linear(x, to_array(&l.ws)?, l.bs.as_ref().map(to_array).transpose()?),
+            Layer::Dropout(_) => x.to_string(),
+            Layer::Resize(hw) => g.resize_bilinear(x, *hw),
+            Layer::Residual { body, shortcut } => {
+                let b = export_all(body, g, x)?;
+                let s = if shortcut.is_empty() { x.to_string() } else { export_all(shortcut, g, x)? };
+                let sum = g.add(&b, &s);
+                g.relu(&sum)
+            }
+        })
+    }
+
+    /// Output shape (without the batch axis) and multiply-adds for one example of `shape`.
+    /// Only convolutions and linear layers count (batch norm folds into the preceding
+    /// convolution at inference; pooling, ReLU and the residual add are additions/compares).
+    pub fn shape_and_macs(&self, shape: &[i64]) -> (Vec<i64>, u64) {
+        match self {
+            Layer::Conv(c) => {
+                let ws = c.weight.size();
+                let mut out = vec![ws[0]];
+                for (i, &n) in shape[1..].iter().enumerate() {
+                    out.push(pooled(n, ws[2 + i], c.stride[i], c.padding[i], c.dilation[i]));
+                }
+                let per_output: i64 = ws[1..].iter().product();
+                let outputs: i64 = out.iter().product();
+                (out, (outputs.max(0) * per_output) as u64)
+            }
+            Layer::MaxPool { kernel, stride, padding } => {
+                let mut out = vec![shape[0]];
+                for (i, &n) in shape[1..].iter().enumerate() {
+                    out.push(pooled(n, kernel[i], stride[i], padding[i], 1));
+                }
+                (out, 0)
+            }
+            Layer::AvgPool { kernel, stride } => {
+                let mut out = vec![shape[0]];
+                for (i, &n) in shape[1..].iter().enumerate() {
+                    out.push(pooled(n, kernel[i], stride[i], 0, 1));
+                }
+                (out, 0)
+            }
+            Layer::GlobalAvgPool => (vec![shape[0]], 0),
+            Layer::TimeMeanFlatten => (vec![shape[0] * shape[2..].iter().product::<i64>()], 0),
+            Layer::Flatten => (vec![shape.iter().product()], 0),
+            Layer::Linear(l) => {
+                let ws = l.ws.size();
+                (vec![ws[0]], (ws[0] * ws[1]) as u64)
+            }
+            Layer::Resize(hw) => (vec![shape[0], hw[0], hw[1]], 0),
+            Layer::Residual { body, shortcut } => {
+                let (out, a) = walk(body, shape);
+                let (_, b) = walk(shortcut, shape);
+                (out, a + b)
+            }
+            Layer::BatchNorm { .. } | Layer::Relu | Layer::Dropout(_) => (shape.to_vec(), 0),
+        }
+    }
+}
+
+pub fn forward_all(layers: &[Layer], x: &Tensor, train: bool) -> Tensor {
+    let mut h = x.shallow_clone();
+    for l in layers {
+        h = l.forward_t(&h, train);
+    }
+    h
+}
+
+pub fn export_all(layers: &[Layer], g: &mut Graph, x: &str) -> Result<String> {
+    let mut h = x.to_string();
+    for l in layers {
+        h = l.export(g, &h)?;
+    }
+    Ok(h)
+}
+
+/// Output shape and total multiply-adds of a layer list.
+pub fn walk(layers: &[Layer], shape: &[i64]) -> (Vec<i64>, u64) {
+    let mut s = shape.to_vec();
+    let mut macs = 0;
+    for l in layers {
+        let (next, m) = l.shape_and_macs(&s);
+        s = next;
+        macs += m;
+    }
+    (s, macs)
+}
+
+/// Builds a layer list while tracking the example shape, so every layer knows its input
+/// channels and a degenerate shape (an input too small for the architecture) is an error at
+/// construction, not a libtorch panic in the first batch.
+pub struct Builder<'a> {
+    p: nn::Path<'a>,
+    arch: &'static str,
+    pub shape: Vec<i64>,
+    pub layers: Vec<Layer>,
+}
+
+impl<'a> Builder<'a> {
+    pub fn new(p: nn::Path<'a>, arch: &'static str, shape: &[i64]) -> Self {
+        Builder { p, arch, shape: shape.to_vec(), layers: Vec::new() }
+    }
+
+    /// A nested builder (residual branches) under `name`, starting from the current shape.
+    pub fn branch(&self, name: &str) -> Builder<'a> {
+        Builder { p: self.p.sub(name), arch: self.arch, shape: self.shape.clone(), layers: Vec::new() }
+    }
+
+    fn name(&self) -> String {
+        format!("l{}", self.layers.len())
+    }
+
+    fn push(&mut self, layer: Layer) -> Result<()> {
+        let (shape, _) = layer.shape_and_macs(&self.shape);
+        if shape.iter().any(|&d| d < 1) {
+            return Err(ToolsError::model(
+                self.arch,
+                format!(
+                    "input too small: layer {} ({}) would output shape {shape:?} from {:?}; use a longer window or \
+                     another architecture",
+                    self.layers.len(),
+                    layer_kind(&layer),
+                    self.shape
+                ),
+            ));
+        }
+        self.shape = shape;
+        self.layers.push(layer);
+        Ok(())
+    }
+
+    pub fn channels(&self) -> i64 {
+        self.shape[0]
+    }
+
+    /// Convolution with a square (2-D) or plain (1-D) `kernel`, equal stride and padding on
+    /// every axis, no bias (a batch norm follows).
+    pub fn conv(&mut self, out: i64, kernel: i64, stride: i64, padding: i64, groups: i64) -> Result<&mut Self> {
+        let nd = self.shape.len() - 1;
+        let cin = self.channels();
+        let mut dims = vec![out, cin / groups];
+        dims.extend(std::iter::repeat_n(kernel, nd));
+        let weight = self.p.sub(self.name()).var("weight", &dims, nn::init::DEFAULT_KAIMING_UNIFORM);
+        self.push(Layer::Conv(Conv {
+            weight,
+            bias: None,
+            stride: vec![stride; nd],
+            padding: vec![padding; nd],
+            dilation: vec![1; nd],
+            groups,
+        }))?;
+        Ok(self)
+    }
+
+    /// A convolution with fixed weights (not trained; saved with the model).
+    pub fn frozen_conv(&mut self, weight: Tensor, stride: i64) -> Result<&mut Self> {
+        let nd = self.shape.len() - 1;
+        let weight = self.p.sub(self.name()).add("weight", weight.to_device(self.p.device()), false);
+        self.push(Layer::Conv(Conv { weight, bias: None, stride: vec![stride; nd], padding: vec![0; nd], dilation: vec![1; nd], groups: 1 }))?;
+        Ok(self)
+    }
+
+    pub fn bn(&mut self) -> Result<&mut Self> {
+        let c = self.channels();
+        let cfg = nn::BatchNormConfig { ws_init: nn::Init::Const(1.0), ..Default::default() };
+        let p = self.p.sub(self.name());
+        let bn = if self.shape.len() == 2 { nn::batch_norm1d(&p, c, cfg) } else { nn::batch_norm2d(&p, c, cfg) };
+        self.push(Layer::BatchNorm { bn, eps: cfg.eps })?;
+        Ok(self)
+    }
+
+    pub fn relu(&mut self) -> Result<&mut Self> {
+        self.push(Layer::Relu)?;
+        Ok(self)
+    }
+
+    /// conv → batch norm → ReLU.
+    pub fn conv_bn_relu(&mut self, out: i64, kernel: i64, stride: i64, padding: i64, groups: i64) -> Result<&mut Self> {
+        self.conv(out, kernel, stride, padding, groups)?.bn()?.relu()
+    }
+
+    pub fn max_pool(&mut self, kernel: i64, stride: i64, padding: i64) -> Result<&mut Self> {
+        let nd = self.shape.len() - 1;
+        self.push(Layer::MaxPool { kernel: vec![kernel; nd], stride: vec![stride; nd], padding: vec![padding; nd] })?;
+        Ok(self)
+    }
+
+    pub fn avg_pool(&mut self, kernel: i64, stride: i64) -> Result<&mut Self> {
+        let nd = self.shape.len() - 1;
+        self.push(Layer::AvgPool { kernel: vec![kernel; nd], stride: vec![stride; nd] })?;
+        Ok(self)
+    }
+
+    pub fn global_avg_pool(&mut self) -> Result<&mut Self> {
+        self.push(Layer::GlobalAvgPool)?;
+        Ok(self)
+    }
+
+    pub fn time_mean_flatten(&mut self) -> Result<&mut Self> {
+        self.push(Layer::TimeMeanFlatten)?;
+        Ok(self)
+    }
+
+    pub fn flatten(&mut self) -> Result<&mut Self> {
+        self.push(Layer::Flatten)?;
+        Ok(self)
+    }
+
+    pub fn linear(&mut self, out: i64) -> Result<&mut Self> {
+        let l = nn::linear(self.p.sub(self.name()), self.shape[0], out, Default::default());
+        self.push(Layer::Linear(l))?;
+        Ok(self)
+    }
+
+    pub fn dropout(&mut self, p: f64) -> Result<&mut Self> {
+        self.push(Layer::Dropout(p))?;
+        Ok(self)
+    }
+
+    pub fn resize(&mut self, hw: [i64; 2]) -> Result<&mut Self> {
+        self.push(Layer::Resize(hw))?;
+        Ok(self)
+    }
+
+    pub fn residual(&mut self, body: Builder<'a>, shortcut: Builder<'a>) -> Result<&mut Self> {
+        if !shortcut.layers.is_empty() && body.shape != shortcut.shape || shortcut.layers.is_empty() && body.shape != self.shape {
+            return Err(ToolsError::model(self.arch, format!("residual shapes differ: {:?} vs {:?}", body.shape, shortcut.shape)));
+        }
+        self.push(Layer::Residual { body: body.layers, shortcut: shortcut.layers })?;
+        Ok(self)
+    }
+
+    /// Path for sub-builders of the next layer.
+    pub fn next_name(&self) -> String {
+        self.name()
+    }
+}
+
+fn layer_kind(l: &Layer) -> &'static str {
+    match l {
+        Layer::Conv(_) => "conv",
+        Layer::BatchNorm { .. } => "batch norm",
+        Layer::Relu => "relu",
+        Layer::MaxPool { .. } => "max pool",
+        Layer::AvgPool { .. } => "average pool",
+        Layer::GlobalAvgPool => "global average pool",
+        Layer::TimeMeanFlatten => "time mean",
+        Layer::Flatten => "flatten",
+        Layer::Linear(_) => "linear",
+        Layer::Dropout(_) => "dropout",
+        Layer::Resize(_) => "resize",
+        Layer::Residual { .. } => "residual block",
+    }
+}

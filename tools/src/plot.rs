@@ -1,0 +1,117 @@
+//! Figures (plotters, PNG): the training curve (loss; train and validation accuracy per epoch)
+//! and the confusion matrix of an evaluation. Text needs a system font through fontconfig
+//! (`fonts-dejavu-core`, installed by `scripts/setup.sh`).
+
+use crate::error::{Result, ToolsError};
+use crate::train::EpochLog;
+use plotters::prelude::*;
+use std::path::Path;
+
+fn err(path: &Path, e: impl std::fmt::Display) -> ToolsError {
+    ToolsError::Plot { path: path.to_path_buf(), what: format!("{e} (are fonts installed? run scripts/setup.sh)") }
+}
+
+/// Loss (left) and accuracies (right) per epoch.
+pub fn training_curve(log: &[EpochLog], title: &str, path: &Path) -> Result<()> {
+    let root = BitMapBackend::new(path, (1200, 480)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(path, e))?;
+    let root = root.titled(title, ("sans-serif", 22)).map_err(|e| err(path, e))?;
+    let (left, right) = root.split_horizontally(600);
+    let n = log.len().max(1) as f64;
+    let max_loss = log.iter().map(|e| e.loss).fold(1e-3, f64::max) * 1.05;
+
+    let mut c = ChartBuilder::on(&left)
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(56)
+        .caption("training loss", ("sans-serif", 18))
+        .build_cartesian_2d(0.5..n + 0.5, 0.0..max_loss)
+        .map_err(|e| err(path, e))?;
+    c.configure_mesh().x_desc("epoch").y_desc("cross-entropy").draw().map_err(|e| err(path, e))?;
+    c.draw_series(LineSeries::new(log.iter().map(|e| (e.epoch as f64, e.loss)), RED.stroke_width(2)))
+        .map_err(|e| err(path, e))?;
+
+    let lo = log.iter().flat_map(|e| [e.train_accuracy, e.val_accuracy]).fold(1.0, f64::min);
+    let lo = (lo * 100.0 - 5.0).clamp(0.0, 95.0);
+    let mut c = ChartBuilder::on(&right)
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(56)
+        .caption("accuracy", ("sans-serif", 18))
+        .build_cartesian_2d(0.5..n + 0.5, lo..100.0)
+        .map_err(|e| err(path, e))?;
+    c.configure_mesh().x_desc("epoch").y_desc("%").draw().map_err(|e| err(path, e))?;
+    c.draw_series(LineSeries::new(log.iter().map(|e| (e.epoch as f64, 100.0 * e.train_accuracy)), BLUE.stroke_width(2)))
+        .map_err(|e| err(path, e))?
+        .label("train (augmented)")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
+    c.draw_series(LineSeries::new(log.iter().map(|e| (e.epoch as f64, 100.0 * e.val_accuracy)), GREEN.stroke_width(2)))
+        .map_err(|e| err(path, e))?
+        .label("validation")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], GREEN.stroke_width(2)));
+    c.configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| err(path, e))?;
+    root.present().map_err(|e| err(path, e))?;
+    Ok(())
+}
+
+/// Confusion matrix (rows: true class, columns: predicted), cells shaded by row fraction and
+/// labelled with counts.
+pub fn confusion(matrix: &[Vec<usize>], labels: &[String], title: &str, path: &Path) -> Result<()> {
+    let k = labels.len();
+    let side = (160 + 56 * k as u32).clamp(400, 1400);
+    let root = BitMapBackend::new(path, (side + 60, side)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(path, e))?;
+    let lab = |v: &f64| -> String {
+        let i = v.floor();
+        if (v - i - 0.5).abs() < 1e-6 && i >= 0.0 && (i as usize) < k {
+            labels[i as usize].clone()
+        } else {
+            String::new()
+        }
+    };
+    let mut c = ChartBuilder::on(&root)
+        .margin(16)
+        .x_label_area_size(90)
+        .y_label_area_size(110)
+        .caption(title, ("sans-serif", 20))
+        .build_cartesian_2d(0.0..k as f64, k as f64..0.0)
+        .map_err(|e| err(path, e))?;
+    c.configure_mesh()
+        .disable_mesh()
+        .x_labels(2 * k + 1)
+        .y_labels(2 * k + 1)
+        .x_label_formatter(&lab)
+        .y_label_formatter(&lab)
+        .x_desc("predicted")
+        .y_desc("true")
+        .x_label_style(("sans-serif", 14).into_font().transform(FontTransform::Rotate90))
+        .draw()
+        .map_err(|e| err(path, e))?;
+    for (i, row) in matrix.iter().enumerate() {
+        let total = row.iter().sum::<usize>().max(1) as f64;
+        for (j, &n) in row.iter().enumerate() {
+            let f = n as f64 / total;
+            let color = if i == j { RGBColor(40, 110, 200).mix(0.15 + 0.85 * f) } else { RGBColor(210, 60, 40).mix(0.1 + 0.9 * f) };
+            c.draw_series(std::iter::once(Rectangle::new(
+                [(j as f64, i as f64), (j as f64 + 1.0, i as f64 + 1.0)],
+                if n == 0 { WHITE.filled() } else { color.filled() },
+            )))
+            .map_err(|e| err(path, e))?;
+            if n > 0 {
+                c.draw_series(std::iter::once(Text::new(
+                    n.to_string(),
+                    (j as f64 + 0.35, i as f64 + 0.35),
+                    ("sans-serif", 14).into_font(),
+                )))
+                .map_err(|e| err(path, e))?;
+            }
+        }
+    }
+    root.present().map_err(|e| err(path, e))?;
+    Ok(())
+}

@@ -1,0 +1,71 @@
+//! Architectures and datasets: shapes and multiply-adds of every model (003's CNN is 75 M per
+//! 1 s window, `kws-rt` at most 5 M), a too-short input is a clear error, and the FSDD and
+//! ESC-10 splits are the documented ones.
+
+use soundproof_tools::data::{esc10, DatasetSpec};
+use soundproof_tools::nn::{Arch, Model, ModelSpec};
+use std::path::PathBuf;
+use tch::{nn, Device, Kind, Tensor};
+
+fn data() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data")
+}
+
+fn spec(arch: Arch, input: &[i64], classes: usize) -> ModelSpec {
+    ModelSpec { arch, n_classes: classes, input_shape: input.to_vec(), width: 1.0, sample_rate: 16_000 }
+}
+
+#[test]
+fn shapes_and_multiply_adds() {
+    let cases: [(Arch, &[i64], f64, f64); 5] = [
+        (Arch::KwsCnn, &[1, 101, 64], 74e6, 76e6),
+        (Arch::KwsRt, &[1, 101, 64], 1e6, 5e6),
+        (Arch::Cnn2d, &[1, 101, 64], 10e6, 1e9),
+        (Arch::Resnet18, &[1, 101, 64], 100e6, 1e9),
+        (Arch::Cnn1d, &[1, 80_000], 100e6, 5e9),
+    ];
+    for (arch, input, lo, hi) in cases {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let m = Model::new(&vs.root(), &spec(arch, input, 10)).expect("build");
+        let macs = m.macs() as f64;
+        println!("{}: {:.2} M multiply-adds", arch.name(), macs / 1e6);
+        assert!(macs >= lo && macs <= hi, "{}: {macs} multiply-adds outside [{lo}, {hi}]", arch.name());
+        let mut shape = vec![2];
+        shape.extend(input);
+        let y = m.forward_t(&Tensor::randn(shape.as_slice(), (Kind::Float, Device::Cpu)), false);
+        assert_eq!(y.size(), vec![2, 10], "{}", arch.name());
+    }
+}
+
+#[test]
+fn cnn1d_refuses_one_second() {
+    let vs = nn::VarStore::new(Device::Cpu);
+    let e = Model::new(&vs.root(), &spec(Arch::Cnn1d, &[1, 16_000], 10)).err().expect("1 s is too short for cnn1d");
+    assert!(e.to_string().contains("input too small"), "{e}");
+}
+
+#[test]
+fn fsdd_split_is_official() {
+    let idx = DatasetSpec::Fsdd { recordings: data().join("fsdd/recordings") }.index().expect("fsdd");
+    assert_eq!((idx.train.len(), idx.validation.len(), idx.test.len()), (2000, 250, 250));
+    assert!(idx.test.iter().all(|e| {
+        let take: u32 = e.path.file_stem().and_then(|s| s.to_str()).and_then(|s| s.rsplit('_').next()).and_then(|t| t.parse().ok()).unwrap_or(99);
+        take < 5
+    }));
+    assert_eq!(idx.labels.len(), 10);
+}
+
+#[test]
+fn esc10_folds() {
+    let root = data().join("esc10");
+    let folds = esc10::folds(&root).expect("meta.csv");
+    assert!(folds.len() >= 3);
+    let idx = DatasetSpec::Esc10 { root: root.clone(), test_fold: folds[0], validation_fold: None }.index().expect("esc10");
+    assert_eq!(idx.labels.len(), 10);
+    assert_eq!(idx.labels[0], "dog");
+    assert_eq!(idx.test.len(), 80);
+    assert_eq!(idx.validation.len(), 80);
+    assert_eq!(idx.train.len(), 80 * (folds.len() - 2));
+    let bad = DatasetSpec::Esc10 { root, test_fold: 9, validation_fold: None }.index();
+    assert!(bad.is_err());
+}

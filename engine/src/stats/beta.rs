@@ -349,13 +349,7 @@ fn initial_guess(a: f64, b: f64, t: f64, tc: f64) -> f64 {
 mod tests {
     use super::*;
 
-    fn rel(a: f64, b: f64) -> f64 {
-        if a == b {
-            0.0
-        } else {
-            fabs(a - b) / fabs(b)
-        }
-    }
+    use crate::stats::test_util::rel;
 
     /// The values are exp(ln ...) of a logarithm of size |ln v|, whose last-place rounding
     /// becomes a relative error of |ln v|·2⁻⁵³ in v.

@@ -221,13 +221,7 @@ mod tests {
     use super::*;
     use crate::stats::{betainc, betaincinv};
 
-    fn rel(a: f64, b: f64) -> f64 {
-        if a == b {
-            0.0
-        } else {
-            libm::fabs(a - b) / libm::fabs(b)
-        }
-    }
+    use crate::stats::test_util::rel;
 
     #[test]
     fn clopper_pearson_edges_and_closed_forms() {

@@ -114,3 +114,15 @@ mod tests {
         assert!(e.contains("alpha = 0") && e.contains("(0, 1)"), "{e}");
     }
 }
+
+#[cfg(test)]
+pub(crate) mod test_util {
+    /// Relative error of `a` against the reference `b` (0 when equal, including both zero).
+    pub fn rel(a: f64, b: f64) -> f64 {
+        if a == b {
+            0.0
+        } else {
+            libm::fabs(a - b) / libm::fabs(b)
+        }
+    }
+}

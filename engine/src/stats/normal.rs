@@ -147,13 +147,7 @@ pub(crate) fn ppnd16(p: f64) -> f64 {
 mod tests {
     use super::*;
 
-    fn rel(a: f64, b: f64) -> f64 {
-        if a == b {
-            0.0
-        } else {
-            libm::fabs(a - b) / libm::fabs(b)
-        }
-    }
+    use crate::stats::test_util::rel;
 
     #[test]
     fn ppf_closed_forms() {

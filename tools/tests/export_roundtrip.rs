@@ -93,6 +93,7 @@ fn fsdd(names: &[&str]) -> Vec<PathBuf> {
 }
 
 #[test]
+#[ignore = "needs the ONNX graph builder of tools/src/onnx (not merged yet); run with --ignored once it is"]
 fn kws_models_round_trip() {
     let files = fsdd(&["0_jackson_0.wav", "3_nicolas_1.wav", "7_theo_3.wav"]);
     let logmel = FeatureConfig::new(FeatureKind::Logmel);
@@ -101,6 +102,7 @@ fn kws_models_round_trip() {
 }
 
 #[test]
+#[ignore = "needs the ONNX graph builder of tools/src/onnx (not merged yet); run with --ignored once it is"]
 fn resnet18_and_cnn2d_round_trip() {
     let files = fsdd(&["5_george_4.wav", "9_yweweler_2.wav"]);
     let logmel = FeatureConfig::new(FeatureKind::Logmel);
@@ -109,6 +111,7 @@ fn resnet18_and_cnn2d_round_trip() {
 }
 
 #[test]
+#[ignore = "needs the ONNX graph builder of tools/src/onnx (not merged yet); run with --ignored once it is"]
 fn cnn1d_round_trip() {
     let files = vec![data().join("esc10/audio/1-100032-A.wav")];
     round_trip(Arch::Cnn1d, 0.5, &files, 80_000, None);

@@ -121,7 +121,8 @@ pub fn run(a: DemoArgs) -> Result<()> {
     let input = a.input.clone().unwrap_or_else(|| shipped(DEFAULT_INPUT));
     if !model_path.exists() {
         bail!(
-            "{}: model not found (the default model ships in models/; run from the repository root or pass --model)",
+            "{}: model not found: the default model is exported into models/ by soundproof-tools \
+             (see README, Training); run from the repository root, or pass --model M.onnx",
             model_path.display()
         );
     }

@@ -16,7 +16,9 @@ fn parse_meta(path: &Path) -> Option<HashMap<String, String>> {
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next()?.split(',').map(str::trim).collect();
     let fi = header.iter().position(|h| *h == "filename")?;
-    let ci = header.iter().position(|h| *h == "category" || *h == "label")?;
+    let ci = header
+        .iter()
+        .position(|h| *h == "category" || *h == "label")?;
     Some(
         lines
             .filter_map(|l| {
@@ -33,7 +35,10 @@ impl LabelReader {
         let name = path.file_name()?.to_str()?;
         for dir in path.ancestors().skip(1).take(2) {
             let meta = dir.join("meta.csv");
-            let table = self.meta.entry(meta.clone()).or_insert_with(|| parse_meta(&meta));
+            let table = self
+                .meta
+                .entry(meta.clone())
+                .or_insert_with(|| parse_meta(&meta));
             if let Some(label) = table.as_ref().and_then(|t| t.get(name)) {
                 return Some(label.clone());
             }
@@ -59,4 +64,43 @@ pub fn fsdd_digit(name: &str) -> Option<u8> {
 pub fn fsdd_take(name: &str) -> Option<u32> {
     let stem = name.strip_suffix(".wav")?;
     stem.rsplit('_').next()?.parse().ok()
+}
+
+const DIGIT_WORDS: [&str; 10] = [
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+];
+
+/// Index of the ground-truth label `truth` among a model's `labels`: an exact (ASCII
+/// case-insensitive) match, else a spoken digit matched across its two spellings (FSDD file
+/// names say `7`, a keyword model's card may say `seven`, or the other way round).
+pub fn match_label(truth: &str, labels: &[String]) -> Option<usize> {
+    if let Some(i) = labels.iter().position(|l| l.eq_ignore_ascii_case(truth)) {
+        return Some(i);
+    }
+    let digit = |s: &str| -> Option<usize> {
+        s.parse::<usize>()
+            .ok()
+            .filter(|d| *d <= 9)
+            .or_else(|| DIGIT_WORDS.iter().position(|w| w.eq_ignore_ascii_case(s)))
+    };
+    let d = digit(truth)?;
+    labels.iter().position(|l| digit(l) == Some(d))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digits_match_across_spellings() {
+        let words: Vec<String> = DIGIT_WORDS.iter().map(|s| s.to_string()).collect();
+        let digits: Vec<String> = (0..10).map(|d| d.to_string()).collect();
+        assert_eq!(match_label("7", &words), Some(7));
+        assert_eq!(match_label("Seven", &digits), Some(7));
+        assert_eq!(match_label("dog", &words), None);
+        assert_eq!(match_label("12", &words), None);
+        let esc = vec!["dog".to_string(), "rain".to_string()];
+        assert_eq!(match_label("rain", &esc), Some(1));
+        assert_eq!(match_label("3", &esc), None);
+    }
 }

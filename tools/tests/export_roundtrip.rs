@@ -43,23 +43,51 @@ fn checkpoint(spec: &ModelSpec, features: Option<FeatureConfig>, window: usize) 
     }
 }
 
-fn inputs(files: &[PathBuf], window: usize, features: Option<&FeatureConfig>) -> (Vec<f32>, Vec<i64>) {
-    let pipeline = ClipPipeline { sample_rate: 16_000, window_samples: window, target_rms: 1.0 };
-    let ex: Vec<Example> = files.iter().map(|p| Example { path: p.clone(), label: 0 }).collect();
+fn inputs(
+    files: &[PathBuf],
+    window: usize,
+    features: Option<&FeatureConfig>,
+) -> (Vec<f32>, Vec<i64>) {
+    let pipeline = ClipPipeline {
+        sample_rate: 16_000,
+        window_samples: window,
+        target_rms: 1.0,
+    };
+    let ex: Vec<Example> = files
+        .iter()
+        .map(|p| Example {
+            path: p.clone(),
+            label: 0,
+        })
+        .collect();
     let prepared = pipeline.prepare(&ex).expect("clips");
     let mut batcher = Batcher::new(features, window).expect("batcher");
     let mut buf = Vec::new();
     for i in 0..prepared.len() {
-        batcher.push_input(prepared.clip(i), &mut buf).expect("features");
+        batcher
+            .push_input(prepared.clip(i), &mut buf)
+            .expect("features");
     }
     let mut shape = vec![prepared.len() as i64];
     shape.extend(batcher.example_shape());
     (buf, shape)
 }
 
-fn round_trip(arch: Arch, width: f64, files: &[PathBuf], window: usize, features: Option<FeatureConfig>) {
+fn round_trip(
+    arch: Arch,
+    width: f64,
+    files: &[PathBuf],
+    window: usize,
+    features: Option<FeatureConfig>,
+) {
     let (x, shape) = inputs(files, window, features.as_ref());
-    let spec = ModelSpec { arch, n_classes: 10, input_shape: shape[1..].to_vec(), width, sample_rate: 16_000 };
+    let spec = ModelSpec {
+        arch,
+        n_classes: 10,
+        input_shape: shape[1..].to_vec(),
+        width,
+        sample_rate: 16_000,
+    };
     tch::manual_seed(7);
     let vs = nn::VarStore::new(Device::Cpu);
     let model = Model::new(&vs.root(), &spec).expect("model");
@@ -80,20 +108,35 @@ fn round_trip(arch: Arch, width: f64, files: &[PathBuf], window: usize, features
     assert_eq!(back, card);
     let shape_u: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
     let runner = plan(&proto, &shape_u).expect("tract plan");
-    let theirs: Vec<f32> = run_batch(&runner, &shape_u, &x, shape_u[0]).expect("tract run").concat();
+    let theirs: Vec<f32> = run_batch(&runner, &shape_u, &x, shape_u[0])
+        .expect("tract run")
+        .concat();
     assert_eq!(ours.len(), theirs.len());
-    let diff = ours.iter().zip(&theirs).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    let diff = ours
+        .iter()
+        .zip(&theirs)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
     let scale = ours.iter().map(|a| a.abs()).fold(0.0f32, f32::max);
-    println!("{} (width {width}): max |tch - tract| = {diff:.2e} on logits up to {scale:.2}", arch.name());
-    assert!(diff <= 1e-4, "{}: tch and tract logits differ by {diff}", arch.name());
+    println!(
+        "{} (width {width}): max |tch - tract| = {diff:.2e} on logits up to {scale:.2}",
+        arch.name()
+    );
+    assert!(
+        diff <= 1e-4,
+        "{}: tch and tract logits differ by {diff}",
+        arch.name()
+    );
 }
 
 fn fsdd(names: &[&str]) -> Vec<PathBuf> {
-    names.iter().map(|n| data().join("fsdd/recordings").join(n)).collect()
+    names
+        .iter()
+        .map(|n| data().join("fsdd/recordings").join(n))
+        .collect()
 }
 
 #[test]
-#[ignore = "needs the ONNX graph builder of tools/src/onnx (not merged yet); run with --ignored once it is"]
 fn kws_models_round_trip() {
     let files = fsdd(&["0_jackson_0.wav", "3_nicolas_1.wav", "7_theo_3.wav"]);
     let logmel = FeatureConfig::new(FeatureKind::Logmel);
@@ -102,7 +145,6 @@ fn kws_models_round_trip() {
 }
 
 #[test]
-#[ignore = "needs the ONNX graph builder of tools/src/onnx (not merged yet); run with --ignored once it is"]
 fn resnet18_and_cnn2d_round_trip() {
     let files = fsdd(&["5_george_4.wav", "9_yweweler_2.wav"]);
     let logmel = FeatureConfig::new(FeatureKind::Logmel);
@@ -111,7 +153,6 @@ fn resnet18_and_cnn2d_round_trip() {
 }
 
 #[test]
-#[ignore = "needs the ONNX graph builder of tools/src/onnx (not merged yet); run with --ignored once it is"]
 fn cnn1d_round_trip() {
     let files = vec![data().join("esc10/audio/1-100032-A.wav")];
     round_trip(Arch::Cnn1d, 0.5, &files, 80_000, None);

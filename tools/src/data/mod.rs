@@ -31,7 +31,9 @@ pub struct Example {
 }
 
 /// Which part of a dataset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Split {
     Train,
@@ -81,9 +83,16 @@ impl DatasetIndex {
         if self.labels.len() < 2 {
             return Err(ToolsError::dataset(&self.name, "fewer than two classes"));
         }
-        for (what, v) in [("training", &self.train), ("validation", &self.validation), ("test", &self.test)] {
+        for (what, v) in [
+            ("training", &self.train),
+            ("validation", &self.validation),
+            ("test", &self.test),
+        ] {
             if v.is_empty() {
-                return Err(ToolsError::dataset(&self.name, format!("the {what} split is empty")));
+                return Err(ToolsError::dataset(
+                    &self.name,
+                    format!("the {what} split is empty"),
+                ));
             }
         }
         Ok(())
@@ -97,23 +106,37 @@ pub enum DatasetSpec {
     Fsdd { recordings: PathBuf },
     /// ESC-10 root (with `meta.csv` and `audio/`), the fold held out for test and the one for
     /// validation (default: the next fold present, cyclically).
-    Esc10 { root: PathBuf, test_fold: u32, validation_fold: Option<u32> },
+    Esc10 {
+        root: PathBuf,
+        test_fold: u32,
+        validation_fold: Option<u32>,
+    },
     /// Folder of `CLASS/*.wav` (or `train/`, `test/` [, `validation/`] of those).
     Folder { root: PathBuf },
 }
 
 /// `../shared/data`, or `$SOUNDPROOF_DATA` when set.
 pub fn default_data_dir() -> PathBuf {
-    std::env::var_os("SOUNDPROOF_DATA").map(PathBuf::from).unwrap_or_else(|| Path::new("..").join("shared").join("data"))
+    std::env::var_os("SOUNDPROOF_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new("..").join("shared").join("data"))
 }
 
 impl DatasetSpec {
     /// `fsdd`, `esc10` (under `data_dir`), or a folder path.
     pub fn parse(arg: &str, data_dir: &Path, test_fold: u32, validation_fold: Option<u32>) -> Self {
         match arg {
-            "fsdd" => DatasetSpec::Fsdd { recordings: data_dir.join("fsdd").join("recordings") },
-            "esc10" => DatasetSpec::Esc10 { root: data_dir.join("esc10"), test_fold, validation_fold },
-            dir => DatasetSpec::Folder { root: PathBuf::from(dir) },
+            "fsdd" => DatasetSpec::Fsdd {
+                recordings: data_dir.join("fsdd").join("recordings"),
+            },
+            "esc10" => DatasetSpec::Esc10 {
+                root: data_dir.join("esc10"),
+                test_fold,
+                validation_fold,
+            },
+            dir => DatasetSpec::Folder {
+                root: PathBuf::from(dir),
+            },
         }
     }
 
@@ -121,7 +144,11 @@ impl DatasetSpec {
     pub fn index(&self) -> Result<DatasetIndex> {
         let index = match self {
             DatasetSpec::Fsdd { recordings } => fsdd::index(recordings)?,
-            DatasetSpec::Esc10 { root, test_fold, validation_fold } => esc10::index(root, *test_fold, *validation_fold)?,
+            DatasetSpec::Esc10 {
+                root,
+                test_fold,
+                validation_fold,
+            } => esc10::index(root, *test_fold, *validation_fold)?,
             DatasetSpec::Folder { root } => folder::index(root)?,
         };
         index.check()?;
@@ -130,7 +157,8 @@ impl DatasetSpec {
 }
 
 /// 003's clip pipeline (Contract 1): resample to the model rate, crop or zero-pad to the
-/// window, then one scalar gain `s = target_rms / RMS(window)` computed from the clean window.
+/// window, and one scalar gain `s = target_rms / RMS` computed once from the clean clip
+/// zero-padded to at least one window (exactly the engine's `pipeline::clip_gain`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ClipPipeline {
     pub sample_rate: u32,
@@ -180,32 +208,53 @@ impl ClipPipeline {
     /// `x = s · CropPad(Resample(a))` for one file; returns `(x, s)`.
     pub fn load(&self, path: &Path) -> Result<(Vec<f32>, f32)> {
         let clip = read_mono(path)?;
-        let samples =
-            if clip.sample_rate == self.sample_rate { clip.samples } else { resample(&clip.samples, clip.sample_rate, self.sample_rate)? };
-        let mut x = crop_pad(&samples, self.window_samples);
-        if !(gain::rms(&x) > 0.0) {
-            return Err(ToolsError::dataset(
+        let samples = if clip.sample_rate == self.sample_rate {
+            clip.samples
+        } else {
+            resample(&clip.samples, clip.sample_rate, self.sample_rate)?
+        };
+        // s from the whole clip zero-padded to at least one window (the engine's clip gain:
+        // padding adds length, not energy), then applied to the cropped / padded window.
+        let w = self.window_samples.max(samples.len()).max(1);
+        let padded_rms = gain::rms(&samples) * (samples.len() as f32 / w as f32).sqrt();
+        let s = gain::fixed_gain_from_calibration(padded_rms, self.target_rms).map_err(|_| {
+            ToolsError::dataset(
                 path.display().to_string(),
-                "the clip is silent in its window (RMS 0): it cannot be gain-normalized; remove it from the dataset",
-            ));
-        }
-        let s = GainPolicy::Rms { target: self.target_rms }.apply(&mut x)?;
+                "the clip is silent (RMS 0): it cannot be gain-normalized; remove it from the dataset",
+            )
+        })?;
+        let mut x = crop_pad(&samples, self.window_samples);
+        GainPolicy::Fixed { gain: s }.apply(&mut x)?;
         Ok((x, s))
     }
 
     /// Prepares every example, on all cores (each clip is independent, so the result does not
     /// depend on the thread count).
     pub fn prepare(&self, examples: &[Example]) -> Result<Prepared> {
-        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8).max(1);
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(8)
+            .max(1);
         let chunk = examples.len().div_ceil(threads).max(1);
         let results: Vec<Result<Vec<(Vec<f32>, f32)>>> = std::thread::scope(|s| {
             let handles: Vec<_> = examples
                 .chunks(chunk)
-                .map(|part| s.spawn(move || part.iter().map(|e| self.load(&e.path)).collect::<Result<Vec<_>>>()))
+                .map(|part| {
+                    s.spawn(move || {
+                        part.iter()
+                            .map(|e| self.load(&e.path))
+                            .collect::<Result<Vec<_>>>()
+                    })
+                })
                 .collect();
             handles
                 .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Err(ToolsError::dataset("prepare", "a loader thread panicked"))))
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(ToolsError::dataset("prepare", "a loader thread panicked"))
+                    })
+                })
                 .collect()
         });
         let mut samples = Vec::with_capacity(examples.len() * self.window_samples);
@@ -228,7 +277,13 @@ impl ClipPipeline {
 /// WAV files directly inside `dir`, sorted by name.
 pub(crate) fn wav_files(dataset: &str, dir: &Path) -> Result<Vec<PathBuf>> {
     let rd = std::fs::read_dir(dir).map_err(|e| {
-        ToolsError::dataset(dataset, format!("cannot list {}: {e} (is the data folder beside the checkout, or --data-dir set?)", dir.display()))
+        ToolsError::dataset(
+            dataset,
+            format!(
+                "cannot list {}: {e} (is the data folder beside the checkout, or --data-dir set?)",
+                dir.display()
+            ),
+        )
     })?;
     let mut out = Vec::new();
     for entry in rd {

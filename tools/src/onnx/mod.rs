@@ -1,103 +1,62 @@
 //! ONNX export: a small graph builder over tract-onnx's protobuf types, the model card in
-//! `metadata_props`, and quantization (f16, int8).
+//! `metadata_props`, quantization (f16, int8) and tract runners for tests and timing.
 //!
-//! Placeholder with the builder's interface until the `onnx` branch lands: every builder call
-//! records nothing and [`Graph::finish`] reports that export is unavailable, so the training
-//! code compiles and trains, and `export` fails with a clear message.
+//! Stages, as the engine will see them: [`Graph`] → [`Graph::finish`] (BN folding, card
+//! checks) → [`save`] (`NAME.onnx` + `NAME.json`) → [`quantize::to_f16`] /
+//! [`quantize::to_int8`] → [`load`] + [`card_of`] (card read back and held against the graph).
 
-use soundproof::model::ModelCard;
-use std::path::Path;
+mod card_check;
+pub mod graph;
+pub mod proto;
+pub mod quantize;
+pub mod run;
+pub mod testing;
+
+pub use card_check::{check_graph, graph_precision};
+pub use graph::{set_card, Array, Graph, IR_VERSION, OPSET};
+pub use quantize::{to_f16, to_int8, Int8Form};
+pub use run::{bench_tract, optimized_ops, profile_tract, run_tract, BenchStats};
 pub use tract_onnx::pb::ModelProto;
 
-const UNAVAILABLE: &str = "ONNX export is not in this build yet (the graph builder arrives with the onnx branch)";
+use anyhow::Context;
+use prost::Message;
+use soundproof::model::ModelCard;
+use std::path::{Path, PathBuf};
 
-/// A dense f32 tensor (weights, calibration inputs).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Array {
-    pub shape: Vec<usize>,
-    pub data: Vec<f32>,
-}
-
-pub struct Graph {
-    input: String,
-    next: usize,
-}
-
-impl Graph {
-    pub fn new(input_name: &str, _input_shape: &[i64]) -> Self {
-        Graph { input: input_name.to_string(), next: 0 }
-    }
-    pub fn input(&self) -> String {
-        self.input.clone()
-    }
-    fn name(&mut self) -> String {
-        self.next += 1;
-        format!("t{}", self.next)
-    }
-    #[allow(clippy::too_many_arguments)]
-    pub fn conv(&mut self, _x: &str, _w: Array, _b: Option<Array>, _s: &[i64], _p: &[i64], _d: &[i64], _g: i64) -> String {
-        self.name()
-    }
-    pub fn batch_norm(&mut self, _x: &str, _scale: Array, _bias: Array, _mean: Array, _var: Array, _eps: f32) -> String {
-        self.name()
-    }
-    pub fn relu(&mut self, _x: &str) -> String {
-        self.name()
-    }
-    pub fn global_average_pool(&mut self, _x: &str) -> String {
-        self.name()
-    }
-    pub fn flatten(&mut self, _x: &str) -> String {
-        self.name()
-    }
-    pub fn abs(&mut self, _x: &str) -> String {
-        self.name()
-    }
-    pub fn log(&mut self, _x: &str) -> String {
-        self.name()
-    }
-    pub fn max_pool(&mut self, _x: &str, _k: &[i64], _s: &[i64], _p: &[i64]) -> String {
-        self.name()
-    }
-    pub fn avg_pool(&mut self, _x: &str, _k: &[i64], _s: &[i64], _p: &[i64]) -> String {
-        self.name()
-    }
-    pub fn linear(&mut self, _x: &str, _w: Array, _b: Option<Array>) -> String {
-        self.name()
-    }
-    pub fn add(&mut self, _a: &str, _b: &str) -> String {
-        self.name()
-    }
-    pub fn resize_bilinear(&mut self, _x: &str, _out_hw: [i64; 2]) -> String {
-        self.name()
-    }
-    pub fn reduce_mean(&mut self, _x: &str, _axes: &[i64], _keepdims: bool) -> String {
-        self.name()
-    }
-    pub fn finish(self, _output: &str, _card: &ModelCard) -> anyhow::Result<ModelProto> {
-        anyhow::bail!(UNAVAILABLE)
-    }
+/// Writes `model` to `path` and its card, pretty-printed, to `NAME.json` beside it (`path`
+/// with the extension `json`). Refuses a model without a card that fits its graph.
+pub fn save(model: &ModelProto, path: &Path) -> anyhow::Result<()> {
+    let card = card_of(model).with_context(|| format!("refusing to save {}", path.display()))?;
+    std::fs::write(path, model.encode_to_vec())
+        .with_context(|| format!("writing {}", path.display()))?;
+    let json = card_path(path);
+    std::fs::write(&json, card.to_json() + "\n")
+        .with_context(|| format!("writing {}", json.display()))?;
+    Ok(())
 }
 
-pub fn save(_model: &ModelProto, _path: &Path) -> anyhow::Result<()> {
-    anyhow::bail!(UNAVAILABLE)
-}
-pub fn load(_path: &Path) -> anyhow::Result<ModelProto> {
-    anyhow::bail!(UNAVAILABLE)
-}
-pub fn set_card(_model: &mut ModelProto, _card: &ModelCard) -> anyhow::Result<()> {
-    anyhow::bail!(UNAVAILABLE)
-}
-pub fn card_of(_model: &ModelProto) -> anyhow::Result<ModelCard> {
-    anyhow::bail!(UNAVAILABLE)
+/// The readable card's path beside the model at `path`.
+pub fn card_path(path: &Path) -> PathBuf {
+    path.with_extension("json")
 }
 
-pub mod quantize {
-    use super::{Array, ModelProto, UNAVAILABLE};
-    pub fn to_f16(model: &ModelProto) -> ModelProto {
-        model.clone()
-    }
-    pub fn to_int8(_model: &ModelProto, _calibration: &[Array]) -> anyhow::Result<ModelProto> {
-        anyhow::bail!(UNAVAILABLE)
-    }
+/// Reads an ONNX model (does not check its card: see [`card_of`]).
+pub fn load(path: &Path) -> anyhow::Result<ModelProto> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    ModelProto::decode(bytes.as_slice())
+        .with_context(|| format!("{} is not an ONNX model", path.display()))
+}
+
+/// The model card in `model.metadata_props`, checked against itself and against the graph
+/// (input name and shape, output name, precision, resize).
+pub fn card_of(model: &ModelProto) -> anyhow::Result<ModelCard> {
+    let card = ModelCard::from_metadata(
+        model
+            .metadata_props
+            .iter()
+            .map(|e| (e.key.as_str(), e.value.as_str())),
+    )
+    .map_err(anyhow::Error::new)?;
+    check_graph(&card, model)?;
+    Ok(card)
 }

@@ -4,7 +4,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use soundproof::labels::{fsdd_take, LabelReader};
+use soundproof::labels::{fsdd_take, match_label, LabelReader};
 use soundproof::model::Model;
 use soundproof::pipeline::{self, aggregate, ClipGain, StreamOptions, WindowResult};
 use std::path::{Path, PathBuf};
@@ -47,7 +47,9 @@ pub fn parse_gain(s: &str) -> Result<ClipGain> {
         "clip-rms" => ClipGain::ClipRms,
         "calibration" => ClipGain::Calibration,
         x => {
-            let g: f32 = x.parse().with_context(|| format!("--gain {x}: expected clip-rms, calibration or a number"))?;
+            let g: f32 = x.parse().with_context(|| {
+                format!("--gain {x}: expected clip-rms, calibration or a number")
+            })?;
             if !(g.is_finite() && g > 0.0) {
                 bail!("--gain {x}: a gain must be a finite number > 0");
             }
@@ -138,15 +140,21 @@ pub fn run(a: ClassifyArgs) -> Result<()> {
     for path in &files {
         let windows = if a.streaming {
             let mut v = Vec::new();
-            pipeline::stream_file(&model, path, gain, &StreamOptions::default(), |r| v.push(r.clone()))?;
+            pipeline::stream_file(&model, path, gain, &StreamOptions::default(), |r| {
+                v.push(r.clone())
+            })?;
             v
         } else {
             pipeline::classify_file(&model, path, gain, a.batch)?
         };
         let decision = aggregate(&windows, &labels).context("no window")?;
-        let label_idx = if a.rule == "sum" { decision.sum_rule } else { decision.majority };
+        let label_idx = if a.rule == "sum" {
+            decision.sum_rule
+        } else {
+            decision.majority
+        };
         let truth = reader.label(path);
-        let truth_idx = truth.as_ref().and_then(|t| labels.iter().position(|l| l == t));
+        let truth_idx = truth.as_ref().and_then(|t| match_label(t, &labels));
         match truth_idx {
             Some(t) => confusion[t][label_idx] += 1,
             None => unknown_truth += (truth.is_some()) as usize,
@@ -169,7 +177,10 @@ pub fn run(a: ClassifyArgs) -> Result<()> {
             println!("{}  {}  {:.3}{mark}", path.display(), r.label, r.score);
             if let Some(ws) = &r.windows {
                 for w in ws {
-                    println!("    [{:6.2} s – {:6.2} s]  {}  {:.3}", w.start_s, w.end_s, w.label_name, w.score);
+                    println!(
+                        "    [{:6.2} s – {:6.2} s]  {}  {:.3}",
+                        w.start_s, w.end_s, w.label_name, w.score
+                    );
                 }
             }
         }
@@ -220,7 +231,10 @@ pub fn run(a: ClassifyArgs) -> Result<()> {
             for j in 0..c {
                 print!("{:>w$} ", confusion[k][j]);
             }
-            println!(" {}", recall[k].map_or("-".into(), |r| format!("{:.1} %", r * 100.0)));
+            println!(
+                " {}",
+                recall[k].map_or("-".into(), |r| format!("{:.1} %", r * 100.0))
+            );
         }
     }
     if unknown_truth > 0 {

@@ -8,6 +8,10 @@
 //! * [`stats`] the bounds certification needs (Φ⁻¹, incomplete beta, Clopper-Pearson); `no_std`.
 //! * `audio` (feature `std`): WAV sources, resampling, synthetic sources and the streaming
 //!   ring between a producer and the front end.
+//! * `model`, `pipeline` (feature `std`): ONNX models through tract with their card; the
+//!   streaming pipeline and window aggregation.
+//! * `smooth` (feature `std`): randomized smoothing (PREDICT, CERTIFY, online CERTIFY) under
+//!   explicit contracts, with the certificate record.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 
@@ -26,3 +30,5 @@ pub mod model;
 pub mod pipeline;
 #[cfg(feature = "std")]
 pub mod labels;
+#[cfg(feature = "std")]
+pub mod smooth;

@@ -22,6 +22,7 @@
 //! batch size, the number of threads or how a dataset is sharded.
 
 pub mod online;
+pub mod report;
 
 use crate::dsp::{gain, DspError, FeatureConfig, FrontEnd, GainPolicy};
 use crate::model::card::InputKind;

@@ -1,10 +1,12 @@
 //! `soundproof` command line: parses arguments and calls the library. No numerics here.
 
+mod certify;
 mod classify;
 mod demo;
 mod features;
 #[cfg(feature = "mic")]
 mod listen;
+mod plot;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -26,6 +28,11 @@ enum Command {
     Classify(classify::ClassifyArgs),
     /// Run the shipped default model on the shipped demo recording, in real time.
     Demo(demo::DemoArgs),
+    /// Randomized-smoothing certificates (003) for clips or a dataset: per clip the record,
+    /// then clean and certified accuracy, radius thresholds, median radius and SNR_cert.
+    Certify(certify::CertifyArgs),
+    /// Merge the JSON of `certify --shard i/N` runs into the unsharded result.
+    Merge(certify::MergeArgs),
     /// Classify live audio from an input device (build with `--features mic`).
     #[cfg(feature = "mic")]
     Listen(listen::ListenArgs),
@@ -48,6 +55,8 @@ fn main() -> ExitCode {
         Command::Features(a) => features::run(a),
         Command::Classify(a) => classify::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Certify(a) => certify::run(a),
+        Command::Merge(a) => certify::merge(a),
         #[cfg(feature = "mic")]
         Command::Listen(a) => listen::run(a),
         #[cfg(feature = "mic")]

@@ -1,0 +1,225 @@
+//! Certifying clips and datasets: the window a clip certifies, one record per clip, the
+//! summary table of a run (003's reporting: clean accuracy, certified accuracy at radius
+//! thresholds, median radius and SNR_cert), and merging sharded runs.
+
+use super::{clip_key, crop_pad, Certificate, Contract, SmoothError, SmoothParams, Smoother};
+use crate::model::Model;
+use crate::pipeline::{clip_gain, ClipGain};
+use std::path::{Path, PathBuf};
+
+/// The certified window of a clip (at the model's rate): 003 Contract 1's
+/// x = s · CropPad(a), with s from `gain` (per clip from the clean clip for `ClipRms`).
+pub fn clip_window(model: &Model, samples: &[f32], gain: ClipGain) -> Result<(Vec<f32>, f32), SmoothError> {
+    let s = clip_gain(model, samples, gain).map_err(|e| SmoothError::Config(e.to_string()))?;
+    let mut x = crop_pad(samples, model.card().window_samples);
+    x.iter_mut().for_each(|v| *v *= s);
+    Ok((x, s))
+}
+
+/// Name of a gain choice in the certificate record.
+pub fn gain_name(gain: ClipGain) -> &'static str {
+    match gain {
+        ClipGain::ClipRms => "clip-rms (s = target_rms / RMS(clean clip), fixed before the noise)",
+        ClipGain::Calibration => "calibration (the card's streaming constant)",
+        ClipGain::Fixed(_) => "fixed (given)",
+    }
+}
+
+/// One certified clip.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ClipRecord {
+    pub path: PathBuf,
+    /// Ground truth read from the file name or a meta.csv, and its index among the labels.
+    pub truth: Option<String>,
+    pub truth_index: Option<usize>,
+    pub certificate: Certificate,
+}
+
+impl ClipRecord {
+    pub fn clean_correct(&self) -> Option<bool> {
+        self.truth_index.map(|t| t == self.certificate.clean_prediction)
+    }
+    /// Correct by the smoothed classifier (abstain counts as wrong).
+    pub fn smoothed_correct(&self) -> Option<bool> {
+        self.truth_index.map(|t| self.certificate.prediction == Some(t))
+    }
+}
+
+/// Certifies one clip already at the model's rate.
+pub fn certify_clip(
+    smoother: &mut Smoother<'_>,
+    path: &Path,
+    samples: &[f32],
+    gain: ClipGain,
+    truth: Option<String>,
+    truth_index: Option<usize>,
+) -> Result<ClipRecord, SmoothError> {
+    let (x, s) = clip_window(smoother.model(), samples, gain)?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let certificate = smoother.certify(&x, clip_key(name), gain_name(gain), s)?;
+    Ok(ClipRecord { path: path.to_path_buf(), truth, truth_index, certificate })
+}
+
+/// Certified accuracy at one radius threshold.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AtRadius {
+    pub radius: f64,
+    /// Fraction of labelled clips the smoothed classifier gets right with radius ≥ `radius`
+    /// (> 0 for the first row, radius 0).
+    pub certified_accuracy: f64,
+}
+
+/// The table of a certification run.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Summary {
+    pub clips: usize,
+    pub labelled: usize,
+    /// Base classifier on the clean windows.
+    pub clean_accuracy: Option<f64>,
+    /// Smoothed classifier correct with R > 0 (003's positive-radius certified accuracy).
+    pub certified_accuracy: Option<f64>,
+    pub abstain_rate: f64,
+    pub at_radius: Vec<AtRadius>,
+    /// Over the clips certified correctly (R > 0 and right).
+    pub median_radius: Option<f64>,
+    pub median_snr_cert_db: Option<f64>,
+    pub mean_seconds_per_clip: f64,
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    Some(if n % 2 == 1 { v[n / 2] } else { 0.5 * (v[n / 2 - 1] + v[n / 2]) })
+}
+
+/// Default radius thresholds: 0 (positive radius) and σ × {0.25, 0.5, 1, 2, 3}.
+pub fn default_thresholds(sigma: f64) -> Vec<f64> {
+    let mut t = vec![0.0];
+    t.extend([0.25, 0.5, 1.0, 2.0, 3.0].iter().map(|k| k * sigma));
+    t
+}
+
+impl Summary {
+    pub fn of(records: &[ClipRecord], thresholds: &[f64]) -> Summary {
+        let labelled: Vec<&ClipRecord> = records.iter().filter(|r| r.truth_index.is_some()).collect();
+        let nl = labelled.len();
+        let frac = |k: usize| (nl > 0).then(|| k as f64 / nl as f64);
+        let clean = labelled.iter().filter(|r| r.clean_correct() == Some(true)).count();
+        let good: Vec<&&ClipRecord> = labelled.iter().filter(|r| r.smoothed_correct() == Some(true) && r.certificate.radius > 0.0).collect();
+        let at_radius = thresholds
+            .iter()
+            .map(|&t| AtRadius {
+                radius: t,
+                certified_accuracy: frac(good.iter().filter(|r| if t == 0.0 { r.certificate.radius > 0.0 } else { r.certificate.radius >= t }).count())
+                    .unwrap_or(0.0),
+            })
+            .collect();
+        Summary {
+            clips: records.len(),
+            labelled: nl,
+            clean_accuracy: frac(clean),
+            certified_accuracy: frac(good.len()),
+            abstain_rate: if records.is_empty() { 0.0 } else { records.iter().filter(|r| r.certificate.abstained()).count() as f64 / records.len() as f64 },
+            at_radius,
+            median_radius: median(good.iter().map(|r| r.certificate.radius).collect()),
+            median_snr_cert_db: median(good.iter().filter_map(|r| r.certificate.snr_cert_db).collect()),
+            mean_seconds_per_clip: if records.is_empty() { 0.0 } else { records.iter().map(|r| r.certificate.seconds).sum::<f64>() / records.len() as f64 },
+        }
+    }
+
+    /// Certified accuracy as a step function of the radius (for the plot): points (r, acc)
+    /// at every certified radius, from r = 0 to the largest.
+    pub fn curve(records: &[ClipRecord]) -> Vec<(f64, f64)> {
+        let nl = records.iter().filter(|r| r.truth_index.is_some()).count().max(1) as f64;
+        let mut radii: Vec<f64> = records
+            .iter()
+            .filter(|r| r.smoothed_correct() == Some(true) && r.certificate.radius > 0.0)
+            .map(|r| r.certificate.radius)
+            .collect();
+        radii.sort_by(|a, b| a.total_cmp(b));
+        let mut pts = vec![(0.0, radii.len() as f64 / nl)];
+        for (i, &r) in radii.iter().enumerate() {
+            pts.push((r, (radii.len() - i) as f64 / nl));
+            pts.push((r, (radii.len() - i - 1) as f64 / nl));
+        }
+        pts
+    }
+}
+
+/// A whole run, as written by `soundproof certify --json` (one shard or all).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CertifyRun {
+    pub model: String,
+    pub model_path: PathBuf,
+    pub contract: String,
+    pub sigma: f64,
+    pub n0: u64,
+    pub n: u64,
+    pub alpha: f64,
+    pub seed: u64,
+    /// `[i, N]`: this run holds the files whose index in the sorted input list is ≡ i mod N.
+    pub shard: [usize; 2],
+    pub records: Vec<ClipRecord>,
+    pub summary: Summary,
+}
+
+impl CertifyRun {
+    pub fn new(model: &Model, contract: Contract, p: &SmoothParams, shard: [usize; 2], mut records: Vec<ClipRecord>, thresholds: &[f64]) -> Self {
+        records.sort_by(|a, b| a.path.cmp(&b.path));
+        let summary = Summary::of(&records, thresholds);
+        CertifyRun {
+            model: model.card().name.clone(),
+            model_path: model.path().to_path_buf(),
+            contract: contract.to_string(),
+            sigma: p.sigma,
+            n0: p.n0,
+            n: p.n,
+            alpha: p.alpha,
+            seed: p.seed,
+            shard,
+            records,
+            summary,
+        }
+    }
+
+    /// Merges shards of one run: same model, contract and parameters, shards 0..N each once.
+    /// The records are sorted by path, so the result equals the unsharded run's.
+    pub fn merge(shards: Vec<CertifyRun>) -> Result<CertifyRun, SmoothError> {
+        let first = shards.first().ok_or_else(|| SmoothError::Config("nothing to merge".into()))?.clone();
+        let thresholds: Vec<f64> = first.summary.at_radius.iter().map(|a| a.radius).collect();
+        let total = first.shard[1];
+        let mut seen = vec![false; total];
+        let mut records = Vec::new();
+        for s in shards {
+            let same = s.model == first.model
+                && s.contract == first.contract
+                && s.sigma == first.sigma
+                && s.n0 == first.n0
+                && s.n == first.n
+                && s.alpha == first.alpha
+                && s.seed == first.seed
+                && s.shard[1] == total;
+            if !same {
+                return Err(SmoothError::Config(format!(
+                    "shard {}/{} of {} ({}, σ = {}, n = {}, seed {}) is not from the same run as shard {}/{} of {} ({}, σ = {}, n = {}, seed {})",
+                    s.shard[0], s.shard[1], s.model, s.contract, s.sigma, s.n, s.seed, first.shard[0], total, first.model, first.contract, first.sigma, first.n, first.seed
+                )));
+            }
+            let i = s.shard[0];
+            if i >= total || seen[i] {
+                return Err(SmoothError::Config(format!("shard {i}/{total} is missing its place or given twice")));
+            }
+            seen[i] = true;
+            records.extend(s.records);
+        }
+        if let Some(i) = seen.iter().position(|s| !s) {
+            return Err(SmoothError::Config(format!("shard {i}/{total} is missing")));
+        }
+        records.sort_by(|a, b| a.path.cmp(&b.path));
+        let summary = Summary::of(&records, &thresholds);
+        Ok(CertifyRun { shard: [0, 1], records, summary, ..first })
+    }
+}

@@ -59,8 +59,11 @@ pub enum Transform {
     Rms,
     /// T(x̃) = clip(x̃, −1, 1).
     Clip,
-    /// T(x̃) = x̃ · ‖x‖∞ / ‖x̃‖∞: peak normalization after the noise.
+    /// T(x̃) = x̃ · ‖x‖∞ / ‖x̃‖∞: peak normalization after the noise (003's definition).
     Peak,
+    /// T(x̃) = x̃ / ‖x̃‖∞: normalization to unit peak, as many pipelines do (not in 003's list;
+    /// the diagnostics show it reproduces 003's Table 3 peak figures, see `soundproof diagnose`).
+    UnitPeak,
 }
 
 impl Transform {
@@ -70,6 +73,7 @@ impl Transform {
             Transform::Rms => "rms",
             Transform::Clip => "clip",
             Transform::Peak => "peak",
+            Transform::UnitPeak => "unit-peak",
         }
     }
 
@@ -85,10 +89,10 @@ impl Transform {
                     noisy.iter_mut().for_each(|v| *v *= s);
                 }
             }
-            Transform::Peak => {
+            Transform::Peak | Transform::UnitPeak => {
                 let p = gain::peak(noisy);
                 if p > 0.0 {
-                    let s = clean_peak / p;
+                    let s = if self == Transform::Peak { clean_peak / p } else { 1.0 / p };
                     noisy.iter_mut().for_each(|v| *v *= s);
                 }
             }
@@ -141,9 +145,10 @@ impl FromStr for Contract {
             "post:rms" => Contract::Post(Transform::Rms),
             "post:clip" => Contract::Post(Transform::Clip),
             "post:peak" => Contract::Post(Transform::Peak),
+            "post:unit-peak" => Contract::Post(Transform::UnitPeak),
             _ => {
                 return Err(SmoothError::Config(format!(
-                    "unknown contract `{s}`: use waveform, feature, post:fixed, post:rms, post:clip or post:peak"
+                    "unknown contract `{s}`: use waveform, feature, post:fixed, post:rms, post:clip, post:peak or post:unit-peak"
                 )))
             }
         })
@@ -227,6 +232,13 @@ impl NormStats {
         if eps_norm > 0.0 {
             self.sum_rel += (delta_norm - eps_norm).abs() / eps_norm;
         }
+    }
+    /// Pools another set of samples into this one.
+    pub fn merge(&mut self, o: &NormStats) {
+        self.samples += o.samples;
+        self.sum_delta += o.sum_delta;
+        self.sum_eps += o.sum_eps;
+        self.sum_rel += o.sum_rel;
     }
     /// D_geom = E[ |‖Δ‖₂ − ‖ε‖₂| / ‖ε‖₂ ].
     pub fn d_geom(&self) -> Option<f64> {
@@ -679,7 +691,7 @@ mod tests {
 
     #[test]
     fn contracts_parse_and_print() {
-        for s in ["waveform", "feature", "post:fixed", "post:rms", "post:clip", "post:peak"] {
+        for s in ["waveform", "feature", "post:fixed", "post:rms", "post:clip", "post:peak", "post:unit-peak"] {
             assert_eq!(s.parse::<Contract>().unwrap().to_string(), s);
         }
         assert!("post:loud".parse::<Contract>().is_err());

@@ -223,3 +223,112 @@ impl CertifyRun {
         Ok(CertifyRun { shard: [0, 1], records, summary, ..first })
     }
 }
+
+/// One row of 003 Table 3: the geometry of a post-noise transform at σ, pooled over clips and
+/// noise samples (D_geom and the effective ratio are expectations over x and ε).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct GeometryRow {
+    pub transform: String,
+    /// The level the windows were at (e.g. "card gain (RMS 1.0)").
+    pub level: String,
+    pub sigma: f64,
+    pub d_geom: f64,
+    pub effective_ratio: f64,
+    pub clips: usize,
+    pub samples_per_clip: u64,
+}
+
+/// 003 Table 3 on `windows` (keyed, gain-normalized windows): D_geom and the effective norm
+/// ratio of each transform, `samples` noise draws per window, no model runs.
+pub fn geometry(
+    model: &Model,
+    windows: &[(u64, Vec<f32>)],
+    sigma: f64,
+    samples: u64,
+    seed: u64,
+    transforms: &[super::Transform],
+    level: &str,
+) -> Result<Vec<GeometryRow>, SmoothError> {
+    let mut rows = Vec::new();
+    for &t in transforms {
+        let params = SmoothParams { sigma, n0: 1, n: 1, alpha: 0.5, batch: 1, seed };
+        let mut s = Smoother::new(model, Contract::Post(t), params)?;
+        let mut pooled = super::NormStats::default();
+        for (key, x) in windows {
+            pooled.merge(&s.diagnose(x, *key, samples)?);
+        }
+        rows.push(GeometryRow {
+            transform: t.name().to_string(),
+            level: level.to_string(),
+            sigma,
+            d_geom: pooled.d_geom().unwrap_or(f64::NAN),
+            effective_ratio: pooled.effective_ratio().unwrap_or(f64::NAN),
+            clips: windows.len(),
+            samples_per_clip: samples,
+        });
+    }
+    Ok(rows)
+}
+
+/// A clip loaded at the model's rate, with its ground truth.
+#[derive(Debug, Clone)]
+pub struct LoadedClip {
+    pub path: PathBuf,
+    pub samples: Vec<f32>,
+    pub truth: Option<String>,
+    pub truth_index: Option<usize>,
+}
+
+/// Certifies `clips` with `smoother` under `gain` after scaling each clip by `scale` (the
+/// microphone gain); returns the records.
+pub fn certify_clips(smoother: &mut Smoother<'_>, clips: &[LoadedClip], scale: f32, gain: impl Fn(&LoadedClip) -> Result<ClipGain, SmoothError>) -> Result<Vec<ClipRecord>, SmoothError> {
+    let mut out = Vec::with_capacity(clips.len());
+    for c in clips {
+        let g = gain(c)?;
+        let scaled: Vec<f32> = c.samples.iter().map(|v| v * scale).collect();
+        out.push(certify_clip(smoother, &c.path, &scaled, g, c.truth.clone(), c.truth_index)?);
+    }
+    Ok(out)
+}
+
+/// One cell of a gain sweep: the microphone gain moved by `gain_db`, under a gain policy.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SweepCell {
+    pub gain_db: f64,
+    /// `fixed`: s fixed at the 0 dB clip's value (a calibrated device); `rms`: s from the
+    /// clip as recorded (RMS normalization before the noise).
+    pub policy: String,
+    pub summary: Summary,
+}
+
+/// 003 failure mode 2 on a dataset: for each microphone gain and policy, certify every clip.
+/// Under `fixed`, x = s₀·c·a (SNR_cert shifts by 20·log10 c); under `rms`, x = s(c·a)·c·a = x₀
+/// (SNR_cert does not move).
+pub fn gain_sweep(
+    smoother: &mut Smoother<'_>,
+    clips: &[LoadedClip],
+    gains_db: &[f64],
+    policies: &[String],
+    thresholds: &[f64],
+    mut progress: impl FnMut(f64, &str),
+) -> Result<Vec<SweepCell>, SmoothError> {
+    let model = smoother.model();
+    let base: Vec<f32> = clips.iter().map(|c| clip_gain(model, &c.samples, ClipGain::ClipRms)).collect::<Result<_, _>>().map_err(|e| SmoothError::Config(e.to_string()))?;
+    let mut cells = Vec::new();
+    for &db in gains_db {
+        let c = 10f64.powf(db / 20.0) as f32;
+        for policy in policies {
+            progress(db, policy);
+            let records = match policy.as_str() {
+                "fixed" => certify_clips(smoother, clips, c, |clip| {
+                    let i = clips.iter().position(|x| std::ptr::eq(x, clip)).unwrap_or(0);
+                    Ok(ClipGain::Fixed(base[i]))
+                })?,
+                "rms" => certify_clips(smoother, clips, c, |_| Ok(ClipGain::ClipRms))?,
+                other => return Err(SmoothError::Config(format!("unknown gain policy `{other}` for the sweep: use fixed or rms"))),
+            };
+            cells.push(SweepCell { gain_db: db, policy: policy.clone(), summary: Summary::of(&records, thresholds) });
+        }
+    }
+    Ok(cells)
+}

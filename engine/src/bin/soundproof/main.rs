@@ -3,6 +3,7 @@
 mod certify;
 mod classify;
 mod demo;
+mod diagnose;
 mod features;
 #[cfg(feature = "mic")]
 mod listen;
@@ -33,6 +34,11 @@ enum Command {
     Certify(certify::CertifyArgs),
     /// Merge the JSON of `certify --shard i/N` runs into the unsharded result.
     Merge(certify::MergeArgs),
+    /// 003 Table 3 (perturbation geometry of post-noise transforms) and Table 2 (certified
+    /// accuracy: log-mel vs waveform, clip vs waveform) on a dataset.
+    Diagnose(diagnose::DiagnoseArgs),
+    /// Certificates under microphone gain changes, per gain policy (003 failure mode 2).
+    GainSweep(diagnose::GainSweepArgs),
     /// Classify live audio from an input device (build with `--features mic`).
     #[cfg(feature = "mic")]
     Listen(listen::ListenArgs),
@@ -57,6 +63,8 @@ fn main() -> ExitCode {
         Command::Demo(a) => demo::run(a),
         Command::Certify(a) => certify::run(a),
         Command::Merge(a) => certify::merge(a),
+        Command::Diagnose(a) => diagnose::diagnose(a),
+        Command::GainSweep(a) => diagnose::gain_sweep_cmd(a),
         #[cfg(feature = "mic")]
         Command::Listen(a) => listen::run(a),
         #[cfg(feature = "mic")]

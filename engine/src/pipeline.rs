@@ -15,13 +15,23 @@
 //! pool is empty the window is dropped and counted, the audio never is. Results arrive in order
 //! on the caller's callback, called on the model thread.
 //!
+//! Online certification ([`OnlineCertify`]): the feature thread also keeps the last samples of
+//! the (gain-scaled) stream in a ring and copies each chosen window's waveform into the window
+//! buffer beside its features; the model thread certifies it under the budget after
+//! classifying it (`smooth::online`). The certificate is about that waveform window as an
+//! isolated clip (its features recomputed with centre padding), exactly what `certify` would
+//! certify offline; certification time adds to the model thread's time per window, so a paced
+//! stream drops (and counts) windows when the budget exceeds the hop.
+//!
 //! Aggregation over a clip (002 §III): majority vote of the windows' decisions and the sum rule
 //! (argmax of the summed posteriors).
 
 use crate::audio::{self, stream, AudioError, Source, StreamConfig, StreamStats};
 use crate::dsp::{gain, DspError, FeatureConfig, FrontEnd, GainPolicy};
 use crate::model::{argmax, softmax, Model, ModelError};
+use crate::smooth::{Budget, Certificate, Contract, LookSchedule, SmoothError, SmoothParams, Smoother};
 use crossbeam_channel as chan;
+use std::cell::RefCell;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -35,6 +45,8 @@ pub enum PipelineError {
     Model(#[from] ModelError),
     #[error("front end: {0}")]
     Dsp(#[from] DspError),
+    #[error("certification: {0}")]
+    Smooth(#[from] SmoothError),
     #[error("{0}")]
     Config(String),
 }
@@ -122,6 +134,9 @@ pub struct WindowResult {
     pub level_db: Option<f32>,
     /// Audio in → label out: from the arrival of the window's last samples to the result (streaming).
     pub latency_ms: Option<f64>,
+    /// The window's online certificate, when the stream certifies and this window was chosen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<Certificate>,
 }
 
 /// Clip-level decision from the per-window trail (002: majority vote and sum rule).
@@ -194,6 +209,7 @@ fn result_of(
         logits: logits.to_vec(),
         level_db,
         latency_ms,
+        certificate: None,
     }
 }
 
@@ -308,11 +324,57 @@ pub struct StreamOptions {
     /// Drop (and count) windows when the model falls behind instead of waiting: what a live
     /// source needs. Implied by `Pacing::RealTime`; a file read unpaced waits and loses nothing.
     pub drop_when_behind: bool,
+    /// Certify windows online (randomized smoothing under a budget) on the model thread.
+    pub certify: Option<OnlineCertify>,
 }
 
 impl Default for StreamOptions {
     fn default() -> Self {
-        StreamOptions { pacing: audio::Pacing::Unpaced, max_pending_windows: 4, stop: None, drop_when_behind: false }
+        StreamOptions { pacing: audio::Pacing::Unpaced, max_pending_windows: 4, stop: None, drop_when_behind: false, certify: None }
+    }
+}
+
+/// Online certification settings of a stream (see `smooth::online`).
+#[derive(Debug, Clone)]
+pub struct OnlineCertify {
+    pub contract: Contract,
+    pub params: SmoothParams,
+    pub schedule: LookSchedule,
+    pub budget: Budget,
+    /// Certify every `every`-th window (1: all; window/hop: non-overlapping windows).
+    pub every: u64,
+    /// How the stream's gain was chosen, for the record.
+    pub gain_policy: String,
+}
+
+/// Recent samples of the (padded, gain-scaled) stream, indexed by absolute position.
+struct AudioRing {
+    data: Vec<f32>,
+    total: u64,
+}
+
+impl AudioRing {
+    fn new(cap: usize) -> Self {
+        AudioRing { data: vec![0.0; cap.max(1)], total: 0 }
+    }
+    fn push(&mut self, chunk: &[f32], g: f32) {
+        let cap = self.data.len();
+        for &v in chunk {
+            self.data[(self.total % cap as u64) as usize] = v * g;
+            self.total += 1;
+        }
+    }
+    /// Copies samples `[start, start + out.len())`; false when they are not (or no longer) held.
+    fn copy(&self, start: u64, out: &mut [f32]) -> bool {
+        let cap = self.data.len() as u64;
+        let end = start + out.len() as u64;
+        if end > self.total || start + cap < self.total {
+            return false;
+        }
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = self.data[((start + i as u64) % cap) as usize];
+        }
+        true
     }
 }
 
@@ -410,40 +472,65 @@ where
     }
     let mut fe = front_end_with_gain(model, g)?;
     let per = plan.frames_per_window * plan.bins;
+    let cert = opts.certify.clone();
+    if let Some(c) = &cert {
+        // Refuse a bad contract before any audio flows.
+        Smoother::new(model, c.contract, c.params)?;
+    }
+    let audio_len = if cert.is_some() { plan.window_samples } else { 0 };
+    let every = cert.as_ref().map(|c| c.every.max(1)).unwrap_or(1);
     let pool = opts.max_pending_windows.max(1);
-    // Window buffers circulate: free → (filled) → model → free. Allocated here, once.
+    // Window buffers circulate: free → (filled) → model → free. Allocated here, once. With
+    // certification a buffer holds the window's features, then its waveform.
     let (free_tx, free_rx) = chan::bounded::<Vec<f32>>(pool);
     let (work_tx, work_rx) = chan::bounded::<(u64, Vec<f32>, Instant)>(pool);
     for _ in 0..pool {
-        let _ = free_tx.send(vec![0.0f32; per]);
+        let _ = free_tx.send(vec![0.0f32; per + audio_len]);
     }
     let dropped = AtomicU64::new(0);
     let mut ring = FeatureRing::new(plan.frames_per_window, plan.bins);
+    let audio_ring = RefCell::new(AudioRing::new(if cert.is_some() { plan.window_samples + 4 * fe.frame_length() + 4 * fe.hop_length() } else { 0 }));
     let mut framed = Framed { inner: source, left: padding.0, right: padding.1, done: false, stop: opts.stop.clone(), stopped: false };
     let cfg = StreamConfig::new(fe.hop_length(), (4 * plan.sample_rate as usize / fe.hop_length()).max(8))
         .with_pacing(opts.pacing);
     let start = Instant::now();
 
-    let (stream_stats, model_out) = std::thread::scope(|s| -> Result<(StreamStats, Result<(u64, Vec<f64>, Vec<f64>), ModelError>), PipelineError> {
+    let (stream_stats, model_out) = std::thread::scope(|s| -> Result<(StreamStats, Result<(u64, Vec<f64>, Vec<f64>), PipelineError>), PipelineError> {
         // The model thread owns the pool's sender: when it ends (done or failed), a feature
         // thread waiting for a buffer wakes up instead of waiting forever.
-        let model_thread = s.spawn(move || -> Result<(u64, Vec<f64>, Vec<f64>), ModelError> {
+        let cert_ref = cert.as_ref();
+        let model_thread = s.spawn(move || -> Result<(u64, Vec<f64>, Vec<f64>), PipelineError> {
             let mut infer_ms = Vec::new();
             let mut latency_ms = Vec::new();
             let mut n = 0u64;
+            let mut smoother = match cert_ref {
+                Some(c) => Some(Smoother::new(model, c.contract, c.params)?),
+                None => None,
+            };
             for (index, buf, ready) in work_rx.iter() {
                 let t = Instant::now();
-                let logits = match model.run(&buf, 1) {
+                let logits = match model.run(&buf[..per], 1) {
                     Ok(l) => l,
                     Err(e) => {
                         let _ = free_tx.send(buf);
-                        return Err(e);
+                        return Err(e.into());
                     }
                 };
                 infer_ms.push(t.elapsed().as_secs_f64() * 1e3);
                 let lat = ready.elapsed().as_secs_f64() * 1e3;
                 latency_ms.push(lat);
-                let result = result_of(model, &plan, index, &buf, &logits, Some(lat));
+                let mut result = result_of(model, &plan, index, &buf[..per], &logits, Some(lat));
+                if let (Some(c), Some(sm)) = (cert_ref, smoother.as_mut()) {
+                    if index % every == 0 {
+                        match sm.certify_online(&buf[per..], index, &c.gain_policy, g, &c.schedule, c.budget) {
+                            Ok(certificate) => result.certificate = Some(certificate),
+                            Err(e) => {
+                                let _ = free_tx.send(buf);
+                                return Err(e.into());
+                            }
+                        }
+                    }
+                }
                 let _ = free_tx.send(buf);
                 on_result(&result);
                 n += 1;
@@ -461,7 +548,13 @@ where
                 let got = if paced { free_rx.try_recv().map_err(|_| ()) } else { free_rx.recv().map_err(|_| ()) };
                 match got {
                     Ok(mut buf) => {
-                        ring.copy_window(&mut buf);
+                        ring.copy_window(&mut buf[..per]);
+                        if audio_len > 0 && window_index % every == 0 {
+                            let first = window_index * plan.hop_samples as u64;
+                            if !audio_ring.borrow().copy(first, &mut buf[per..]) {
+                                return Err(PipelineError::Config(format!("window {window_index}: its samples left the audio ring")));
+                            }
+                        }
                         if work_tx.send((window_index, buf, Instant::now())).is_err() {
                             return Err(PipelineError::Config("the model thread stopped".into()));
                         }
@@ -475,13 +568,18 @@ where
             }
             Ok(())
         };
-        let stats = stream::run(&mut framed, &cfg, |chunk: &[f32]| fe.push(chunk, &mut on_frame));
+        let stats = stream::run(&mut framed, &cfg, |chunk: &[f32]| {
+            if audio_len > 0 {
+                audio_ring.borrow_mut().push(chunk, g);
+            }
+            fe.push(chunk, &mut on_frame)
+        });
         let fin = stats.and_then(|st| fe.finish(&mut on_frame).map(|_| st));
         drop(work_tx);
         let model_out = model_thread.join().map_err(|_| PipelineError::Config("the model thread panicked".into()))?;
         // A model failure stops the feature side too; report the model's own error first.
         if let Err(e) = model_out {
-            return Err(e.into());
+            return Err(e);
         }
         Ok((fin?, model_out))
     })?;

@@ -6,6 +6,8 @@ use clap::Args;
 use soundproof::audio::Pacing;
 use soundproof::model::Model;
 use soundproof::pipeline::{self, PipelineStats, StreamOptions, WindowResult};
+use soundproof::smooth::{Budget, Contract, LookSchedule, SmoothParams};
+use std::time::Duration;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -32,6 +34,78 @@ pub struct DemoArgs {
     /// Gain: calibration (the card's constant, default), clip-rms, or a number.
     #[arg(long, default_value = "calibration")]
     gain: String,
+    #[command(flatten)]
+    cert: CertOptions,
+}
+
+/// Online certification of the stream's windows (randomized smoothing under a time budget).
+#[derive(Args, Clone)]
+pub struct CertOptions {
+    /// Do not certify windows.
+    #[arg(long)]
+    no_certify: bool,
+    /// Contract: waveform, feature, post:rms, post:clip, post:peak.
+    #[arg(long, default_value = "waveform")]
+    contract: String,
+    /// Noise σ [default: the model's training σ].
+    #[arg(long)]
+    sigma: Option<f64>,
+    /// Certify every k-th window [default: window / hop, i.e. non-overlapping windows].
+    #[arg(long)]
+    certify_every: Option<u64>,
+    /// Time budget per certified window, ms [default: 90 % of the time between certified windows].
+    #[arg(long)]
+    budget_ms: Option<f64>,
+    #[arg(long, default_value_t = 32)]
+    n0: u64,
+    /// Largest n of the look schedule (doubling from 64).
+    #[arg(long, default_value_t = 10_000)]
+    n_max: u64,
+    #[arg(long, default_value_t = 0.001)]
+    alpha: f64,
+    #[arg(long, default_value_t = 16)]
+    batch: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+impl CertOptions {
+    /// The pipeline's online-certification settings for `model` (None with --no-certify).
+    pub fn online(&self, model: &Model, gain_policy: &str) -> Result<Option<pipeline::OnlineCertify>> {
+        if self.no_certify {
+            return Ok(None);
+        }
+        let card = model.card();
+        let sigma = self.sigma.unwrap_or(if card.training.noise_sigma > 0.0 { card.training.noise_sigma as f64 } else { 0.005 });
+        let every = self.certify_every.unwrap_or((card.window_samples / card.hop_samples.max(1)).max(1) as u64).max(1);
+        let budget_ms = self.budget_ms.unwrap_or(0.9 * every as f64 * card.hop_s * 1e3);
+        let params = SmoothParams { sigma, n0: self.n0, n: self.n_max, alpha: self.alpha, batch: self.batch, seed: self.seed };
+        params.validate()?;
+        Ok(Some(pipeline::OnlineCertify {
+            contract: self.contract.parse::<Contract>()?,
+            params,
+            schedule: LookSchedule::doubling(64, self.n_max),
+            budget: Budget { time: Some(Duration::from_secs_f64(budget_ms.max(0.0) / 1e3)) },
+            every,
+            gain_policy: gain_policy.to_string(),
+        }))
+    }
+}
+
+/// The certificate part of a window's line.
+pub fn certificate_text(w: &WindowResult) -> String {
+    match &w.certificate {
+        None => String::new(),
+        Some(c) => match &c.label {
+            Some(l) => format!(
+                "  ✓ {l} R = {:.4}{} (n = {})",
+                c.radius,
+                c.snr_cert_db.map(|s| format!(", SNR_cert {s:.1} dB")).unwrap_or_default(),
+                c.samples
+            ),
+            None => format!("  abstain (n = {}, pA ≥ {:.3})", c.samples, c.p_a_lower),
+        },
+    }
 }
 
 /// Finds a shipped file from the current folder or, failing that, from the source tree.
@@ -97,9 +171,9 @@ pub fn print_window(w: &WindowResult, gate_db: f32) {
     let voiced = w.level_db.is_none_or(|l| l >= gate_db);
     if voiced {
         let bar = "#".repeat((w.score * 20.0).round() as usize);
-        println!("{:7.2} s  [{:6.2} – {:6.2}]  {:>8}  {:.3}  {bar}", w.end_s, w.start_s, w.end_s, w.label_name, w.score);
+        println!("{:7.2} s  [{:6.2} – {:6.2}]  {:>8}  {:.3}  {bar:<20}{}", w.end_s, w.start_s, w.end_s, w.label_name, w.score, certificate_text(w));
     } else {
-        println!("{:7.2} s  [{:6.2} – {:6.2}]  {:>8}", w.end_s, w.start_s, w.end_s, "·");
+        println!("{:7.2} s  [{:6.2} – {:6.2}]  {:>8}{}", w.end_s, w.start_s, w.end_s, "·", certificate_text(w));
     }
     let _ = std::io::stdout().flush();
 }
@@ -139,6 +213,19 @@ pub fn run(a: DemoArgs) -> Result<()> {
         if a.fast { "" } else { " in real time" }
     );
     println!("window {:.2} s, hop {:.2} s; a line per window: time, span, label, score", card.window_s, card.hop_s);
+    let certify = a.cert.online(&model, crate::certify::gain_policy_name(gain))?;
+    if let Some(c) = &certify {
+        println!(
+            "certifying every {} window(s) online: contract {}, σ = {}, α = {}, budget {:.0} ms, looks {:?} (Bonferroni α/{}); ✓ label R = L2 radius in waveform space after the gain, SNR_cert = 20·log10(‖x‖/R)",
+            c.every,
+            c.contract,
+            c.params.sigma,
+            c.params.alpha,
+            c.budget.time.map(|t| t.as_secs_f64() * 1e3).unwrap_or(f64::NAN),
+            c.schedule.looks,
+            c.schedule.looks.len()
+        );
+    }
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
@@ -146,14 +233,19 @@ pub fn run(a: DemoArgs) -> Result<()> {
     }
     let opts = StreamOptions {
         pacing: if a.fast { Pacing::Unpaced } else { Pacing::RealTime { speed: 1.0 } },
-        max_pending_windows: 4,
+        max_pending_windows: if certify.is_some() { 8 } else { 4 },
         stop: Some(stop),
         drop_when_behind: !a.fast,
+        certify,
     };
     let mut seg = Segmenter::new(model.labels(), a.gate_db);
     let gate = a.gate_db;
+    let mut certs = Vec::new();
     let stats = pipeline::stream_file(&model, &input, gain, &opts, |w| {
         print_window(w, gate);
+        if let Some(c) = &w.certificate {
+            certs.push(c.clone());
+        }
         if let Some((t, label, p)) = seg.push(w) {
             println!("          heard {label} (from {t:.2} s, mean p {p:.2})");
         }
@@ -166,8 +258,32 @@ pub fn run(a: DemoArgs) -> Result<()> {
     println!();
     println!("heard: {}", seq.join(" "));
     print_stats(&stats);
+    print_cert_stats(&certs);
     if stats.stopped_early {
         println!("(stopped by Ctrl-C)");
     }
     Ok(())
+}
+
+/// Summary of the online certificates of a stream.
+pub fn print_cert_stats(certs: &[soundproof::smooth::Certificate]) {
+    if certs.is_empty() {
+        return;
+    }
+    let certified: Vec<&soundproof::smooth::Certificate> = certs.iter().filter(|c| !c.abstained()).collect();
+    let mut radii: Vec<f64> = certified.iter().map(|c| c.radius).collect();
+    radii.sort_by(|a, b| a.total_cmp(b));
+    let mut secs: Vec<f64> = certs.iter().map(|c| c.seconds).collect();
+    secs.sort_by(|a, b| a.total_cmp(b));
+    let mut n: Vec<u64> = certs.iter().map(|c| c.samples).collect();
+    n.sort();
+    println!(
+        "{} windows certified online: {} with a radius, {} abstained; median radius {}, median n {}, median time {:.0} ms",
+        certs.len(),
+        certified.len(),
+        certs.len() - certified.len(),
+        radii.get(radii.len() / 2).map(|r| format!("{r:.4}")).unwrap_or_else(|| "—".into()),
+        n[n.len() / 2],
+        1e3 * secs[secs.len() / 2]
+    );
 }

@@ -45,7 +45,7 @@ impl ClipRecord {
     }
 }
 
-/// Certifies one clip already at the model's rate.
+/// Certifies one clip already at the model's rate (fixed-n CERTIFY).
 pub fn certify_clip(
     smoother: &mut Smoother<'_>,
     path: &Path,
@@ -54,9 +54,26 @@ pub fn certify_clip(
     truth: Option<String>,
     truth_index: Option<usize>,
 ) -> Result<ClipRecord, SmoothError> {
+    certify_clip_with(smoother, path, samples, gain, truth, truth_index, None)
+}
+
+/// Certifies one clip, fixed-n or online (a look schedule under a budget).
+pub fn certify_clip_with(
+    smoother: &mut Smoother<'_>,
+    path: &Path,
+    samples: &[f32],
+    gain: ClipGain,
+    truth: Option<String>,
+    truth_index: Option<usize>,
+    online: Option<(&super::LookSchedule, super::Budget)>,
+) -> Result<ClipRecord, SmoothError> {
     let (x, s) = clip_window(smoother.model(), samples, gain)?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-    let certificate = smoother.certify(&x, clip_key(name), gain_name(gain), s)?;
+    let key = clip_key(name);
+    let certificate = match online {
+        None => smoother.certify(&x, key, gain_name(gain), s)?,
+        Some((schedule, budget)) => smoother.certify_online(&x, key, gain_name(gain), s, schedule, budget)?,
+    };
     Ok(ClipRecord { path: path.to_path_buf(), truth, truth_index, certificate })
 }
 

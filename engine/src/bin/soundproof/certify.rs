@@ -7,8 +7,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use soundproof::audio;
 use soundproof::labels::{fsdd_take, match_label, LabelReader};
 use soundproof::model::Model;
-use soundproof::smooth::report::{certify_clip, default_thresholds, CertifyRun, ClipRecord, Summary};
-use soundproof::smooth::{Contract, SmoothParams, Smoother};
+use soundproof::smooth::report::{certify_clip_with, default_thresholds, CertifyRun, ClipRecord, Summary};
+use soundproof::smooth::{Budget, Contract, LookSchedule, SmoothParams, Smoother};
+use std::time::Duration;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -64,6 +65,10 @@ pub struct CertifyArgs {
     /// Write the certified-accuracy curve here (PNG).
     #[arg(long)]
     plot: Option<PathBuf>,
+    /// Online CERTIFY: a doubling look schedule from 64 up to n (α split across the looks),
+    /// stopped after this many milliseconds per clip (what a stream can afford per window).
+    #[arg(long)]
+    budget_ms: Option<f64>,
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
@@ -143,6 +148,8 @@ pub fn run(a: CertifyArgs) -> Result<()> {
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Result<ClipRecord>>>> = Mutex::new((0..mine.len()).map(|_| None).collect());
     let sr = model.card().features.sample_rate();
+    let schedule = LookSchedule::doubling(64, params.n);
+    let online = a.budget_ms.map(|ms| (&schedule, Budget { time: Some(Duration::from_secs_f64(ms.max(0.0) / 1e3)) }));
     std::thread::scope(|s| {
         for _ in 0..a.threads.max(1) {
             s.spawn(|| {
@@ -162,7 +169,7 @@ pub fn run(a: CertifyArgs) -> Result<()> {
                         let samples = audio::resample(&clip.samples, clip.sample_rate, sr)?;
                         let truth = reader.label(path);
                         let ti = truth.as_deref().and_then(|t| match_label(t, &labels));
-                        Ok(certify_clip(&mut smoother, path, &samples, gain, truth, ti)?)
+                        Ok(certify_clip_with(&mut smoother, path, &samples, gain, truth, ti, online)?)
                     })()
                     .with_context(|| format!("certifying {}", path.display()));
                     if let Ok(rec) = &r {

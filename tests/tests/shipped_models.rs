@@ -53,6 +53,28 @@ fn classify_reproduces_the_card_accuracy_and_int8_stays_within_a_point() {
 }
 
 #[test]
+fn esc10_models_reproduce_their_cards_on_fold_1() {
+    // ESC-10 fold 1 (80 clips of 5 s, labels from meta.csv); the resnet18 resizes the log-mel
+    // map to 128×128 inside the graph, which the engine runs with a plan per batch size.
+    let pattern = root().join("../shared/data/esc10/audio/1-*.wav").display().to_string();
+    for name in ["esc10-resnet18", "esc10-resnet18-int8"] {
+        let model = root().join("models").join(format!("{name}.onnx"));
+        let card = Model::load(&model).unwrap_or_else(|e| panic!("{name}: {e}")).card().clone();
+        let o = Command::new(soundproof_bin())
+            .args(["classify", "--model", model.to_str().unwrap(), "--json", &pattern])
+            .output()
+            .expect("run soundproof classify");
+        assert!(o.status.success(), "classify {name} failed:\n{}", String::from_utf8_lossy(&o.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+        let (acc, scored) = (v["accuracy"].as_f64().unwrap(), v["scored"].as_u64().unwrap());
+        println!("{name}: engine {:.2} %, card {:.2} % ({scored} clips)", 100.0 * acc, 100.0 * card.metrics.test_accuracy);
+        assert_eq!(scored, 80);
+        assert!((acc - card.metrics.test_accuracy).abs() <= 1.0 / 80.0 + 1e-12);
+        assert!(acc >= 0.5, "{name}: {acc} (chance is 10 %)");
+    }
+}
+
+#[test]
 fn demo_hears_the_demo_digits() {
     let o = Command::new(soundproof_bin()).current_dir(root()).args(["demo", "--fast"]).output().expect("run soundproof demo");
     let out = String::from_utf8_lossy(&o.stdout);

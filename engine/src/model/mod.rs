@@ -30,11 +30,18 @@ pub enum ModelError {
     Run { name: String, reason: String },
 }
 
+/// How batches are run: one plan with a symbolic batch, or a plan per batch size made on first
+/// use (see `Model::load`).
+enum Plans {
+    Symbolic(Arc<TypedSimplePlan>),
+    PerBatch { proto: Box<tract_onnx::pb::ModelProto>, plans: std::sync::Mutex<Vec<(usize, Arc<TypedSimplePlan>)>> },
+}
+
 /// A loaded, optimized model and its card.
 pub struct Model {
     path: PathBuf,
     card: ModelCard,
-    plan: Arc<TypedSimplePlan>,
+    plans: Plans,
     /// Per-example input shape, without the batch dimension.
     example_shape: Vec<usize>,
     n_classes: usize,
@@ -61,6 +68,12 @@ impl Model {
         let card = ModelCard::from_metadata(proto.metadata_props.iter().map(|p| (p.key.as_str(), p.value.as_str())))
             .map_err(|source| ModelError::Card { path: path.clone(), source })?;
         let mut model = onnx.model_for_proto_model(&proto).map_err(|e| load_err(format!("{e:#}")))?;
+        // A plan per batch size: tract optimizes a graph with a concrete batch much further than
+        // one with a symbolic batch (fused bias/ReLU, its pooling and depthwise kernels): 3.9×
+        // faster on kws-fsdd-rt at batch 1 (BENCHMARKS.md, inference). A graph with an in-graph
+        // Resize to fixed sizes also only evaluates with a known batch. The symbolic model is
+        // still typed at load, to check the output against the card.
+        let per_batch = true;
 
         // The declared input must be the card's, batch aside.
         let shape_err = |what: String| ModelError::Shape { path: path.clone(), what };
@@ -83,7 +96,7 @@ impl Model {
             .set_input_fact(0, f32::fact(dims).into())
             .map_err(|e| shape_err(format!("cannot set the input shape: {e:#}")))?;
         let plan_err = |e: TractError| ModelError::Plan { path: path.clone(), reason: format!("{e:#}") };
-        let typed = model.into_optimized().map_err(plan_err)?;
+        let typed = if per_batch { model.into_typed().and_then(|m| m.into_decluttered()) } else { model.into_optimized() }.map_err(plan_err)?;
         let out_fact = typed.output_fact(0).map_err(plan_err)?.clone();
         let n_classes = out_fact
             .shape
@@ -94,8 +107,40 @@ impl Model {
         if n_classes != card.labels.len() {
             return Err(shape_err(format!("the graph outputs {n_classes} classes, the card lists {} labels", card.labels.len())));
         }
-        let plan = typed.into_runnable().map_err(plan_err)?;
-        Ok(Model { path, card, plan, example_shape, n_classes })
+        let plans = if per_batch {
+            Plans::PerBatch { proto: Box::new(proto), plans: std::sync::Mutex::new(Vec::new()) }
+        } else {
+            Plans::Symbolic(typed.into_runnable().map_err(plan_err)?)
+        };
+        let m = Model { path, card, plans, example_shape, n_classes };
+        if per_batch {
+            // Build (and check) the batch-1 plan now, so a model tract cannot run is refused at load.
+            m.plan_for(1).map_err(|e| ModelError::Plan { path: m.path.clone(), reason: format!("{e:#}") })?;
+        }
+        Ok(m)
+    }
+
+    fn plan_for(&self, n: usize) -> TractResult<Arc<TypedSimplePlan>> {
+        match &self.plans {
+            Plans::Symbolic(p) => Ok(p.clone()),
+            Plans::PerBatch { proto, plans } => {
+                let mut cache = plans.lock().map_err(|_| anyhow::anyhow!("plan cache poisoned"))?;
+                if let Some((_, p)) = cache.iter().find(|(b, _)| *b == n) {
+                    return Ok(p.clone());
+                }
+                let mut m = tract_onnx::onnx().model_for_proto_model(proto)?;
+                let mut dims: TVec<usize> = tvec![n];
+                dims.extend(self.example_shape.iter().copied());
+                m.set_input_fact(0, f32::fact(dims).into())?;
+                let plan = m.into_optimized()?.into_runnable()?;
+                // A handful of batch sizes in practice (1, the certification batch, a tail).
+                if cache.len() >= 8 {
+                    cache.remove(0);
+                }
+                cache.push((n, plan.clone()));
+                Ok(plan)
+            }
+        }
     }
 
     pub fn card(&self) -> &ModelCard {
@@ -149,7 +194,7 @@ impl Model {
         shape.extend_from_slice(&self.example_shape);
         let run_err = |e: TractError| ModelError::Run { name: self.card.name.clone(), reason: format!("{e:#}") };
         let t = Tensor::from_shape(&shape, inputs).map_err(run_err)?;
-        let out = self.plan.run(tvec!(t.into())).map_err(run_err)?;
+        let out = self.plan_for(n).map_err(run_err)?.run(tvec!(t.into())).map_err(run_err)?;
         let logits: Vec<f32> = out[0].to_plain_array_view::<f32>().map_err(run_err)?.iter().copied().collect();
         if logits.len() != n * self.n_classes {
             return Err(ModelError::Run {

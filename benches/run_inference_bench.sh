@@ -16,6 +16,7 @@
 #   PROFILE         1 (default): also run the per-node profile; 0: skip it
 #   PROFILE_ITERS   runs per profiled plan (default 100)
 #   MODELS          comma-separated model names (default: the four shipped kws-fsdd models)
+#   INFERENCE_ARGS  extra arguments of the `inference` binary (e.g. `--no-realtime --stream-repeat 2`)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -56,6 +57,8 @@ echo "== build" >&2
 cargo build --release -p soundproof-benches --bin inference
 bin="$target/release/inference"
 common=(--out "$out" --warmup "$warmup" --repeats "$repeats" --repeats-batch "$repeats_batch")
+# shellcheck disable=SC2206
+extra=(${INFERENCE_ARGS:-})
 
 : > "$out/tract.jsonl"
 : > "$out/ort.jsonl"
@@ -63,7 +66,7 @@ common=(--out "$out" --warmup "$warmup" --repeats "$repeats" --repeats-batch "$r
 IFS=, read -ra names <<< "$models"
 for m in "${names[@]}"; do
     echo "== $m: tract (pinned: $pinned)" >&2
-    "${pin[@]}" "$bin" "${common[@]}" --only "$m" | tee -a "$out/tract.jsonl" >&2
+    "${pin[@]}" "$bin" "${common[@]}" ${extra[@]+"${extra[@]}"} --only "$m" | tee -a "$out/tract.jsonl" >&2
     echo "== $m: onnxruntime (pinned: $pinned)" >&2
     "${pin[@]}" "$PYTHON" benches/ort_anchor.py --dir "$out" --only "$m" --warmup "$warmup" \
         --repeats "$repeats" --repeats-batch "$repeats_batch" | tee -a "$out/ort.jsonl" >&2
@@ -86,7 +89,8 @@ def lines(f):
     p = pathlib.Path(out, f)
     return [json.loads(l) for l in p.read_text().splitlines() if l.strip()] if p.exists() else []
 tr, ort, prof = lines("tract.jsonl"), lines("ort.jsonl"), lines("profile.jsonl")
-T = {r["model"]: r for r in tr if r["kind"] == "model"}
+T = {r["model"]: r for r in tr if r["kind"] == "model" and r["engine"] == "tract"}
+C = {r["model"]: r for r in tr if r["kind"] == "model" and r["engine"] == "tract-concrete"}
 O = {r["model"]: r for r in ort if r["kind"] == "model"}
 S = [r for r in tr if r["kind"] == "stream"]
 setup = next(r for r in tr if r["kind"] == "setup")
@@ -95,6 +99,29 @@ parent = {"kws-fsdd-int8": "kws-fsdd", "kws-fsdd-rt-int8": "kws-fsdd-rt"}
 
 def f(x, d=3):
     return "—" if x is None else f"{x:.{d}f}"
+
+def g(D, m, *k):
+    r = D.get(m)
+    for key in k:
+        if r is None:
+            return None
+        r = r.get(key)
+    return r
+
+def ms(D, m):
+    return g(D, m, "b1", "median_ms")
+
+def wps(D, m):
+    return g(D, m, "batch", "windows_per_s")
+
+def speedup(D, m):
+    q = parent.get(m)
+    if q is None or ms(D, m) is None or ms(D, q) is None:
+        return "—"
+    return f"{ms(D, q) / ms(D, m):.2f}× / {wps(D, m) / wps(D, q):.2f}×"
+
+def ratio(x, y):
+    return "—" if x is None or y is None else f"{x / y:.2f}×"
 
 p = print
 p(f"- {started} (finished {__import__('datetime').datetime.now().isoformat(timespec='seconds')}), "
@@ -108,40 +135,40 @@ except (OSError, StopIteration):
 if float(load_before.split()[0]) > 0.5:
     p(f"- UNDER LOAD (1-minute load {load_before.split()[0]} on {os.cpu_count()} cores): absolute times are "
       "pessimistic; tract and onnxruntime ran back to back per model, so ratios are comparable")
-p(f"- {rustc}; tract-onnx 0.23 through `soundproof::model::Model::run` (one thread); onnxruntime "
-  f"{osetup.get('onnxruntime', '?')} (intra/inter-op threads 1, sequential, default optimizations), "
-  f"Python {osetup.get('python', '?')}")
+p(f"- {rustc}; tract-onnx 0.23 through `soundproof::model::Model::run` (one thread; the engine's plan, "
+  f"batch dimension symbolic), and the same tract with plans typed for batch 1 and batch {setup['batch']} "
+  f"(\"concrete\"); onnxruntime {osetup.get('onnxruntime', '?')} (intra/inter-op threads 1, sequential, "
+  f"default optimizations), Python {osetup.get('python', '?')}")
 p(f"- inputs: {setup['windows']} real log-mel windows {setup['example_shape']} of FSDD test clips (card front end, "
   f"RMS gain) for batch 1, cycled; a certification batch of {setup['batch']} noisy copies (waveform σ "
-  f"{setup['noise_sigma']}) for batch {setup['batch']}; {setup['warmup']} warm-up runs, {setup['repeats']} timed "
+  f"{setup['noise_sigma']:.3g}) for batch {setup['batch']}; {setup['warmup']} warm-up runs, {setup['repeats']} timed "
   f"runs at batch 1, {setup['repeats_batch']} at batch {setup['batch']}; median = upper middle, p90 = nearest rank")
 p("")
 B = setup["batch"]
-p(f"| model | precision | tract median ms/window b=1 (p90) | ort median ms/window b=1 (p90) | tract/ort | "
-  f"tract windows/s b=1 | ort windows/s b=1 | tract windows/s b={B} | ort windows/s b={B} | "
-  f"int8 speed-up tract (b=1 / b={B}) | int8 speed-up ort (b=1 / b={B}) | max abs Δlogit tract–ort | accuracy (tract / ort) |")
+p(f"| model | precision | tract median ms/window b=1 | ort median ms/window b=1 | tract/ort | "
+  f"tract windows/s b={B} | ort windows/s b={B} | int8 speed-up tract (b=1 / b={B}) | "
+  f"int8 speed-up ort (b=1 / b={B}) | tract concrete-plan ms/window b=1 | concrete/ort | "
+  f"tract concrete windows/s b={B} | int8 speed-up tract concrete (b=1 / b={B}) |")
 p("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for m, t in T.items():
-    o = O.get(m)
-    tm, om = t["b1"]["median_ms"], (o["b1"]["median_ms"] if o else None)
-    su_t = su_o = "—"
-    if m in parent and parent[m] in T:
-        q = T[parent[m]]
-        su_t = f"{q['b1']['median_ms'] / tm:.2f}× / {t['batch']['windows_per_s'] / q['batch']['windows_per_s']:.2f}×"
-        if o and parent[m] in O:
-            qo = O[parent[m]]
-            su_o = f"{qo['b1']['median_ms'] / om:.2f}× / {o['batch']['windows_per_s'] / qo['batch']['windows_per_s']:.2f}×"
-    diff = "—"
-    if o and o.get("vs_tract"):
-        diff = " / ".join(f"{v['max_abs_diff']:.2g}" for v in o["vs_tract"].values())
-    ob = o["b1"] if o else {}
-    obt = o["batch"] if o else {}
-    p(f"| {m} | {t['precision']} | {f(tm)} ({f(t['b1']['p90_ms'])}) | {f(om)} ({f(ob.get('p90_ms'))}) | "
-      f"{f(tm / om, 2) + '×' if om else '—'} | {f(t['b1']['windows_per_s'], 0)} | {f(ob.get('windows_per_s'), 0)} | "
-      f"{f(t['batch']['windows_per_s'], 0)} | {f(obt.get('windows_per_s'), 0)} | {su_t} | {su_o} | {diff} | "
-      f"{t['accuracy']:.3f} / {f(o['accuracy'] if o else None)} |")
+    p(f"| {m} | {t['precision']} | {f(ms(T, m))} | {f(ms(O, m))} | {ratio(ms(T, m), ms(O, m))} | "
+      f"{f(wps(T, m), 0)} | {f(wps(O, m), 0)} | {speedup(T, m)} | {speedup(O, m)} | "
+      f"{f(ms(C, m))} | {ratio(ms(C, m), ms(O, m))} | {f(wps(C, m), 0)} | {speedup(C, m)} |")
 p("")
-p("Max abs Δlogit: batch-1 logits of every window / logits of the noisy batch.")
+p("Details: p90 and windows/s at batch 1, agreement and accuracy on the 64 windows.")
+p("")
+p("| model | tract p90 ms b=1 | ort p90 ms b=1 | tract concrete p90 ms b=1 | tract windows/s b=1 | "
+  "ort windows/s b=1 | tract concrete windows/s b=1 | max abs Δlogit tract–ort (b=1 / batch) | "
+  "max abs Δlogit concrete–engine plan | accuracy tract / ort |")
+p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+for m, t in T.items():
+    vs = g(O, m, "vs_tract") or {}
+    diff = " / ".join(f"{v['max_abs_diff']:.2g}" for v in vs.values()) or "—"
+    cd = g(C, m, "max_abs_diff_vs_engine_plan")
+    cd = " / ".join(f"{v:.2g}" for v in cd) if cd else "—"
+    p(f"| {m} | {f(g(T, m, 'b1', 'p90_ms'))} | {f(g(O, m, 'b1', 'p90_ms'))} | {f(g(C, m, 'b1', 'p90_ms'))} | "
+      f"{f(g(T, m, 'b1', 'windows_per_s'), 0)} | {f(g(O, m, 'b1', 'windows_per_s'), 0)} | "
+      f"{f(g(C, m, 'b1', 'windows_per_s'), 0)} | {diff} | {cd} | {t['accuracy']:.3f} / {f(g(O, m, 'accuracy'))} |")
 p("")
 p("End to end (tract, the pipeline's own statistics; audio in → label out per window):")
 p("")
@@ -159,8 +186,12 @@ for m, t in T.items():
     if o:
         r = t["b1"]["median_ms"] / o["b1"]["median_ms"]
         p(f"- {m}: tract ≤ 1.5× onnxruntime latency (b=1): {'met' if r <= 1.5 else 'NOT met'} ({r:.2f}×)")
+for m, t in C.items():
+    if m in O:
+        r = ms(C, m) / ms(O, m)
+        p(f"- {m}: tract with a concrete-batch plan ≤ 1.5× onnxruntime (b=1): {'met' if r <= 1.5 else 'NOT met'} ({r:.2f}×)")
 for m, q in parent.items():
-    for eng, D in (("tract", T), ("onnxruntime", O)):
+    for eng, D in (("tract", T), ("tract concrete plan", C), ("onnxruntime", O)):
         if m in D and q in D:
             s = D[q]["b1"]["median_ms"] / D[m]["b1"]["median_ms"]
             p(f"- {m} in {eng}: int8 ≥ 1.3× faster than f32 (b=1): {'met' if s >= 1.3 else 'NOT met'} ({s:.2f}×)")

@@ -236,6 +236,73 @@ impl Source for Memory {
     }
 }
 
+/// tract plans of a model typed for a concrete batch (`n`), not the engine's symbolic one: what
+/// a plan per batch size would cost. Runs like `Model::run` (tensor from a slice, logits out).
+struct Concrete {
+    plan: std::sync::Arc<tract_onnx::prelude::TypedSimplePlan>,
+    shape: Vec<usize>,
+}
+
+impl Concrete {
+    fn new(path: &Path, example_shape: &[usize], n: usize) -> Res<Concrete> {
+        use tract_onnx::prelude::*;
+        let shape: Vec<usize> = std::iter::once(n).chain(example_shape.iter().copied()).collect();
+        let mut model = tract_onnx::onnx().model_for_path(path)?;
+        model.set_input_fact(0, InferenceFact::dt_shape(f32::datum_type(), &shape))?;
+        Ok(Concrete { plan: model.into_optimized()?.into_runnable()?, shape })
+    }
+    fn run(&self, inputs: &[f32]) -> Res<Vec<f32>> {
+        use tract_onnx::prelude::*;
+        let t = Tensor::from_shape(&self.shape, inputs)?;
+        let out = self.plan.run(tvec!(t.into()))?;
+        Ok(out[0].to_plain_array_view::<f32>()?.iter().copied().collect())
+    }
+}
+
+/// Batch-1 (cycling through the windows) and batch-B (the noisy batch) timings of `run`, as a
+/// JSON object with `b1` and `batch`.
+fn time_runs(
+    a: &Args,
+    inputs: &Inputs,
+    mut run1: impl FnMut(&[f32]) -> Res<Vec<f32>>,
+    mut runb: impl FnMut(&[f32]) -> Res<Vec<f32>>,
+) -> Res<(serde_json::Value, serde_json::Value)> {
+    let (w, b, per) = (inputs.labels.len(), a.batch, inputs.per);
+    for i in 0..a.warmup {
+        black_box(run1(&inputs.windows[(i % w) * per..][..per])?);
+    }
+    let mut ms = Vec::with_capacity(a.repeats);
+    let t0 = Instant::now();
+    for i in 0..a.repeats {
+        let t = Instant::now();
+        black_box(run1(&inputs.windows[(i % w) * per..][..per])?);
+        ms.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let total1 = t0.elapsed().as_secs_f64();
+    let (med1, p901) = median_p90(&ms);
+    for _ in 0..a.warmup.div_ceil(10).max(2) {
+        black_box(runb(&inputs.noisy)?);
+    }
+    let mut msb = Vec::with_capacity(a.repeats_batch);
+    let t0 = Instant::now();
+    for _ in 0..a.repeats_batch {
+        let t = Instant::now();
+        black_box(runb(&inputs.noisy)?);
+        msb.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let totalb = t0.elapsed().as_secs_f64();
+    let (medb, p90b) = median_p90(&msb);
+    Ok((
+        json!({"runs": a.repeats, "median_ms": med1, "p90_ms": p901,
+               "mean_ms": total1 * 1e3 / a.repeats as f64,
+               "min_ms": ms.iter().cloned().fold(f64::INFINITY, f64::min),
+               "windows_per_s": a.repeats as f64 / total1}),
+        json!({"batch": b, "runs": a.repeats_batch, "median_ms": medb, "p90_ms": p90b,
+               "median_ms_per_window": medb / b as f64,
+               "windows_per_s": (a.repeats_batch * b) as f64 / totalb}),
+    ))
+}
+
 fn stream_line(model: &Model, mode: &str, input: String, audio_s: f64, stats: &pipeline::PipelineStats, lat: &[f64]) -> serde_json::Value {
     let el = stats.elapsed.as_secs_f64();
     let (_, p90) = if lat.is_empty() { (f64::NAN, f64::NAN) } else { median_p90(lat) };
@@ -294,45 +361,32 @@ fn bench(a: &Args) -> Res<()> {
         let logits_b = model.run(&inputs.noisy, b)?;
         npy::write_f32(&a.out.join(format!("logits-b{b}-{name}.npy")), &[b, c], &logits_b)?;
 
-        // Batch 1.
-        for i in 0..a.warmup {
-            black_box(model.run(&inputs.windows[(i % w) * per..][..per], 1)?);
-        }
-        let mut ms = Vec::with_capacity(a.repeats);
-        let t0 = Instant::now();
-        for i in 0..a.repeats {
-            let t = Instant::now();
-            black_box(model.run(&inputs.windows[(i % w) * per..][..per], 1)?);
-            ms.push(t.elapsed().as_secs_f64() * 1e3);
-        }
-        let total1 = t0.elapsed().as_secs_f64();
-        let (med1, p901) = median_p90(&ms);
-
-        // Batch B.
-        for _ in 0..a.warmup.div_ceil(10).max(2) {
-            black_box(model.run(&inputs.noisy, b)?);
-        }
-        let mut msb = Vec::with_capacity(a.repeats_batch);
-        let t0 = Instant::now();
-        for _ in 0..a.repeats_batch {
-            let t = Instant::now();
-            black_box(model.run(&inputs.noisy, b)?);
-            msb.push(t.elapsed().as_secs_f64() * 1e3);
-        }
-        let totalb = t0.elapsed().as_secs_f64();
-        let (medb, p90b) = median_p90(&msb);
+        // The engine's plan (symbolic batch), batch 1 and batch B.
+        let (b1, bb) = time_runs(a, &inputs, |x| Ok(model.run(x, 1)?), |x| Ok(model.run(x, b)?))?;
         println!(
             "{}",
             json!({
-                "kind": "model", "engine": "tract", "model": name, "precision": model.card().precision,
-                "load_ms": load_ms, "accuracy": correct as f64 / w as f64,
-                "b1": {"runs": a.repeats, "median_ms": med1, "p90_ms": p901,
-                       "mean_ms": total1 * 1e3 / a.repeats as f64,
-                       "min_ms": ms.iter().cloned().fold(f64::INFINITY, f64::min),
-                       "windows_per_s": a.repeats as f64 / total1},
-                "batch": {"batch": b, "runs": a.repeats_batch, "median_ms": medb, "p90_ms": p90b,
-                          "median_ms_per_window": medb / b as f64,
-                          "windows_per_s": (a.repeats_batch * b) as f64 / totalb},
+                "kind": "model", "engine": "tract", "plan": "symbolic-batch (engine)", "model": name,
+                "precision": model.card().precision, "load_ms": load_ms,
+                "accuracy": correct as f64 / w as f64, "b1": b1, "batch": bb,
+            })
+        );
+        // Plans typed for the concrete batch sizes.
+        let c1 = Concrete::new(&path, model.example_shape(), 1)?;
+        let cb = Concrete::new(&path, model.example_shape(), b)?;
+        let mut diff = 0.0f32;
+        for i in 0..w {
+            let l = c1.run(&inputs.windows[i * per..(i + 1) * per])?;
+            diff = l.iter().zip(&logits[i * c..(i + 1) * c]).fold(diff, |m, (x, y)| m.max((x - y).abs()));
+        }
+        let diff_b = cb.run(&inputs.noisy)?.iter().zip(&logits_b).fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
+        let (b1, bb) = time_runs(a, &inputs, |x| c1.run(x), |x| cb.run(x))?;
+        println!(
+            "{}",
+            json!({
+                "kind": "model", "engine": "tract-concrete", "plan": "concrete-batch", "model": name,
+                "precision": model.card().precision,
+                "max_abs_diff_vs_engine_plan": [diff, diff_b], "b1": b1, "batch": bb,
             })
         );
 

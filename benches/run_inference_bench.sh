@@ -198,7 +198,7 @@ for m, q in parent.items():
 
 if prof:
     p("")
-    p("tract per-node profile (the engine's plan, symbolic batch; ms per run, share of the summed node time):")
+    p("tract per-node profile (`inference --profile`; the engine's plan with its symbolic batch, and a plan typed for batch 1; ms per run, share of the summed node time; the hook adds some time per node):")
     p("")
     tot = [r for r in prof if r["kind"] == "profile-total"]
     p("| model | plan | batch | run median (ms) | sum of nodes (ms) | top ops (ms, share) |")

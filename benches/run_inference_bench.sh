@@ -135,8 +135,8 @@ except (OSError, StopIteration):
 if float(load_before.split()[0]) > 0.5:
     p(f"- UNDER LOAD (1-minute load {load_before.split()[0]} on {os.cpu_count()} cores): absolute times are "
       "pessimistic; tract and onnxruntime ran back to back per model, so ratios are comparable")
-p(f"- {rustc}; tract-onnx 0.23 through `soundproof::model::Model::run` (one thread; the engine's plan, "
-  f"batch dimension symbolic), and the same tract with plans typed for batch 1 and batch {setup['batch']} "
+p(f"- {rustc}; tract-onnx 0.23 through `soundproof::model::Model::run` (one thread; a plan per batch size, "
+  f"made on first use), and tract plans typed directly for batch 1 and batch {setup['batch']} "
   f"(\"concrete\"); onnxruntime {osetup.get('onnxruntime', '?')} (intra/inter-op threads 1, sequential, "
   f"default optimizations), Python {osetup.get('python', '?')}")
 p(f"- inputs: {setup['windows']} real log-mel windows {setup['example_shape']} of FSDD test clips (card front end, "
@@ -198,7 +198,7 @@ for m, q in parent.items():
 
 if prof:
     p("")
-    p("tract per-node profile (`inference --profile`; the engine's plan with its symbolic batch, and a plan typed for batch 1; ms per run, share of the summed node time; the hook adds some time per node):")
+    p("tract per-node profile (`inference --profile`; a plan with a symbolic batch (what the engine used before it kept a plan per batch size) and a plan typed for batch 1; ms per run, share of the summed node time; the hook adds some time per node):")
     p("")
     tot = [r for r in prof if r["kind"] == "profile-total"]
     p("| model | plan | batch | run median (ms) | sum of nodes (ms) | top ops (ms, share) |")

@@ -361,12 +361,12 @@ fn bench(a: &Args) -> Res<()> {
         let logits_b = model.run(&inputs.noisy, b)?;
         npy::write_f32(&a.out.join(format!("logits-b{b}-{name}.npy")), &[b, c], &logits_b)?;
 
-        // The engine's plan (symbolic batch), batch 1 and batch B.
+        // The engine (`Model::run`: a plan per batch size, made on first use), batch 1 and batch B.
         let (b1, bb) = time_runs(a, &inputs, |x| Ok(model.run(x, 1)?), |x| Ok(model.run(x, b)?))?;
         println!(
             "{}",
             json!({
-                "kind": "model", "engine": "tract", "plan": "symbolic-batch (engine)", "model": name,
+                "kind": "model", "engine": "tract", "plan": "engine (Model::run)", "model": name,
                 "precision": model.card().precision, "load_ms": load_ms,
                 "accuracy": correct as f64 / w as f64, "b1": b1, "batch": bb,
             })
@@ -466,7 +466,7 @@ fn profile_model(a: &Args, name: &str, symbolic: bool, batch: usize, input: &[f3
     }
     let iters = a.profile_iters as f64;
     let m = plan.model();
-    let plan_kind = if symbolic { "symbolic-batch (engine)" } else { "concrete-batch" };
+    let plan_kind = if symbolic { "symbolic-batch" } else { "concrete-batch" };
     let total: f64 = times.iter().sum::<f64>() / iters;
     let (whole_med, _) = median_p90(&whole);
     println!(

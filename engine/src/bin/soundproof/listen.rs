@@ -87,8 +87,11 @@ pub fn run(a: ListenArgs) -> Result<()> {
             println!("          heard {label} (from {t:.2} s, mean p {p:.2})");
         }
     })?;
-    seg.close();
+    if let Some((t, label, p)) = seg.close() {
+        println!("          heard {label} (from {t:.2} s, mean p {p:.2})");
+    }
     let seq: Vec<&str> = seg.heard.iter().map(|(_, l, _)| l.as_str()).collect();
+    println!();
     println!("heard: {}", seq.join(" "));
     print_stats(&stats);
     let m = monitor.stats();

@@ -60,7 +60,8 @@ pub fn scratch(name: &str) -> PathBuf {
     d
 }
 
-/// Path of the `soundproof` binary, (re)built once per test process in the test's profile:
+/// Path of the `soundproof` binary, (re)built once per test process in the test's profile (with
+/// the engine's `mic` feature when this crate's `mic` feature is on):
 /// `cargo test -p soundproof-tests` alone would not rebuild another package's binary, and a
 /// stale one would test old code.
 pub fn soundproof_bin() -> PathBuf {
@@ -72,6 +73,11 @@ pub fn soundproof_bin() -> PathBuf {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
         cmd.current_dir(root()).args(["build", "-q", "-p", "soundproof", "--bin", "soundproof"]);
+        // The microphone tests run `soundproof listen`, which exists only with the engine's
+        // `mic` feature; without it the binary is built as before (no ALSA needed).
+        if cfg!(feature = "mic") {
+            cmd.args(["--features", "mic"]);
+        }
         if dir.file_name().is_some_and(|n| n == "release") {
             cmd.arg("--release");
         }

@@ -21,14 +21,22 @@
 //! until the source reading it has been dropped (the backend thread sits in `read` on the
 //! FIFO, and dropping the stream waits for that thread).
 //!
+//! The last two tests run the real `soundproof listen` binary as a child process on these
+//! devices (the child finds them through the same scratch `HOME`): one feeds a device with the
+//! shipped demo recording of spoken digits and checks what the CLI heard, the other points it
+//! at the failing device and checks that it exits with an error instead of hanging. The FIFO
+//! of the digits device is written without blocking (`O_NONBLOCK`), so that a child that never
+//! reads it, or has exited, can never wedge the test's writer on a full pipe.
+//!
 //! Needs `libasound2` and the `mic` feature: `cargo test -p soundproof-tests --features mic
 //! --test mic_alsa` (scripts/test.sh runs it).
 #![cfg(feature = "mic")]
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::path::Path;
-use std::process::Command;
+use std::io::{ErrorKind, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, OnceLock};
@@ -37,7 +45,7 @@ use std::time::{Duration, Instant};
 
 use soundproof::audio::mic::{list_input_devices, InputConfig, MicOptions, MicSource};
 use soundproof::audio::{AudioError, Source};
-use soundproof_tests::scratch;
+use soundproof_tests::{root, scratch, soundproof_bin};
 
 const TARGET_RATE: u32 = 16_000;
 /// Tone of the left channel and of the right channel: the mono mix holds both, at half level.
@@ -46,8 +54,12 @@ const RIGHT: (f64, f64) = (1000.0, 0.3);
 
 /// The virtual devices and the FIFOs behind them, set up once per test process.
 struct Env {
+    /// The scratch folder holding `.asoundrc` and the FIFOs: `HOME` of the test and its children.
+    home: PathBuf,
     /// Write ends of the FIFOs, opened read-write so they are never without a writer.
     fifos: Vec<(&'static str, File)>,
+    /// Write end of [`LISTEN_DEVICE`]'s FIFO: read-write like the others, and non-blocking.
+    listen_fifo: File,
 }
 
 impl Env {
@@ -62,27 +74,35 @@ const FIFO_DEVICES: [&str; 2] = ["soundproof_test", "soundproof_stall"];
 /// `file`, and `/dev/full` refuses every write, which ALSA reports as an I/O error from
 /// `snd_pcm_readi`, the same path a failing sound card takes.
 const BROKEN_DEVICE: &str = "soundproof_broken";
+/// The device `soundproof listen` captures the demo recording from.
+const LISTEN_DEVICE: &str = "soundproof_digits";
 
 fn env() -> &'static Env {
     static ENV: OnceLock<Env> = OnceLock::new();
     ENV.get_or_init(|| {
         let dir = scratch("mic_alsa");
         let mut conf = String::new();
-        let mut fifos = Vec::new();
-        for name in FIFO_DEVICES {
+        let mut fifo = |name: &str, flags: i32| {
             let path = dir.join(format!("{name}.fifo"));
             let status = Command::new("mkfifo").arg(&path).status().expect("run mkfifo");
             assert!(status.success(), "mkfifo {} failed", path.display());
-            let file = OpenOptions::new().read(true).write(true).open(&path).expect("open the FIFO read-write");
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .custom_flags(flags)
+                .open(&path)
+                .expect("open the FIFO read-write");
             conf.push_str(&device_conf(name, "/dev/null", Some(&path)));
-            fifos.push((name, file));
-        }
+            file
+        };
+        let fifos = FIFO_DEVICES.map(|name| (name, fifo(name, 0))).into();
+        let listen_fifo = fifo(LISTEN_DEVICE, libc::O_NONBLOCK);
         conf.push_str(&device_conf(BROKEN_DEVICE, "/dev/full", None));
         std::fs::write(dir.join(".asoundrc"), conf).expect("write .asoundrc");
         // ALSA reads `~/.asoundrc` (every alsa-lib version does) when it first loads its
         // configuration, which no test has done yet: they all come through here first.
         std::env::set_var("HOME", &dir);
-        Env { fifos }
+        Env { home: dir, fifos, listen_fifo }
     })
 }
 
@@ -120,18 +140,24 @@ fn encode(config: &InputConfig, start: u64, frames: usize, silent: bool, out: &m
     out.clear();
     for i in start..start + frames as u64 {
         let lr = if silent { [0.0, 0.0] } else { frame(i, config.sample_rate) };
-        for c in 0..usize::from(config.channels) {
-            let v = match config.channels {
-                1 => (lr[0] + lr[1]) / 2.0,
-                _ => lr[c.min(1)],
-            };
-            match config.sample_format.as_str() {
-                "f32" => out.extend_from_slice(&(v as f32).to_le_bytes()),
-                "f64" => out.extend_from_slice(&v.to_le_bytes()),
-                "i16" => out.extend_from_slice(&((v * 32768.0).round().clamp(-32768.0, 32767.0) as i16).to_le_bytes()),
-                "i32" => out.extend_from_slice(&((v * 2_147_483_648.0).round() as i32).to_le_bytes()),
-                other => panic!("the test does not encode sample format {other}; extend `encode`"),
-            }
+        encode_frame(config, lr, out);
+    }
+}
+
+/// Appends one frame holding left/right values `lr` in the device's format (a mono device
+/// gets their mean).
+fn encode_frame(config: &InputConfig, lr: [f64; 2], out: &mut Vec<u8>) {
+    for c in 0..usize::from(config.channels) {
+        let v = match config.channels {
+            1 => (lr[0] + lr[1]) / 2.0,
+            _ => lr[c.min(1)],
+        };
+        match config.sample_format.as_str() {
+            "f32" => out.extend_from_slice(&(v as f32).to_le_bytes()),
+            "f64" => out.extend_from_slice(&v.to_le_bytes()),
+            "i16" => out.extend_from_slice(&((v * 32768.0).round().clamp(-32768.0, 32767.0) as i16).to_le_bytes()),
+            "i32" => out.extend_from_slice(&((v * 2_147_483_648.0).round() as i32).to_le_bytes()),
+            other => panic!("the test does not encode sample format {other}; extend `encode_frame`"),
         }
     }
 }
@@ -394,4 +420,246 @@ fn a_device_that_goes_quiet_is_reported_lost_not_waited_on() {
     resume_tx.send(()).expect("writer waits");
     drop(src);
     drop(writer);
+}
+
+/// How fast [`Feeder`] plays its recording: 1.0 is real time, as a microphone delivers it.
+/// `listen` reads the device unpaced and drops windows when inference falls behind, so a
+/// faster feed only works while the pipeline keeps up; real time keeps the test independent
+/// of how loaded the machine is, at the price of lasting as long as the recording.
+const FEED_SPEED: f64 = 1.0;
+/// How far [`Feeder`] may fall behind its clock (while the pipe is full: the reader has not
+/// started yet) before it moves the clock instead of catching up in a burst.
+const FEED_MAX_LAG: Duration = Duration::from_millis(50);
+
+/// What a [`Feeder`] did.
+#[derive(Debug)]
+struct FeedReport {
+    /// Frames written into the FIFO (the recording, then silence).
+    frames: u64,
+    /// Frames of the recording.
+    signal_frames: u64,
+    /// Time spent waiting on a full pipe (before the reader started, after it stopped, or
+    /// while it fell behind).
+    waited_on_full_pipe: Duration,
+}
+
+/// Plays a mono recording (at the device rate) into a non-blocking FIFO like a sound card:
+/// 10 ms chunks at [`FEED_SPEED`] times real time, then silence until stopped. A full pipe
+/// makes it wait, never block, so it always stops when told.
+struct Feeder {
+    done: Arc<AtomicBool>,
+    handle: Option<thread::JoinHandle<FeedReport>>,
+}
+
+impl Feeder {
+    fn start(fifo: &'static File, config: InputConfig, signal: Vec<f32>) -> Self {
+        let done = Arc::new(AtomicBool::new(false));
+        let stop = Arc::clone(&done);
+        let handle = thread::spawn(move || {
+            let rate = f64::from(config.sample_rate);
+            let chunk = (config.sample_rate / 100).max(1) as u64;
+            let mut report =
+                FeedReport { frames: 0, signal_frames: signal.len() as u64, waited_on_full_pipe: Duration::ZERO };
+            let (mut bytes, mut written) = (Vec::new(), 0usize);
+            // Frame `frames` is due at `clock + frames / rate / FEED_SPEED`.
+            let mut clock = Instant::now();
+            let mut fifo = fifo;
+            while !stop.load(Ordering::Acquire) {
+                if written == bytes.len() {
+                    bytes.clear();
+                    written = 0;
+                    for i in report.frames..report.frames + chunk {
+                        let v = signal.get(i as usize).map_or(0.0, |&v| f64::from(v));
+                        encode_frame(&config, [v, v], &mut bytes);
+                    }
+                    report.frames += chunk;
+                }
+                match fifo.write(&bytes[written..]) {
+                    Ok(n) => written += n,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        let t = Instant::now();
+                        thread::sleep(Duration::from_millis(1));
+                        report.waited_on_full_pipe += t.elapsed();
+                        continue;
+                    }
+                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                    Err(e) => panic!("write to the FIFO: {e}"),
+                }
+                if written < bytes.len() {
+                    continue; // the pipe took part of the chunk: the rest when it has room
+                }
+                let due = Duration::from_secs_f64(report.frames as f64 / rate / FEED_SPEED);
+                let elapsed = clock.elapsed();
+                if let Some(wait) = due.checked_sub(elapsed) {
+                    thread::sleep(wait);
+                } else if elapsed - due > FEED_MAX_LAG {
+                    // A sound card does not make up for time nobody read it: go on in real
+                    // time from here rather than flood the reader.
+                    clock = Instant::now() - due;
+                }
+            }
+            report
+        });
+        Feeder { done, handle: Some(handle) }
+    }
+
+    fn stop(mut self) -> FeedReport {
+        self.done.store(true, Ordering::Release);
+        self.handle.take().expect("running").join().expect("the feeder thread panicked")
+    }
+}
+
+impl Drop for Feeder {
+    fn drop(&mut self) {
+        self.done.store(true, Ordering::Release);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// A finished child process.
+struct Run {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+    elapsed: Duration,
+}
+
+/// Runs `cmd` with its output collected (by threads, so a full pipe never stalls it); kills it
+/// and fails the test with what it printed if it is still running after `timeout`.
+fn run_bounded(mut cmd: Command, timeout: Duration) -> Run {
+    let started = Instant::now();
+    let mut child =
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start soundproof");
+    fn collect(mut r: impl Read + Send + 'static) -> thread::JoinHandle<String> {
+        thread::spawn(move || {
+            let mut b = Vec::new();
+            let _ = r.read_to_end(&mut b);
+            String::from_utf8_lossy(&b).into_owned()
+        })
+    }
+    let out = collect(child.stdout.take().expect("piped stdout"));
+    let err = collect(child.stderr.take().expect("piped stderr"));
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for soundproof") {
+            break Some(status);
+        }
+        if started.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    let elapsed = started.elapsed();
+    let (stdout, stderr) = (out.join().expect("stdout reader"), err.join().expect("stderr reader"));
+    let Some(status) = status else {
+        panic!("{cmd:?} still ran after {timeout:?}: killed it\n--- stdout:\n{stdout}\n--- stderr:\n{stderr}");
+    };
+    Run { status, stdout, stderr, elapsed }
+}
+
+/// `text` with runs of identical lines shown once, with their count.
+fn squeeze(text: &str) -> String {
+    let mut out = String::new();
+    let mut lines = text.lines().peekable();
+    while let Some(line) = lines.next() {
+        let mut n = 1;
+        while lines.next_if_eq(&line).is_some() {
+            n += 1;
+        }
+        out.push_str(line);
+        if n > 1 {
+            out.push_str(&format!("  (×{n})"));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// `soundproof listen` on `device` for `seconds`, with the shipped default model, reading the
+/// scratch ALSA configuration.
+fn listen_command(env: &Env, device: &str, seconds: f64) -> Command {
+    let mut cmd = Command::new(soundproof_bin());
+    let model = root().join("models").join("kws-fsdd-int8.onnx");
+    cmd.current_dir(root()).env("HOME", &env.home).arg("listen").arg("--model").arg(model);
+    cmd.args(["--device", device, "--seconds", &seconds.to_string()]);
+    cmd
+}
+
+#[test]
+fn listen_hears_the_spoken_digits_played_into_a_virtual_alsa_device() {
+    let env = env();
+    let config = config_of(LISTEN_DEVICE);
+    // Built (once per process) before the clock starts: a build is no part of the timeout.
+    soundproof_bin();
+
+    // The demo recording (8 kHz mono) at the device rate, through the engine's resampler: the
+    // same filter `listen` then uses to bring the device rate to the model's 16 kHz.
+    let clip = soundproof::audio::read_mono(root().join("models").join("demo").join("digits.wav"))
+        .expect("read models/demo/digits.wav");
+    let speech_s = clip.samples.len() as f64 / f64::from(clip.sample_rate);
+    let signal = soundproof::audio::resample(&clip.samples, clip.sample_rate, config.sample_rate)
+        .expect("resample the recording to the device rate");
+    // One second of silence after the last digit: the Segmenter closes a word on a silent
+    // window, and `listen` stops after this much audio. The feeder plays silence past it, so
+    // the capture never waits on the FIFO (a device gone quiet is an error) however much
+    // audio the resamplers hold back.
+    let seconds = speech_s + 1.0;
+    println!(
+        "{LISTEN_DEVICE}: {config:?}; recording {speech_s:.2} s at {} Hz → {} frames at {} Hz; \
+         listen --seconds {seconds}",
+        clip.sample_rate,
+        signal.len(),
+        config.sample_rate
+    );
+
+    // The feeder starts first: its first chunks wait in the pipe until the capture reads them,
+    // so the recording starts with the stream whenever `listen` gets there.
+    let rate = config.sample_rate;
+    let feeder = Feeder::start(&env.listen_fifo, config, signal);
+    // Real time plus ample start-up time: a slow machine can only make this slower, and a
+    // `listen` that waits forever is killed and reported with its output.
+    let timeout = Duration::from_secs_f64(seconds / FEED_SPEED + 60.0);
+    let run = run_bounded(listen_command(env, LISTEN_DEVICE, seconds), timeout);
+    let fed = feeder.stop();
+    let fed_s = fed.frames as f64 / f64::from(rate);
+    let out = format!("--- stdout:\n{}\n--- stderr:\n{}", run.stdout, run.stderr);
+    println!("{out}");
+    println!("listen ran {:?} for {seconds:.2} s of audio; fed {fed_s:.2} s ({fed:?})", run.elapsed);
+
+    assert!(run.status.success(), "listen failed ({}):\n{out}", run.status);
+    assert!(run.stdout.contains(&format!("listening on {LISTEN_DEVICE} (")), "{out}");
+    assert!(fed.frames >= fed.signal_frames, "the capture stopped before the recording was played:\n{out}");
+    // The pipeline's and the device's own counts of lost audio (windows dropped because
+    // inference fell behind, ring overruns): reported, not asserted, since they depend on the
+    // machine's load; the recognized words below are what must hold.
+    for line in run.stdout.lines().filter(|l| l.contains(" windows, ") || l.starts_with("device: ")) {
+        println!("reported: {line}");
+    }
+    let heard: Vec<&str> = run
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("heard:"))
+        .unwrap_or_else(|| panic!("no `heard:` line:\n{out}"))
+        .split_whitespace()
+        .collect();
+    assert_eq!(heard, ["three", "one", "four", "one", "five", "nine", "two", "six"], "{out}");
+}
+
+#[test]
+fn listen_on_a_failing_device_exits_with_an_error() {
+    let env = env();
+    soundproof_bin();
+    // Asked for a minute of audio and given half of that to exit: a `listen` that outlived the
+    // error, waiting for audio that never comes, would be killed and fail the test.
+    let run = run_bounded(listen_command(env, BROKEN_DEVICE, 60.0), Duration::from_secs(30));
+    // alsa-lib logs each refused write to /dev/full on stderr: one line per period.
+    let stderr = squeeze(&run.stderr);
+    println!("exit {} after {:?}\n--- stdout:\n{}\n--- stderr:\n{stderr}", run.status, run.elapsed, run.stdout);
+    assert!(!run.status.success(), "listen succeeded on a failing device");
+    let msg = run.stderr.lines().find(|l| l.starts_with("error: ")).expect("an `error:` line on stderr");
+    assert!(msg.contains(BROKEN_DEVICE), "{msg}");
+    assert!(!run.stdout.contains("heard:"), "{}", run.stdout);
 }

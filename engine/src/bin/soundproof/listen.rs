@@ -11,7 +11,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::demo::{print_stats, print_window, shipped, Segmenter, DEFAULT_MODEL};
+use crate::demo::{print_cert_stats, print_stats, print_window, shipped, CertOptions, Segmenter, DEFAULT_MODEL};
 
 #[derive(Args)]
 pub struct ListenArgs {
@@ -30,6 +30,8 @@ pub struct ListenArgs {
     /// Gain: calibration (the card's constant, default) or a number.
     #[arg(long, default_value = "calibration")]
     gain: String,
+    #[command(flatten)]
+    cert: CertOptions,
 }
 
 pub fn devices() -> Result<()> {
@@ -80,17 +82,32 @@ pub fn run(a: ListenArgs) -> Result<()> {
     );
     let mut seg = Segmenter::new(model.labels(), a.gate_db);
     let gate = a.gate_db;
-    let sopts = StreamOptions { pacing: Pacing::Unpaced, max_pending_windows: 4, stop: Some(stop), drop_when_behind: true };
+    let certify = a.cert.online(&model, crate::certify::gain_policy_name(gain))?;
+    let sopts = StreamOptions {
+        pacing: Pacing::Unpaced,
+        max_pending_windows: if certify.is_some() { 8 } else { 4 },
+        stop: Some(stop),
+        drop_when_behind: true,
+        certify,
+    };
+    let mut certs = Vec::new();
     let stats = pipeline::run_stream(&model, &mut mic, g, (0, 0), &sopts, |w| {
         print_window(w, gate);
+        if let Some(c) = &w.certificate {
+            certs.push(c.clone());
+        }
         if let Some((t, label, p)) = seg.push(w) {
             println!("          heard {label} (from {t:.2} s, mean p {p:.2})");
         }
     })?;
-    seg.close();
+    if let Some((t, label, p)) = seg.close() {
+        println!("          heard {label} (from {t:.2} s, mean p {p:.2})");
+    }
     let seq: Vec<&str> = seg.heard.iter().map(|(_, l, _)| l.as_str()).collect();
+    println!();
     println!("heard: {}", seq.join(" "));
     print_stats(&stats);
+    print_cert_stats(&certs);
     let m = monitor.stats();
     println!("device: {} frames captured, {} overruns ({} samples dropped), {} device xruns", m.captured_frames, m.overruns, m.dropped_samples, m.device_xruns);
     Ok(())

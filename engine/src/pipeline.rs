@@ -15,13 +15,15 @@
 //! pool is empty the window is dropped and counted, the audio never is. Results arrive in order
 //! on the caller's callback, called on the model thread.
 //!
-//! Online certification ([`OnlineCertify`]): the feature thread also keeps the last samples of
-//! the (gain-scaled) stream in a ring and copies each chosen window's waveform into the window
-//! buffer beside its features; the model thread certifies it under the budget after
-//! classifying it (`smooth::online`). The certificate is about that waveform window as an
-//! isolated clip (its features recomputed with centre padding), exactly what `certify` would
-//! certify offline; certification time adds to the model thread's time per window, so a paced
-//! stream drops (and counts) windows when the budget exceeds the hop.
+//! Online certification ([`OnlineCertify`], [`run_stream_certified`]): the feature thread also
+//! keeps the last samples of the (gain-scaled) stream in a ring and copies each chosen window's
+//! waveform into the window buffer beside its features. The model thread labels the window as
+//! usual and hands its waveform to a third thread, the certifier (a pool of two buffers, no
+//! allocation), which certifies it under the budget (`smooth::online`) and delivers the
+//! certificate on its own callback. Labels never wait for certificates. When the certifier is
+//! still busy, a live source skips (and counts) the certification; a file waits for it. The
+//! certificate is about that waveform window as an isolated clip (its features recomputed with
+//! centre padding), exactly what `certify` would certify offline.
 //!
 //! Aggregation over a clip (002 §III): majority vote of the windows' decisions and the sum rule
 //! (argmax of the summed posteriors).
@@ -134,9 +136,17 @@ pub struct WindowResult {
     pub level_db: Option<f32>,
     /// Audio in → label out: from the arrival of the window's last samples to the result (streaming).
     pub latency_ms: Option<f64>,
-    /// The window's online certificate, when the stream certifies and this window was chosen.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub certificate: Option<Certificate>,
+}
+
+/// An online certificate of a stream window, delivered by the certifier thread.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CertifiedWindow {
+    pub index: u64,
+    pub start_s: f64,
+    pub end_s: f64,
+    /// The base model's label for the window (what the stream printed).
+    pub label: usize,
+    pub certificate: Certificate,
 }
 
 /// Clip-level decision from the per-window trail (002: majority vote and sum rule).
@@ -209,7 +219,6 @@ fn result_of(
         logits: logits.to_vec(),
         level_db,
         latency_ms,
-        certificate: None,
     }
 }
 
@@ -394,6 +403,10 @@ pub struct PipelineStats {
     pub latency_ms_median: Option<f64>,
     pub latency_ms_max: Option<f64>,
     pub stopped_early: bool,
+    /// Online certification: windows certified, and chosen windows left uncertified because
+    /// the certifier was still busy (live sources only; a file waits for it).
+    pub certified_windows: u64,
+    pub certifications_skipped: u64,
 }
 
 fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -449,17 +462,38 @@ fn median(v: &mut [f64]) -> Option<f64> {
 
 /// Streams `source` (at the model's rate) through the pipeline with gain `g`, padding
 /// `(left, right)` zeros around it, and calls `on_result` for each window, in order.
+/// Certificates (when `opts.certify` is set) are computed and dropped; use
+/// [`run_stream_certified`] to receive them.
 pub fn run_stream<S, F>(
     model: &Model,
     source: &mut S,
     g: f32,
     padding: (usize, usize),
     opts: &StreamOptions,
-    mut on_result: F,
+    on_result: F,
 ) -> Result<PipelineStats, PipelineError>
 where
     S: Source + Send + ?Sized,
     F: FnMut(&WindowResult) + Send,
+{
+    run_stream_certified(model, source, g, padding, opts, on_result, |_| {})
+}
+
+/// [`run_stream`] with online certification: `on_certificate` is called on the certifier
+/// thread for each certified window, in window order, while labels keep flowing to `on_result`.
+pub fn run_stream_certified<S, F, C>(
+    model: &Model,
+    source: &mut S,
+    g: f32,
+    padding: (usize, usize),
+    opts: &StreamOptions,
+    mut on_result: F,
+    mut on_certificate: C,
+) -> Result<PipelineStats, PipelineError>
+where
+    S: Source + Send + ?Sized,
+    F: FnMut(&WindowResult) + Send,
+    C: FnMut(&CertifiedWindow) + Send,
 {
     let plan = WindowPlan::of(model)?;
     if source.sample_rate() != plan.sample_rate {
@@ -495,18 +529,45 @@ where
         .with_pacing(opts.pacing);
     let start = Instant::now();
 
-    let (stream_stats, model_out) = std::thread::scope(|s| -> Result<(StreamStats, Result<(u64, Vec<f64>, Vec<f64>), PipelineError>), PipelineError> {
+    let cert_skipped = AtomicU64::new(0);
+    let (stream_stats, model_out) = std::thread::scope(|s| -> Result<(StreamStats, Result<((u64, Vec<f64>, Vec<f64>), u64), PipelineError>), PipelineError> {
         // The model thread owns the pool's sender: when it ends (done or failed), a feature
         // thread waiting for a buffer wakes up instead of waiting forever.
+        // The certifier: waveform buffers circulate cert_free → certifier → cert_free.
+        let (cert_free_tx, cert_free_rx) = chan::bounded::<Vec<f32>>(2);
+        let (cert_tx, cert_rx) = chan::bounded::<(u64, usize, Vec<f32>)>(2);
+        if cert.is_some() {
+            for _ in 0..2 {
+                let _ = cert_free_tx.send(vec![0.0f32; plan.window_samples]);
+            }
+        }
         let cert_ref = cert.as_ref();
+        let certifier = s.spawn(move || -> Result<u64, PipelineError> {
+            let Some(c) = cert_ref else { return Ok(0) };
+            let mut sm = Smoother::new(model, c.contract, c.params)?;
+            let mut done = 0u64;
+            for (index, label, wave) in cert_rx.iter() {
+                let r = sm.certify_online(&wave, index, &c.gain_policy, g, &c.schedule, c.budget);
+                let _ = cert_free_tx.send(wave);
+                let start_s = plan.start_s(index);
+                let certificate = r?;
+                on_certificate(&CertifiedWindow {
+                    index,
+                    start_s,
+                    end_s: start_s + plan.window_samples as f64 / plan.sample_rate as f64,
+                    label,
+                    certificate,
+                });
+                done += 1;
+            }
+            Ok(done)
+        });
+        let paced_model = opts.drop_when_behind || matches!(opts.pacing, audio::Pacing::RealTime { .. });
+        let skipped = &cert_skipped;
         let model_thread = s.spawn(move || -> Result<(u64, Vec<f64>, Vec<f64>), PipelineError> {
             let mut infer_ms = Vec::new();
             let mut latency_ms = Vec::new();
             let mut n = 0u64;
-            let mut smoother = match cert_ref {
-                Some(c) => Some(Smoother::new(model, c.contract, c.params)?),
-                None => None,
-            };
             for (index, buf, ready) in work_rx.iter() {
                 let t = Instant::now();
                 let logits = match model.run(&buf[..per], 1) {
@@ -519,15 +580,19 @@ where
                 infer_ms.push(t.elapsed().as_secs_f64() * 1e3);
                 let lat = ready.elapsed().as_secs_f64() * 1e3;
                 latency_ms.push(lat);
-                let mut result = result_of(model, &plan, index, &buf[..per], &logits, Some(lat));
-                if let (Some(c), Some(sm)) = (cert_ref, smoother.as_mut()) {
-                    if index % every == 0 {
-                        match sm.certify_online(&buf[per..], index, &c.gain_policy, g, &c.schedule, c.budget) {
-                            Ok(certificate) => result.certificate = Some(certificate),
-                            Err(e) => {
-                                let _ = free_tx.send(buf);
-                                return Err(e.into());
+                let result = result_of(model, &plan, index, &buf[..per], &logits, Some(lat));
+                if audio_len > 0 && index % every == 0 {
+                    // A live source never waits for the certifier; a file does.
+                    let wave = if paced_model { cert_free_rx.try_recv().ok() } else { cert_free_rx.recv().ok() };
+                    match wave {
+                        Some(mut wave) => {
+                            wave.copy_from_slice(&buf[per..]);
+                            if cert_tx.send((index, result.label, wave)).is_err() {
+                                skipped.fetch_add(1, Ordering::Relaxed);
                             }
+                        }
+                        None => {
+                            skipped.fetch_add(1, Ordering::Relaxed);
                         }
                     }
                 }
@@ -535,6 +600,7 @@ where
                 on_result(&result);
                 n += 1;
             }
+            drop(cert_tx);
             Ok((n, infer_ms, latency_ms))
         });
         let mut window_index = 0u64;
@@ -577,13 +643,15 @@ where
         let fin = stats.and_then(|st| fe.finish(&mut on_frame).map(|_| st));
         drop(work_tx);
         let model_out = model_thread.join().map_err(|_| PipelineError::Config("the model thread panicked".into()))?;
+        let cert_out = certifier.join().map_err(|_| PipelineError::Config("the certifier thread panicked".into()))?;
         // A model failure stops the feature side too; report the model's own error first.
         if let Err(e) = model_out {
             return Err(e);
         }
-        Ok((fin?, model_out))
+        let certified = cert_out?;
+        Ok((fin?, model_out.map(|m| (m, certified))))
     })?;
-    let (n, mut infer, mut lat) = model_out?;
+    let ((n, mut infer, mut lat), certified_windows) = model_out?;
     let max_lat = lat.iter().cloned().fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
     Ok(PipelineStats {
         windows: n,
@@ -596,6 +664,8 @@ where
         latency_ms_median: median(&mut lat),
         latency_ms_max: max_lat,
         stopped_early: framed.stopped,
+        certified_windows,
+        certifications_skipped: cert_skipped.load(Ordering::Relaxed),
     })
 }
 
@@ -612,6 +682,22 @@ pub fn stream_file<F>(
 where
     F: FnMut(&WindowResult) + Send,
 {
+    stream_file_certified(model, path, gain, opts, on_result, |_| {})
+}
+
+/// [`stream_file`] with the online certificates delivered to `on_certificate`.
+pub fn stream_file_certified<F, C>(
+    model: &Model,
+    path: &Path,
+    gain: ClipGain,
+    opts: &StreamOptions,
+    on_result: F,
+    on_certificate: C,
+) -> Result<PipelineStats, PipelineError>
+where
+    F: FnMut(&WindowResult) + Send,
+    C: FnMut(&CertifiedWindow) + Send,
+{
     let sr = model.card().features.sample_rate();
     let (g, len) = match gain {
         ClipGain::ClipRms => {
@@ -626,5 +712,5 @@ where
     };
     let plan = WindowPlan::of(model)?;
     let mut src = audio::WavSource::open_resampled(path, sr)?;
-    run_stream(model, &mut src, g, plan.padding(len), opts, on_result)
+    run_stream_certified(model, &mut src, g, plan.padding(len), opts, on_result, on_certificate)
 }

@@ -3,7 +3,7 @@
 //! closed forms in `smoothing.rs`), and online certification in the streaming pipeline.
 
 use soundproof::model::Model;
-use soundproof::pipeline::{stream_file, ClipGain, OnlineCertify, StreamOptions};
+use soundproof::pipeline::{stream_file_certified, ClipGain, OnlineCertify, StreamOptions};
 use soundproof::smooth::report::clip_window;
 use soundproof::smooth::{Budget, Contract, LookSchedule, SmoothParams, Smoother};
 use soundproof_tests::{fsdd, root, scratch, soundproof_bin};
@@ -173,13 +173,25 @@ fn online_certificate_equals_fixed_n_certify_on_the_same_window() {
         ..Default::default()
     };
     let mut first = None;
-    let stats = stream_file(&model, &path, ClipGain::ClipRms, &opts, |w| {
-        if w.index == 0 {
-            first = w.certificate.clone();
-        }
-    })
+    let mut labels = Vec::new();
+    let stats = stream_file_certified(
+        &model,
+        &path,
+        ClipGain::ClipRms,
+        &opts,
+        |w| labels.push(w.label),
+        |c| {
+            if c.index == 0 {
+                first = Some(c.certificate.clone());
+            }
+        },
+    )
     .unwrap();
     assert!(stats.windows >= 1);
+    // A file waits for the certifier: every window is certified, none skipped.
+    assert_eq!(stats.certified_windows, stats.windows);
+    assert_eq!(stats.certifications_skipped, 0);
+    assert_eq!(labels.len() as u64, stats.windows);
     let online = first.expect("window 0 certified");
     // The same window offline: the clip centred in one window, scaled by its clip gain.
     let clip = soundproof::audio::read_mono(&path).unwrap();
@@ -191,4 +203,35 @@ fn online_certificate_equals_fixed_n_certify_on_the_same_window() {
     assert_eq!(online.n_a, offline.n_a);
     assert_eq!(online.p_a_lower, offline.p_a_lower, "one look at level α is fixed-n CERTIFY");
     assert_eq!(online.prediction, Some(7));
+}
+
+#[test]
+fn a_busy_certifier_skips_and_counts_on_a_live_source_while_labels_flow() {
+    let model = Model::load(root().join("models/kws-fsdd-rt-int8.onnx")).unwrap();
+    let path = root().join("models/demo/digits.wav");
+    let params = SmoothParams { sigma: 0.005, n0: 16, n: 10_000, alpha: 0.001, batch: 16, seed: 0 };
+    let opts = StreamOptions {
+        // 20× real time: a window every 12.5 ms, a certification budget of 150 ms.
+        pacing: soundproof::audio::Pacing::RealTime { speed: 20.0 },
+        max_pending_windows: 8,
+        drop_when_behind: true,
+        certify: Some(OnlineCertify {
+            contract: Contract::Waveform,
+            params,
+            schedule: LookSchedule::doubling(64, params.n),
+            budget: Budget { time: Some(std::time::Duration::from_millis(150)) },
+            every: 1,
+            gain_policy: "calibration".into(),
+        }),
+        ..Default::default()
+    };
+    let (mut labels, mut certs) = (0u64, 0u64);
+    let stats =
+        stream_file_certified(&model, &path, ClipGain::Calibration, &opts, |_| labels += 1, |_| certs += 1).unwrap();
+    println!("{stats:?}");
+    assert_eq!(labels, stats.windows);
+    assert_eq!(certs, stats.certified_windows);
+    assert!(stats.certified_windows >= 1);
+    assert!(stats.certifications_skipped > 0, "the certifier cannot keep up with a window every 12.5 ms");
+    assert_eq!(stats.certified_windows + stats.certifications_skipped, stats.windows);
 }

@@ -96,7 +96,7 @@ fn overloaded_consumer_drops_counted_windows_without_panic() {
     }
     let wav = dir.join("long.wav");
     audio::write_wav(&wav, &samples, SR, audio::WavFormat::Float32).unwrap();
-    let opts = StreamOptions { pacing: Pacing::RealTime { speed: 40.0 }, max_pending_windows: 1, stop: None, drop_when_behind: false };
+    let opts = StreamOptions { pacing: Pacing::RealTime { speed: 40.0 }, max_pending_windows: 1, stop: None, drop_when_behind: false, certify: None };
     let mut seen = 0u64;
     let stats = pipeline::stream_file(&model, &wav, ClipGain::Calibration, &opts, |_| {
         seen += 1;

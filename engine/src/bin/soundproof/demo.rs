@@ -92,20 +92,19 @@ impl CertOptions {
     }
 }
 
-/// The certificate part of a window's line.
-pub fn certificate_text(w: &WindowResult) -> String {
-    match &w.certificate {
-        None => String::new(),
-        Some(c) => match &c.label {
-            Some(l) => format!(
-                "  ✓ {l} R = {:.4}{} (n = {})",
-                c.radius,
-                c.snr_cert_db.map(|s| format!(", SNR_cert {s:.1} dB")).unwrap_or_default(),
-                c.samples
-            ),
-            None => format!("  abstain (n = {}, pA ≥ {:.3})", c.samples, c.p_a_lower),
-        },
-    }
+/// A certificate's line, printed when the certifier delivers it.
+pub fn print_certificate(w: &pipeline::CertifiedWindow) {
+    let c = &w.certificate;
+    let what = match &c.label {
+        Some(l) => format!(
+            "✓ {l} R = {:.4}{}",
+            c.radius,
+            c.snr_cert_db.map(|s| format!(", SNR_cert {s:.1} dB")).unwrap_or_default()
+        ),
+        None => format!("abstain (pA ≥ {:.3})", c.p_a_lower),
+    };
+    println!("          certified [{:6.2} – {:6.2}]  {what}  (n = {}, {:.0} ms)", w.start_s, w.end_s, c.samples, 1e3 * c.seconds);
+    let _ = std::io::stdout().flush();
 }
 
 /// Finds a shipped file from the current folder or, failing that, from the source tree.
@@ -171,9 +170,9 @@ pub fn print_window(w: &WindowResult, gate_db: f32) {
     let voiced = w.level_db.is_none_or(|l| l >= gate_db);
     if voiced {
         let bar = "#".repeat((w.score * 20.0).round() as usize);
-        println!("{:7.2} s  [{:6.2} – {:6.2}]  {:>8}  {:.3}  {bar:<20}{}", w.end_s, w.start_s, w.end_s, w.label_name, w.score, certificate_text(w));
+        println!("{:7.2} s  [{:6.2} – {:6.2}]  {:>8}  {:.3}  {bar}", w.end_s, w.start_s, w.end_s, w.label_name, w.score);
     } else {
-        println!("{:7.2} s  [{:6.2} – {:6.2}]  {:>8}{}", w.end_s, w.start_s, w.end_s, "·", certificate_text(w));
+        println!("{:7.2} s  [{:6.2} – {:6.2}]  {:>8}", w.end_s, w.start_s, w.end_s, "·");
     }
     let _ = std::io::stdout().flush();
 }
@@ -216,7 +215,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
     let certify = a.cert.online(&model, crate::certify::gain_policy_name(gain))?;
     if let Some(c) = &certify {
         println!(
-            "certifying every {} window(s) online: contract {}, σ = {}, α = {}, budget {:.0} ms, looks {:?} (Bonferroni α/{}); ✓ label R = L2 radius in waveform space after the gain, SNR_cert = 20·log10(‖x‖/R)",
+            "certifying every {} window(s) online on a second thread: contract {}, σ = {}, α = {}, budget {:.0} ms, looks {:?} (Bonferroni α/{}); ✓ label R = L2 radius in waveform space after the gain, SNR_cert = 20·log10(‖x‖/R)",
             c.every,
             c.contract,
             c.params.sigma,
@@ -241,15 +240,16 @@ pub fn run(a: DemoArgs) -> Result<()> {
     let mut seg = Segmenter::new(model.labels(), a.gate_db);
     let gate = a.gate_db;
     let mut certs = Vec::new();
-    let stats = pipeline::stream_file(&model, &input, gain, &opts, |w| {
+    let on_certificate = |w: &pipeline::CertifiedWindow| {
+        print_certificate(w);
+        certs.push(w.certificate.clone());
+    };
+    let stats = pipeline::stream_file_certified(&model, &input, gain, &opts, |w| {
         print_window(w, gate);
-        if let Some(c) = &w.certificate {
-            certs.push(c.clone());
-        }
         if let Some((t, label, p)) = seg.push(w) {
             println!("          heard {label} (from {t:.2} s, mean p {p:.2})");
         }
-    })
+    }, on_certificate)
     .with_context(|| format!("streaming {}", input.display()))?;
     if let Some((t, label, p)) = seg.close() {
         println!("          heard {label} (from {t:.2} s, mean p {p:.2})");
@@ -258,7 +258,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
     println!();
     println!("heard: {}", seq.join(" "));
     print_stats(&stats);
-    print_cert_stats(&certs);
+    print_cert_stats(&certs, &stats);
     if stats.stopped_early {
         println!("(stopped by Ctrl-C)");
     }
@@ -266,8 +266,12 @@ pub fn run(a: DemoArgs) -> Result<()> {
 }
 
 /// Summary of the online certificates of a stream.
-pub fn print_cert_stats(certs: &[soundproof::smooth::Certificate]) {
+pub fn print_cert_stats(certs: &[soundproof::smooth::Certificate], stats: &PipelineStats) {
+    if certs.is_empty() && stats.certifications_skipped == 0 {
+        return;
+    }
     if certs.is_empty() {
+        println!("no window certified ({} skipped: the certifier was busy)", stats.certifications_skipped);
         return;
     }
     let certified: Vec<&soundproof::smooth::Certificate> = certs.iter().filter(|c| !c.abstained()).collect();
@@ -278,8 +282,9 @@ pub fn print_cert_stats(certs: &[soundproof::smooth::Certificate]) {
     let mut n: Vec<u64> = certs.iter().map(|c| c.samples).collect();
     n.sort();
     println!(
-        "{} windows certified online: {} with a radius, {} abstained; median radius {}, median n {}, median time {:.0} ms",
+        "{} windows certified online ({} skipped while the certifier was busy): {} with a radius, {} abstained; median radius {}, median n {}, median time {:.0} ms",
         certs.len(),
+        stats.certifications_skipped,
         certified.len(),
         certs.len() - certified.len(),
         radii.get(radii.len() / 2).map(|r| format!("{r:.4}")).unwrap_or_else(|| "—".into()),

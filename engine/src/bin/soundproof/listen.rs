@@ -11,7 +11,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::demo::{print_cert_stats, print_stats, print_window, shipped, CertOptions, Segmenter, DEFAULT_MODEL};
+use crate::demo::{print_cert_stats, print_certificate, print_stats, print_window, shipped, CertOptions, Segmenter, DEFAULT_MODEL};
 
 #[derive(Args)]
 pub struct ListenArgs {
@@ -91,15 +91,24 @@ pub fn run(a: ListenArgs) -> Result<()> {
         certify,
     };
     let mut certs = Vec::new();
-    let stats = pipeline::run_stream(&model, &mut mic, g, (0, 0), &sopts, |w| {
-        print_window(w, gate);
-        if let Some(c) = &w.certificate {
-            certs.push(c.clone());
-        }
-        if let Some((t, label, p)) = seg.push(w) {
-            println!("          heard {label} (from {t:.2} s, mean p {p:.2})");
-        }
-    })?;
+    let on_certificate = |w: &pipeline::CertifiedWindow| {
+        print_certificate(w);
+        certs.push(w.certificate.clone());
+    };
+    let stats = pipeline::run_stream_certified(
+        &model,
+        &mut mic,
+        g,
+        (0, 0),
+        &sopts,
+        |w| {
+            print_window(w, gate);
+            if let Some((t, label, p)) = seg.push(w) {
+                println!("          heard {label} (from {t:.2} s, mean p {p:.2})");
+            }
+        },
+        on_certificate,
+    )?;
     if let Some((t, label, p)) = seg.close() {
         println!("          heard {label} (from {t:.2} s, mean p {p:.2})");
     }
@@ -107,7 +116,7 @@ pub fn run(a: ListenArgs) -> Result<()> {
     println!();
     println!("heard: {}", seq.join(" "));
     print_stats(&stats);
-    print_cert_stats(&certs);
+    print_cert_stats(&certs, &stats);
     let m = monitor.stats();
     println!("device: {} frames captured, {} overruns ({} samples dropped), {} device xruns", m.captured_frames, m.overruns, m.dropped_samples, m.device_xruns);
     Ok(())

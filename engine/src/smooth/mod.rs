@@ -162,14 +162,15 @@ pub struct SmoothParams {
     pub n0: u64,
     pub n: u64,
     pub alpha: f64,
-    /// Noisy copies per model run (speed only: results do not depend on it).
+    /// Noisy copies per model run (speed only: results do not depend on it). Default 1: tract
+    /// runs the shipped CNNs fastest one window at a time (BENCHMARKS.md, certification).
     pub batch: usize,
     pub seed: u64,
 }
 
 impl SmoothParams {
     pub fn new(sigma: f64) -> Self {
-        SmoothParams { sigma, n0: 100, n: 10_000, alpha: 0.001, batch: 16, seed: 0 }
+        SmoothParams { sigma, n0: 100, n: 10_000, alpha: 0.001, batch: 1, seed: 0 }
     }
 
     pub fn validate(&self) -> Result<(), SmoothError> {

@@ -35,8 +35,9 @@ pub struct CertifyArgs {
     alpha: f64,
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Noisy copies per model run (speed only).
-    #[arg(long, default_value_t = 16)]
+    /// Noisy copies per model run (speed only; tract runs these models fastest one at a time,
+    /// see BENCHMARKS.md).
+    #[arg(long, default_value_t = 1)]
     batch: usize,
     /// Clips certified in parallel (results do not depend on it).
     #[arg(long, default_value_t = 1)]

@@ -63,7 +63,9 @@ pub struct CertOptions {
     n_max: u64,
     #[arg(long, default_value_t = 0.001)]
     alpha: f64,
-    #[arg(long, default_value_t = 16)]
+    /// Noisy copies per model run (speed only; tract runs these models fastest one at a time,
+    /// see BENCHMARKS.md).
+    #[arg(long, default_value_t = 1)]
     batch: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,

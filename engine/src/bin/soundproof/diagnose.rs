@@ -35,7 +35,9 @@ pub struct DiagnoseArgs {
     alpha: f64,
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    #[arg(long, default_value_t = 16)]
+    /// Noisy copies per model run (speed only; tract runs these models fastest one at a time,
+    /// see BENCHMARKS.md).
+    #[arg(long, default_value_t = 1)]
     batch: usize,
     /// Clips (evenly spaced over the sorted list).
     #[arg(long, default_value_t = 20)]
@@ -72,7 +74,9 @@ pub struct GainSweepArgs {
     alpha: f64,
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    #[arg(long, default_value_t = 16)]
+    /// Noisy copies per model run (speed only; tract runs these models fastest one at a time,
+    /// see BENCHMARKS.md).
+    #[arg(long, default_value_t = 1)]
     batch: usize,
     #[arg(long, default_value_t = 10)]
     max_clips: usize,

@@ -461,20 +461,10 @@ impl<'m> Smoother<'m> {
                     _ => {
                         let n = x.len();
                         let (noisy, eps) = (&mut self.noisy[..n], &mut self.eps[..n]);
-                        for ((o, e), &v) in noisy.iter_mut().zip(eps.iter_mut()).zip(x) {
-                            let g: f32 = StandardNormal.sample(&mut rng);
-                            *e = sigma * g;
-                            *o = v + *e;
-                        }
-                        transform.apply(noisy, clean_rms, clean_peak);
+                        perturb(&mut rng, x, sigma, transform, clean_rms, clean_peak, noisy, eps);
                         if let Some(ns) = norms.as_deref_mut() {
-                            let (mut d2, mut e2) = (0.0f64, 0.0f64);
-                            for ((&o, &e), &v) in noisy.iter().zip(eps.iter()).zip(x) {
-                                let d = o as f64 - v as f64;
-                                d2 += d * d;
-                                e2 += e as f64 * e as f64;
-                            }
-                            ns.add(d2.sqrt(), e2.sqrt());
+                            let (d, e) = delta_and_noise_norms(x, noisy, eps);
+                            ns.add(d, e);
                         }
                         let noisy = std::mem::take(&mut self.noisy);
                         let r = self.input_of(&noisy[..n], &mut input);
@@ -632,22 +622,34 @@ impl<'m> Smoother<'m> {
         for i in 0..n {
             let mut rng = StdRng::seed_from_u64(sample_seed(self.params.seed, key, Phase::Estimation, i));
             let (noisy, eps) = (&mut self.noisy[..len], &mut self.eps[..len]);
-            for ((o, e), &v) in noisy.iter_mut().zip(eps.iter_mut()).zip(x) {
-                let g: f32 = StandardNormal.sample(&mut rng);
-                *e = sigma * g;
-                *o = v + *e;
-            }
-            t.apply(noisy, clean_rms, clean_peak);
-            let (mut d2, mut e2) = (0.0f64, 0.0f64);
-            for ((&o, &e), &v) in noisy.iter().zip(eps.iter()).zip(x) {
-                let d = o as f64 - v as f64;
-                d2 += d * d;
-                e2 += e as f64 * e as f64;
-            }
-            ns.add(d2.sqrt(), e2.sqrt());
+            perturb(&mut rng, x, sigma, t, clean_rms, clean_peak, noisy, eps);
+            let (d, e) = delta_and_noise_norms(x, noisy, eps);
+            ns.add(d, e);
         }
         Ok(ns)
     }
+}
+
+/// One noisy copy of the waveform window: ε = σ·N(0, I) into `eps`, T(x + ε) into `noisy`.
+#[allow(clippy::too_many_arguments)]
+fn perturb(rng: &mut StdRng, x: &[f32], sigma: f32, t: Transform, clean_rms: f32, clean_peak: f32, noisy: &mut [f32], eps: &mut [f32]) {
+    for ((o, e), &v) in noisy.iter_mut().zip(eps.iter_mut()).zip(x) {
+        let g: f32 = StandardNormal.sample(rng);
+        *e = sigma * g;
+        *o = v + *e;
+    }
+    t.apply(noisy, clean_rms, clean_peak);
+}
+
+/// (‖Δ‖₂, ‖ε‖₂) with Δ = T(x + ε) − x, in f64.
+fn delta_and_noise_norms(x: &[f32], noisy: &[f32], eps: &[f32]) -> (f64, f64) {
+    let (mut d2, mut e2) = (0.0f64, 0.0f64);
+    for ((&o, &e), &v) in noisy.iter().zip(eps).zip(x) {
+        let d = o as f64 - v as f64;
+        d2 += d * d;
+        e2 += e as f64 * e as f64;
+    }
+    (d2.sqrt(), e2.sqrt())
 }
 
 /// Index of the largest count (first on ties).

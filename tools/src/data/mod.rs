@@ -193,15 +193,8 @@ impl Prepared {
 /// one sits in the middle of the window (keywords are short and trimmed; centring leaves room
 /// for the random time shift on both sides).
 pub fn crop_pad(x: &[f32], len: usize) -> Vec<f32> {
-    if x.len() >= len {
-        let start = (x.len() - len) / 2;
-        x[start..start + len].to_vec()
-    } else {
-        let left = (len - x.len()) / 2;
-        let mut out = vec![0.0; len];
-        out[left..left + x.len()].copy_from_slice(x);
-        out
-    }
+    // One definition with the engine's certified window (003's CropPad).
+    soundproof::smooth::crop_pad(x, len)
 }
 
 impl ClipPipeline {

@@ -20,8 +20,9 @@
 //! waveform into the window buffer beside its features. The model thread labels the window as
 //! usual and hands its waveform to a third thread, the certifier (a pool of two buffers, no
 //! allocation), which certifies it under the budget (`smooth::online`) and delivers the
-//! certificate on its own callback. Labels never wait for certificates. When the certifier is
-//! still busy, a live source skips (and counts) the certification; a file waits for it. The
+//! certificate on its own callback. On a live (paced) source labels never wait for
+//! certificates: when the certifier is still busy the certification is skipped and counted. A
+//! file read unpaced waits for the certifier, so every chosen window is certified. The
 //! certificate is about that waveform window as an isolated clip (its features recomputed with
 //! centre padding), exactly what `certify` would certify offline.
 //!

@@ -11,6 +11,8 @@ pub enum ToolsError {
     Dsp(#[from] soundproof::dsp::DspError),
     #[error(transparent)]
     Card(#[from] soundproof::model::CardError),
+    #[error(transparent)]
+    Npy(#[from] soundproof::npy::NpyError),
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
     #[error("{}: {source}", .path.display())]

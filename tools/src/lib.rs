@@ -1,5 +1,5 @@
 //! soundproof-tools: datasets, models, training through tch (libtorch), ONNX export with the
-//! model card, quantization, evaluation in tract; later, adversarial attacks.
+//! model card, quantization, evaluation in tract; adversarial attacks ([`attack`]).
 //!
 //! Features for training come from `soundproof::dsp`, the very code the engine serves with
 //! (train/serve parity by construction). Where gradients must flow through the front end,
@@ -8,6 +8,7 @@
 //! Stages of a model: [`data`] (clips → certified waveforms → features) → [`nn`] (architecture)
 //! → [`train`] (checkpoint) → [`export`] (ONNX + card, f32 / f16 / int8) → [`eval`] (tract).
 
+pub mod attack;
 pub mod checkpoint;
 pub mod data;
 pub mod device;

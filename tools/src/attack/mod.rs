@@ -1,0 +1,394 @@
+//! Adversarial attacks (000/001 §II): one differentiable target, [`AttackTarget`], and one
+//! module per attack on it.
+//!
+//! * [`fgsm`]: Fast Gradient Sign Method, L∞ (Eq. 3, `x' = x + ε·sign(∇J)`) and L2 (Eq. 4,
+//!   `x' = x + ε·∇J/‖∇J‖₂`), one gradient per example;
+//! * [`bim`]: Basic Iterative Method (Eq. 5-6), L∞ steps of size α projected on the ε-ball
+//!   around `x` and clipped to the box: BIM-a stops each example at its first success, BIM-b
+//!   runs the fixed number of steps.
+//!
+//! Every attack is untargeted (ascend the cross-entropy of the reference label) or targeted
+//! (descend the cross-entropy of the target label), and works in either [`Domain`]:
+//!
+//! * [`Domain::Features`]: the model on the log-mel map `[N, 1, frames, bins]`, the map the
+//!   engine serves (computed by the engine's own front end);
+//! * [`Domain::Waveform`]: the waveform `[N, samples]` after the clip gain (RMS 1 for 003's
+//!   pipeline) through [`LogMelTch`], the tch twin of the engine's front end, then the model
+//!   (for a waveform model, the model itself on `[N, 1, samples]`).
+//!
+//! The box (the valid inputs, Eq. 6's `[0, M]`) is per example, see [`BoxSpec`]. The target
+//! counts forward passes and gradient computations (each backward pass through a batch of `B`
+//! examples counts `B` gradients, and its forward pass `B` forwards); attacks report them per
+//! example.
+
+pub mod bim;
+pub mod fgsm;
+pub mod runner;
+
+use crate::checkpoint::Checkpoint;
+use crate::error::{Result, ToolsError};
+use crate::frontend::LogMelTch;
+use serde::{Deserialize, Serialize};
+use std::cell::Cell;
+use std::path::Path;
+use tch::{nn, Device, Kind, Tensor};
+
+/// Where the perturbation lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Domain {
+    /// The model's log-mel input `[N, 1, frames, bins]`.
+    Features,
+    /// The gain-normalized waveform `[N, samples]` (front end in the graph).
+    Waveform,
+}
+
+/// The valid inputs around a clean example `x`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum BoxSpec {
+    /// Waveform: `[-P, P]` with `P = max |x|`, the clean window's own peak (the attack may not
+    /// make the clip louder at its peak). Features: `[min x, max x]`, the range of the clean
+    /// log-mel map (so no band goes below the quietest or above the loudest value the front
+    /// end produced for this clip; the floor is `10·log10(amin)`).
+    Clean,
+    /// `[lo, hi]` for every example.
+    Fixed { lo: f64, hi: f64 },
+    /// No box (ε-ball only).
+    Unbounded,
+}
+
+/// Per-example bounds, broadcastable to the batch (`[N, 1, ...]`).
+#[derive(Debug)]
+pub struct Bounds {
+    pub lo: Tensor,
+    pub hi: Tensor,
+}
+
+impl Bounds {
+    pub fn of(x: &Tensor, spec: BoxSpec, domain: Domain) -> Bounds {
+        let n = x.size()[0];
+        let mut shape = vec![n];
+        shape.extend(std::iter::repeat_n(1, x.dim() - 1));
+        let flat = x.detach().reshape([n, -1]);
+        match spec {
+            BoxSpec::Clean => match domain {
+                Domain::Waveform => {
+                    let p = flat.abs().amax([1].as_slice(), false).reshape(&shape);
+                    Bounds { lo: -&p, hi: p }
+                }
+                Domain::Features => Bounds {
+                    lo: flat.amin([1].as_slice(), false).reshape(&shape),
+                    hi: flat.amax([1].as_slice(), false).reshape(&shape),
+                },
+            },
+            BoxSpec::Fixed { lo, hi } => Bounds {
+                lo: Tensor::full(shape.as_slice(), lo, (x.kind(), x.device())),
+                hi: Tensor::full(shape.as_slice(), hi, (x.kind(), x.device())),
+            },
+            BoxSpec::Unbounded => Bounds {
+                lo: Tensor::full(shape.as_slice(), f64::NEG_INFINITY, (x.kind(), x.device())),
+                hi: Tensor::full(shape.as_slice(), f64::INFINITY, (x.kind(), x.device())),
+            },
+        }
+    }
+
+    /// Rows `idx` of the bounds.
+    pub fn select(&self, idx: &Tensor) -> Bounds {
+        Bounds { lo: self.lo.index_select(0, idx), hi: self.hi.index_select(0, idx) }
+    }
+
+    pub fn clip(&self, x: &Tensor) -> Tensor {
+        x.clamp_tensor(Some(&self.lo), Some(&self.hi))
+    }
+}
+
+/// What the attack aims for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Goal {
+    /// Any label but the reference one.
+    Untargeted,
+    /// This label.
+    Targeted(i64),
+}
+
+impl Goal {
+    /// The labels whose cross-entropy the attack follows, and the direction: `+1` ascends (away
+    /// from the reference label), `-1` descends (towards the target).
+    pub fn loss_labels(&self, reference: &Tensor) -> (Tensor, f64) {
+        match *self {
+            Goal::Untargeted => (reference.shallow_clone(), 1.0),
+            Goal::Targeted(t) => (reference.full_like(t), -1.0),
+        }
+    }
+
+    /// Per example: does `pred` achieve the goal against `reference`? (bool tensor `[N]`)
+    pub fn achieved(&self, pred: &Tensor, reference: &Tensor) -> Tensor {
+        match *self {
+            Goal::Untargeted => pred.ne_tensor(reference),
+            Goal::Targeted(t) => pred.eq(t),
+        }
+    }
+}
+
+/// A differentiable classifier `f(input) → logits` in one domain, counting its use.
+pub struct AttackTarget {
+    f: Box<dyn Fn(&Tensor) -> Tensor>,
+    pub domain: Domain,
+    pub device: Device,
+    forwards: Cell<u64>,
+    gradients: Cell<u64>,
+    _vs: Option<nn::VarStore>,
+}
+
+impl AttackTarget {
+    /// A target from any logits function (inputs and logits on `device`).
+    pub fn new(domain: Domain, device: Device, f: impl Fn(&Tensor) -> Tensor + 'static) -> Self {
+        AttackTarget { f: Box::new(f), domain, device, forwards: Cell::new(0), gradients: Cell::new(0), _vs: None }
+    }
+
+    /// The trained model in checkpoint folder `dir` (eval mode, weights frozen) in `domain`.
+    pub fn from_checkpoint(dir: &Path, domain: Domain, device: Device) -> Result<(Self, Checkpoint)> {
+        let ck = Checkpoint::load(dir)?;
+        let (mut vs, model) = ck.build(dir, device)?;
+        vs.freeze();
+        let arch = ck.spec.arch;
+        let f: Box<dyn Fn(&Tensor) -> Tensor> = if arch.takes_waveform() {
+            if domain == Domain::Features {
+                return Err(ToolsError::invalid("domain", "features", "waveform (this model takes the waveform)"));
+            }
+            Box::new(move |x: &Tensor| model.forward_t(&x.unsqueeze(1), false))
+        } else {
+            match domain {
+                Domain::Features => Box::new(move |x: &Tensor| model.forward_t(x, false)),
+                Domain::Waveform => {
+                    let cfg = ck.features.ok_or_else(|| ToolsError::model(arch.name(), "feature model without a front end"))?;
+                    let fe = LogMelTch::new(&cfg, device, Kind::Float)?;
+                    Box::new(move |x: &Tensor| model.forward_t(&fe.forward(x).unsqueeze(1), false))
+                }
+            }
+        };
+        let mut t = AttackTarget::new(domain, device, move |x| f(x));
+        t._vs = Some(vs);
+        Ok((t, ck))
+    }
+
+    /// Logits without gradient (counts `N` forwards).
+    pub fn logits(&self, x: &Tensor) -> Tensor {
+        self.forwards.set(self.forwards.get() + x.size()[0] as u64);
+        tch::no_grad(|| (self.f)(x))
+    }
+
+    /// Predicted labels `[N]` (counts `N` forwards).
+    pub fn predict(&self, x: &Tensor) -> Tensor {
+        self.logits(x).argmax(-1, false)
+    }
+
+    /// `(∇ₓ J, logits)`: the gradient of each example's own cross-entropy `J(x, labels)` (the
+    /// batch loss is the sum, so examples do not scale each other). Counts `N` gradients and
+    /// `N` forwards.
+    pub fn gradient(&self, x: &Tensor, labels: &Tensor) -> (Tensor, Tensor) {
+        let n = x.size()[0] as u64;
+        self.forwards.set(self.forwards.get() + n);
+        self.gradients.set(self.gradients.get() + n);
+        let xg = x.detach().set_requires_grad(true);
+        let logits = (self.f)(&xg);
+        let loss = -logits.log_softmax(-1, Kind::Float).gather(1, &labels.unsqueeze(1), false).sum(Kind::Float);
+        let g = Tensor::run_backward(&[loss], &[&xg], false, false).remove(0);
+        (g, logits.detach())
+    }
+
+    /// `(forwards, gradients)` so far, in examples.
+    pub fn counts(&self) -> (u64, u64) {
+        (self.forwards.get(), self.gradients.get())
+    }
+}
+
+/// Which attack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AttackKind {
+    /// FGSM L∞ (Eq. 3).
+    Fgsm,
+    /// FGSM L2 (Eq. 4).
+    FgsmL2,
+    /// BIM stopping each example at its first success.
+    BimA,
+    /// BIM with a fixed number of steps.
+    BimB,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct AttackConfig {
+    pub kind: AttackKind,
+    /// L∞ radius (FGSM, BIM) or L2 radius (FGSM-L2).
+    pub eps: f64,
+    /// BIM step size.
+    pub alpha: f64,
+    /// BIM iterations.
+    pub steps: usize,
+    pub goal: Goal,
+}
+
+/// An attack's raw output on a batch.
+#[derive(Debug)]
+pub struct AttackOutput {
+    pub adversarial: Tensor,
+    /// Per example.
+    pub gradients: Vec<u64>,
+    /// Per example (the forward pass of each gradient included).
+    pub forwards: Vec<u64>,
+}
+
+/// Runs `cfg` on the batch `x` against reference labels `reference` `[N]`.
+pub fn run(target: &AttackTarget, x: &Tensor, reference: &Tensor, bounds: &Bounds, cfg: &AttackConfig) -> Result<AttackOutput> {
+    if !(cfg.eps.is_finite() && cfg.eps >= 0.0) {
+        return Err(ToolsError::invalid("eps", cfg.eps, "a finite value >= 0"));
+    }
+    Ok(match cfg.kind {
+        AttackKind::Fgsm => fgsm::attack(target, x, reference, bounds, cfg.eps, fgsm::Norm::Linf, cfg.goal),
+        AttackKind::FgsmL2 => fgsm::attack(target, x, reference, bounds, cfg.eps, fgsm::Norm::L2, cfg.goal),
+        AttackKind::BimA | AttackKind::BimB => {
+            if !(cfg.alpha.is_finite() && cfg.alpha > 0.0) {
+                return Err(ToolsError::invalid("alpha", cfg.alpha, "a finite step > 0"));
+            }
+            if cfg.steps == 0 {
+                return Err(ToolsError::invalid("steps", 0, "at least one iteration"));
+            }
+            bim::attack(target, x, reference, bounds, cfg.eps, cfg.alpha, cfg.steps, cfg.kind == AttackKind::BimA, cfg.goal)
+        }
+    })
+}
+
+/// Size of one perturbation.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Distortion {
+    /// Entries changed (`δ ≠ 0`).
+    pub l0: u64,
+    pub l2: f64,
+    pub linf: f64,
+    /// `20·log10(‖x‖₂ / ‖δ‖₂)` (infinite, written as null, when `δ = 0`).
+    pub snr_db: f64,
+}
+
+/// Per-example distortion of `adv` against `clean` (same shape `[N, ...]`), in f64.
+pub fn distortion(clean: &Tensor, adv: &Tensor) -> Vec<Distortion> {
+    let n = clean.size()[0];
+    let x = clean.to_kind(Kind::Double).reshape([n, -1]);
+    let d = adv.to_kind(Kind::Double).reshape([n, -1]) - &x;
+    let l0 = Vec::<i64>::try_from(d.ne(0.0).sum_dim_intlist(1, false, Kind::Int64)).unwrap_or_default();
+    let l2 = Vec::<f64>::try_from(d.square().sum_dim_intlist(1, false, Kind::Double).sqrt()).unwrap_or_default();
+    let linf = Vec::<f64>::try_from(d.abs().amax([1].as_slice(), false)).unwrap_or_default();
+    let xn = Vec::<f64>::try_from(x.square().sum_dim_intlist(1, false, Kind::Double).sqrt()).unwrap_or_default();
+    (0..n as usize)
+        .map(|i| Distortion { l0: l0[i] as u64, l2: l2[i], linf: linf[i], snr_db: 20.0 * (xn[i] / l2[i]).log10() })
+        .collect()
+}
+
+/// One attacked example.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExampleResult {
+    pub name: String,
+    /// Dataset label, when known.
+    pub true_label: Option<i64>,
+    /// The model's label on the clean input.
+    pub original: i64,
+    /// The model's label on the adversarial input.
+    pub adversarial: i64,
+    pub target: Option<i64>,
+    /// The label the attack moves away from (the true label, else the clean prediction).
+    pub reference: i64,
+    /// The goal is reached on the adversarial input.
+    pub success: bool,
+    /// Counted in the fooling rate: the clean input was classified as the reference label and
+    /// (targeted) the target differs from it.
+    pub counted: bool,
+    #[serde(flatten)]
+    pub distortion: Distortion,
+    pub gradients: u64,
+    pub forwards: u64,
+    /// This example's share of its batch's wall time.
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub examples: usize,
+    pub counted: usize,
+    pub successes: usize,
+    /// Successes among counted examples.
+    pub fooling_rate: f64,
+    /// Means over the counted examples.
+    pub mean_l2: f64,
+    pub mean_linf: f64,
+    /// Mean over counted examples with a non-zero perturbation.
+    pub mean_snr_db: f64,
+    pub mean_gradients: f64,
+    pub mean_forwards: f64,
+    pub seconds: f64,
+}
+
+pub fn summarize(results: &[ExampleResult]) -> Summary {
+    let c: Vec<&ExampleResult> = results.iter().filter(|r| r.counted).collect();
+    let m = |f: &dyn Fn(&ExampleResult) -> f64| c.iter().map(|r| f(*r)).sum::<f64>() / c.len().max(1) as f64;
+    let snr: Vec<f64> = c.iter().map(|r| r.distortion.snr_db).filter(|s| s.is_finite()).collect();
+    Summary {
+        examples: results.len(),
+        counted: c.len(),
+        successes: c.iter().filter(|r| r.success).count(),
+        fooling_rate: c.iter().filter(|r| r.success).count() as f64 / c.len().max(1) as f64,
+        mean_l2: m(&|r| r.distortion.l2),
+        mean_linf: m(&|r| r.distortion.linf),
+        mean_snr_db: snr.iter().sum::<f64>() / snr.len().max(1) as f64,
+        mean_gradients: m(&|r| r.gradients as f64),
+        mean_forwards: m(&|r| r.forwards as f64),
+        seconds: results.iter().map(|r| r.seconds).sum(),
+    }
+}
+
+/// Attacks one batch end to end: clean prediction, attack, adversarial prediction, distortion.
+/// `names` and `true_labels` are per example; returns the adversarial batch and the results.
+pub fn attack_batch(
+    target: &AttackTarget,
+    x: &Tensor,
+    true_labels: &[Option<i64>],
+    names: &[String],
+    box_spec: BoxSpec,
+    cfg: &AttackConfig,
+) -> Result<(Tensor, Vec<ExampleResult>)> {
+    let start = std::time::Instant::now();
+    let n = x.size()[0] as usize;
+    let x = x.to_device(target.device).to_kind(Kind::Float);
+    let clean_pred = Vec::<i64>::try_from(target.predict(&x))?;
+    let reference: Vec<i64> = (0..n).map(|i| true_labels[i].unwrap_or(clean_pred[i])).collect();
+    let ref_t = Tensor::from_slice(&reference).to_device(target.device);
+    let bounds = Bounds::of(&x, box_spec, target.domain);
+    let out = run(target, &x, &ref_t, &bounds, cfg)?;
+    let adv_pred_t = target.predict(&out.adversarial);
+    let achieved = Vec::<bool>::try_from(cfg.goal.achieved(&adv_pred_t, &ref_t))?;
+    let adv_pred = Vec::<i64>::try_from(adv_pred_t)?;
+    let dist = distortion(&x, &out.adversarial);
+    let seconds = start.elapsed().as_secs_f64() / n.max(1) as f64;
+    let tgt = match cfg.goal {
+        Goal::Targeted(t) => Some(t),
+        Goal::Untargeted => None,
+    };
+    let results = (0..n)
+        .map(|i| ExampleResult {
+            name: names[i].clone(),
+            true_label: true_labels[i],
+            original: clean_pred[i],
+            adversarial: adv_pred[i],
+            target: tgt,
+            reference: reference[i],
+            success: achieved[i],
+            counted: clean_pred[i] == reference[i] && tgt != Some(reference[i]),
+            distortion: dist[i],
+            // +1 clean and +1 adversarial prediction per example.
+            gradients: out.gradients[i],
+            forwards: out.forwards[i] + 2,
+            seconds,
+        })
+        .collect();
+    Ok((out.adversarial, results))
+}

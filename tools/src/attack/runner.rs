@@ -1,0 +1,141 @@
+//! The `attack` command's work: clips through the checkpoint's own pipeline (resample, crop or
+//! pad to the window, clip gain to the target RMS), the attack in batches, and the outputs:
+//! the adversarial inputs (`adversarial/NAME.wav`, 32-bit float at the model rate, the window
+//! after the clip gain as the model saw it; or `adversarial/NAME.npy`, the log-mel map
+//! `[1, frames, bins]`) and `report.json` (per example results and the summary).
+
+use super::{attack_batch, AttackConfig, AttackTarget, BoxSpec, Domain, ExampleResult, Summary};
+use crate::data::features::Featurizer;
+use crate::error::{Result, ToolsError};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use soundproof::audio::{write_wav, WavFormat};
+use std::path::{Path, PathBuf};
+use tch::{Device, Tensor};
+
+/// One clip to attack.
+#[derive(Debug, Clone)]
+pub struct Clip {
+    pub path: PathBuf,
+    pub label: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub config: AttackConfig,
+    pub domain: Domain,
+    pub box_spec: BoxSpec,
+    pub batch: usize,
+    pub device: Device,
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub checkpoint: PathBuf,
+    pub model: String,
+    pub config: AttackConfig,
+    pub domain: Domain,
+    /// The box, in words.
+    pub box_bounds: String,
+    pub device: String,
+    pub summary: Summary,
+    /// Totals counted by the target (examples × passes).
+    pub total_forwards: u64,
+    pub total_gradients: u64,
+    pub results: Vec<ExampleResult>,
+}
+
+fn box_words(spec: BoxSpec, domain: Domain) -> String {
+    match (spec, domain) {
+        (BoxSpec::Clean, Domain::Waveform) => "[-max|x|, max|x|] of each clean window (after the clip gain)".into(),
+        (BoxSpec::Clean, Domain::Features) => "[min, max] of each clean log-mel map (dB)".into(),
+        (BoxSpec::Fixed { lo, hi }, _) => format!("[{lo}, {hi}]"),
+        (BoxSpec::Unbounded, _) => "none".into(),
+    }
+}
+
+fn stem(p: &Path) -> String {
+    p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "clip".into())
+}
+
+/// Attacks `clips` with the checkpoint in `checkpoint`, writing into `out`.
+pub fn run_on_clips(checkpoint: &Path, clips: &[Clip], opts: &RunOptions, out: &Path) -> Result<Report> {
+    let (target, ck) = AttackTarget::from_checkpoint(checkpoint, opts.domain, opts.device)?;
+    if let super::Goal::Targeted(t) = opts.config.goal {
+        if t < 0 || t as usize >= ck.labels.len() {
+            return Err(ToolsError::invalid("target", t, "a class index of the model"));
+        }
+    }
+    let pipeline = ck.pipeline();
+    let mut featurizer = match opts.domain {
+        Domain::Features => {
+            let cfg = ck.features.as_ref().ok_or_else(|| ToolsError::invalid("domain", "features", "waveform (this model takes the waveform)"))?;
+            Some(Featurizer::new(cfg, ck.window_samples)?)
+        }
+        Domain::Waveform => None,
+    };
+    let adv_dir = out.join("adversarial");
+    std::fs::create_dir_all(&adv_dir).map_err(|e| ToolsError::io(&adv_dir, e))?;
+    let bar = ProgressBar::new(clips.len() as u64);
+    if opts.quiet {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    bar.set_style(
+        ProgressStyle::with_template("attack {pos}/{len} [{bar:30}] {elapsed_precise} (eta {eta}) {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut results: Vec<ExampleResult> = Vec::with_capacity(clips.len());
+    for chunk in clips.chunks(opts.batch.max(1)) {
+        let mut buf = Vec::new();
+        let mut shape = vec![chunk.len() as i64];
+        for c in chunk {
+            let (x, _gain) = pipeline.load(&c.path)?;
+            match &mut featurizer {
+                Some(f) => {
+                    let start = buf.len();
+                    buf.resize(start + f.frames() * f.bins(), 0.0);
+                    f.compute(&x, &mut buf[start..])?;
+                }
+                None => buf.extend_from_slice(&x),
+            }
+        }
+        match &featurizer {
+            Some(f) => shape.extend([1, f.frames() as i64, f.bins() as i64]),
+            None => shape.push(ck.window_samples as i64),
+        }
+        let x = Tensor::from_slice(&buf).reshape(&shape);
+        let names: Vec<String> = chunk.iter().map(|c| stem(&c.path)).collect();
+        let labels: Vec<Option<i64>> = chunk.iter().map(|c| c.label).collect();
+        let (adv, res) = attack_batch(&target, &x, &labels, &names, opts.box_spec, &opts.config)?;
+        let adv = adv.to_device(Device::Cpu);
+        for (i, name) in names.iter().enumerate() {
+            let row = Vec::<f32>::try_from(adv.get(i as i64).flatten(0, -1))?;
+            match &featurizer {
+                Some(f) => soundproof::npy::write_f32(&adv_dir.join(format!("{name}.npy")), &[1, f.frames(), f.bins()], &row)?,
+                None => write_wav(adv_dir.join(format!("{name}.wav")), &row, ck.sample_rate, WavFormat::Float32)?,
+            }
+        }
+        results.extend(res);
+        let s = super::summarize(&results);
+        bar.set_message(format!("fooled {}/{}", s.successes, s.counted));
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    let (total_forwards, total_gradients) = target.counts();
+    let report = Report {
+        checkpoint: checkpoint.to_path_buf(),
+        model: ck.spec.arch.name().to_string(),
+        config: opts.config,
+        domain: opts.domain,
+        box_bounds: box_words(opts.box_spec, opts.domain),
+        device: crate::device::name(opts.device),
+        summary: super::summarize(&results),
+        total_forwards,
+        total_gradients,
+        results,
+    };
+    let path = out.join("report.json");
+    let json = serde_json::to_string_pretty(&report).map_err(|e| ToolsError::Json { path: path.clone(), source: e })?;
+    std::fs::write(&path, json + "\n").map_err(|e| ToolsError::io(&path, e))?;
+    Ok(report)
+}

@@ -2,19 +2,21 @@
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use soundproof::dsp::FeatureKind;
+use soundproof_tools::attack::runner::{run_on_clips, Clip, RunOptions};
+use soundproof_tools::attack::{AttackConfig, AttackKind, BoxSpec, Domain, Goal};
 use soundproof_tools::data::augment::Augment;
 use soundproof::model::card::Precision;
 use soundproof_tools::data::{default_data_dir, DatasetSpec, Split};
 use soundproof_tools::device::DeviceChoice;
 use soundproof_tools::eval::{confusion_text, evaluate, record_metrics, EvalOptions};
-use soundproof_tools::export::{export, quantize, quantized_path};
+use soundproof_tools::export::{evenly, export, quantize, quantized_path};
 use soundproof_tools::nn::Arch;
 use soundproof_tools::train::{train, TrainConfig};
 use soundproof_tools::{onnx, plot};
 use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
-#[command(name = "soundproof-tools", version, about = "Train, export, quantize and evaluate soundproof models")]
+#[command(name = "soundproof-tools", version, about = "Train, export, quantize, evaluate and attack soundproof models")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -199,6 +201,66 @@ struct EvalArgs {
     json: bool,
 }
 
+#[derive(Args)]
+struct AttackArgs {
+    /// Folder written by `train`.
+    #[arg(long)]
+    checkpoint: PathBuf,
+    #[arg(long, value_enum)]
+    attack: AttackKind,
+    /// Radius: L∞ for fgsm / bim-a / bim-b, L2 for fgsm-l2 (in the units of the domain:
+    /// waveform samples after the clip gain, or dB of the log-mel map).
+    #[arg(long)]
+    eps: f64,
+    /// BIM step size (default: ε / 4).
+    #[arg(long)]
+    alpha: Option<f64>,
+    /// BIM iterations.
+    #[arg(long, default_value_t = 10)]
+    steps: usize,
+    /// Targeted attack towards this class index (default: untargeted).
+    #[arg(long)]
+    target: Option<i64>,
+    #[arg(long, value_enum, default_value_t = Domain::Waveform)]
+    domain: Domain,
+    /// Box [-B, B] instead of the clean example's own range (waveform: [-max|x|, max|x|];
+    /// features: [min, max] of the clean map).
+    #[arg(long, conflicts_with = "no_box")]
+    box_bound: Option<f64>,
+    /// No box, the ε-ball only.
+    #[arg(long)]
+    no_box: bool,
+    /// `fsdd`, `esc10` or a folder of CLASS/*.wav (instead of WAV files).
+    #[arg(long)]
+    dataset: Option<String>,
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    #[arg(long, default_value_t = 1)]
+    fold: u32,
+    #[arg(long)]
+    val_fold: Option<u32>,
+    #[arg(long, value_enum, default_value_t = Split::Test)]
+    split: Split,
+    /// At most this many clips (evenly spaced through the split).
+    #[arg(long)]
+    max_clips: Option<usize>,
+    /// WAV files to attack (labels unknown: the clean prediction is the reference).
+    inputs: Vec<PathBuf>,
+    /// Output folder: adversarial/ and report.json.
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, default_value_t = 16)]
+    batch_size: usize,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
+    /// libtorch CPU threads.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Print the report as JSON on stdout (no progress bar).
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Train a model; writes the checkpoint, train_log.json, training_curve.png and the f32
@@ -210,6 +272,9 @@ enum Command {
     Quantize(QuantizeArgs),
     /// Runs an ONNX model in tract on a dataset split: accuracy, confusion matrix, recall.
     Eval(EvalArgs),
+    /// Adversarial attack (FGSM L∞/L2, BIM-a, BIM-b) on clips of a dataset split or WAV files;
+    /// writes the adversarial inputs and report.json into --out.
+    Attack(AttackArgs),
 }
 
 fn command_line() -> String {
@@ -344,11 +409,59 @@ fn run_eval(a: EvalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn run_attack(a: AttackArgs) -> anyhow::Result<()> {
+    let clips: Vec<Clip> = match &a.dataset {
+        Some(name) => {
+            anyhow::ensure!(a.inputs.is_empty(), "give either --dataset or WAV files, not both");
+            let dir = a.data_dir.clone().unwrap_or_else(default_data_dir);
+            let index = DatasetSpec::parse(name, &dir, a.fold, a.val_fold).index()?;
+            let ex = index.split(a.split);
+            let ex = match a.max_clips {
+                Some(n) => evenly(ex, n),
+                None => ex.to_vec(),
+            };
+            ex.into_iter().map(|e| Clip { path: e.path, label: Some(e.label as i64) }).collect()
+        }
+        None => a.inputs.iter().map(|p| Clip { path: p.clone(), label: None }).collect(),
+    };
+    anyhow::ensure!(!clips.is_empty(), "nothing to attack: give --dataset or WAV files");
+    let device = soundproof_tools::device::resolve(a.device)?;
+    if let Some(n) = a.threads {
+        tch::set_num_threads(n as i32);
+    }
+    let config = AttackConfig {
+        kind: a.attack,
+        eps: a.eps,
+        alpha: a.alpha.unwrap_or(a.eps / 4.0),
+        steps: a.steps,
+        goal: a.target.map(Goal::Targeted).unwrap_or(Goal::Untargeted),
+    };
+    let box_spec = match (a.box_bound, a.no_box) {
+        (_, true) => BoxSpec::Unbounded,
+        (Some(b), _) => BoxSpec::Fixed { lo: -b, hi: b },
+        (None, false) => BoxSpec::Clean,
+    };
+    let opts = RunOptions { config, domain: a.domain, box_spec, batch: a.batch_size, device, quiet: a.json };
+    let report = run_on_clips(&a.checkpoint, &clips, &opts, &a.out).with_context(|| format!("attacking with {}", a.checkpoint.display()))?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        let s = &report.summary;
+        println!(
+            "{:?} on {} ({:?} domain, ε = {}): fooling rate {:.1}% ({}/{} counted of {}), mean L2 {:.4}, mean L∞ {:.4}, mean SNR {:.1} dB, {:.1} gradients and {:.1} forwards per example, {:.1} s",
+            a.attack, report.model, a.domain, a.eps, 100.0 * s.fooling_rate, s.successes, s.counted, s.examples, s.mean_l2, s.mean_linf, s.mean_snr_db, s.mean_gradients, s.mean_forwards, s.seconds
+        );
+        println!("wrote {}", a.out.join("report.json").display());
+    }
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Train(a) => run_train(a),
         Command::Export(a) => run_export(a),
         Command::Quantize(a) => run_quantize(a),
         Command::Eval(a) => run_eval(a),
+        Command::Attack(a) => run_attack(a),
     }
 }

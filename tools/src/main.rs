@@ -209,13 +209,13 @@ struct AttackArgs {
     #[arg(long, value_enum)]
     attack: AttackKind,
     /// Radius: L∞ for fgsm / bim-a / bim-b, L2 for fgsm-l2 (in the units of the domain:
-    /// waveform samples after the clip gain, or dB of the log-mel map).
+    /// waveform samples after the clip gain, or dB of the log-mel map); unused by deepfool.
     #[arg(long)]
-    eps: f64,
+    eps: Option<f64>,
     /// BIM step size (default: ε / 4).
     #[arg(long)]
     alpha: Option<f64>,
-    /// BIM iterations.
+    /// BIM iterations; DeepFool's iteration limit.
     #[arg(long, default_value_t = 10)]
     steps: usize,
     /// Targeted attack towards this class index (default: untargeted).
@@ -272,7 +272,7 @@ enum Command {
     Quantize(QuantizeArgs),
     /// Runs an ONNX model in tract on a dataset split: accuracy, confusion matrix, recall.
     Eval(EvalArgs),
-    /// Adversarial attack (FGSM L∞/L2, BIM-a, BIM-b) on clips of a dataset split or WAV files;
+    /// Adversarial attack (FGSM L∞/L2, BIM-a, BIM-b, DeepFool L2) on clips of a dataset split or WAV files;
     /// writes the adversarial inputs and report.json into --out.
     Attack(AttackArgs),
 }
@@ -429,10 +429,15 @@ fn run_attack(a: AttackArgs) -> anyhow::Result<()> {
     if let Some(n) = a.threads {
         tch::set_num_threads(n as i32);
     }
+    let eps = match (a.eps, a.attack) {
+        (Some(e), _) => e,
+        (None, AttackKind::Deepfool) => 0.0,
+        (None, _) => anyhow::bail!("--eps is required for {:?}", a.attack),
+    };
     let config = AttackConfig {
         kind: a.attack,
-        eps: a.eps,
-        alpha: a.alpha.unwrap_or(a.eps / 4.0),
+        eps,
+        alpha: a.alpha.unwrap_or(eps / 4.0),
         steps: a.steps,
         goal: a.target.map(Goal::Targeted).unwrap_or(Goal::Untargeted),
     };
@@ -449,7 +454,7 @@ fn run_attack(a: AttackArgs) -> anyhow::Result<()> {
         let s = &report.summary;
         println!(
             "{:?} on {} ({:?} domain, ε = {}): fooling rate {:.1}% ({}/{} counted of {}), mean L2 {:.4}, mean L∞ {:.4}, mean SNR {:.1} dB, {:.1} gradients and {:.1} forwards per example, {:.1} s",
-            a.attack, report.model, a.domain, a.eps, 100.0 * s.fooling_rate, s.successes, s.counted, s.examples, s.mean_l2, s.mean_linf, s.mean_snr_db, s.mean_gradients, s.mean_forwards, s.seconds
+            a.attack, report.model, a.domain, eps, 100.0 * s.fooling_rate, s.successes, s.counted, s.examples, s.mean_l2, s.mean_linf, s.mean_snr_db, s.mean_gradients, s.mean_forwards, s.seconds
         );
         println!("wrote {}", a.out.join("report.json").display());
     }

@@ -5,7 +5,8 @@
 //!   step points straight at it: FGSM-L2 (resp. FGSM L∞) with ε just above that distance must
 //!   flip the label, just below must not; untargeted and targeted alike. BIM-a with step α
 //!   moves `w·x + b` by `α‖w‖₁` per step, so it must stop after exactly
-//!   `⌈|w·x + b| / (α‖w‖₁)⌉` gradients.
+//!   `⌈|w·x + b| / (α‖w‖₁)⌉` gradients. DeepFool reaches the boundary in one step, so its
+//!   perturbation is `(1 + overshoot)·(|w·x + b| + 10⁻⁴) / ‖w‖₂`.
 //! * Every attack's perturbation stays in the ε-ball (L∞, or L2 for FGSM-L2) and in the box.
 //! * BIM-b on the trained kws-cnn checkpoint (skipped, with a message, where the checkpoint or
 //!   FSDD is absent): a high fooling rate on 10 FSDD test clips in the waveform domain, with
@@ -107,6 +108,26 @@ fn bim_a_stops_at_the_first_success_and_bim_b_runs_every_step() {
         assert!(r.success);
         assert_eq!((r.gradients, r.forwards), (steps as u64, steps as u64 + 2));
     }
+}
+
+#[test]
+fn deepfool_lands_just_past_the_boundary_of_a_linear_classifier() {
+    let (w, b, x) = linear();
+    let target = linear_target(&w, b);
+    let l2w = w.iter().map(|v| v * v).sum::<f64>().sqrt();
+    let m = margins(&w, b, &x);
+    let cfg = AttackConfig { kind: AttackKind::Deepfool, eps: 0.0, alpha: 0.0, steps: 50, goal: Goal::Untargeted };
+    let names = vec!["x".to_string(); m.len()];
+    let (_, res) = attack_batch(&target, &x, &vec![None; m.len()], &names, BoxSpec::Unbounded, &cfg).unwrap();
+    for (r, &z) in res.iter().zip(&m) {
+        // One step onto the (exact) boundary, (1 + overshoot) of it; the second Jacobian's
+        // forward pass sees the flip: 2 iterations × 2 classes.
+        let expect = (1.0 + soundproof_tools::attack::deepfool::OVERSHOOT) * (z.abs() + 1e-4) / l2w;
+        assert!(r.success, "{r:?}");
+        assert!((r.distortion.l2 - expect).abs() <= 1e-4 * expect, "DeepFool L2 {} vs {expect}", r.distortion.l2);
+        assert_eq!((r.gradients, r.forwards), (4, 4));
+    }
+    assert!(attack_batch(&target, &x, &vec![None; m.len()], &names, BoxSpec::Unbounded, &AttackConfig { goal: Goal::Targeted(0), ..cfg }).is_err());
 }
 
 #[test]

@@ -5,7 +5,9 @@
 //!   `x' = x + ε·∇J/‖∇J‖₂`), one gradient per example;
 //! * [`bim`]: Basic Iterative Method (Eq. 5-6), L∞ steps of size α projected on the ε-ball
 //!   around `x` and clipped to the box: BIM-a stops each example at its first success, BIM-b
-//!   runs the fixed number of steps.
+//!   runs the fixed number of steps;
+//! * [`deepfool`]: DeepFool L2 (untargeted, no ε: the smallest step onto the linearized
+//!   boundary, repeated), `C` gradients per iteration.
 //!
 //! Every attack is untargeted (ascend the cross-entropy of the reference label) or targeted
 //! (descend the cross-entropy of the target label), and works in either [`Domain`]:
@@ -22,6 +24,7 @@
 //! example.
 
 pub mod bim;
+pub mod deepfool;
 pub mod fgsm;
 pub mod runner;
 
@@ -198,6 +201,20 @@ impl AttackTarget {
         (g, logits.detach())
     }
 
+    /// `(logits, J)` with `J = ∂logits/∂x` of shape `[N, C, ...input]`: one forward and `C`
+    /// backward passes (counts `N` forwards and `C·N` gradients).
+    pub fn jacobian(&self, x: &Tensor) -> (Tensor, Tensor) {
+        let xg = x.detach().set_requires_grad(true);
+        let logits = (self.f)(&xg);
+        let (n, c) = (x.size()[0] as u64, logits.size()[1]);
+        self.forwards.set(self.forwards.get() + n);
+        self.gradients.set(self.gradients.get() + n * c as u64);
+        let rows: Vec<Tensor> = (0..c)
+            .map(|k| Tensor::run_backward(&[logits.select(1, k).sum(Kind::Float)], &[&xg], k + 1 < c, false).remove(0))
+            .collect();
+        (logits.detach(), Tensor::stack(&rows, 1))
+    }
+
     /// `(forwards, gradients)` so far, in examples.
     pub fn counts(&self) -> (u64, u64) {
         (self.forwards.get(), self.gradients.get())
@@ -216,6 +233,8 @@ pub enum AttackKind {
     BimA,
     /// BIM with a fixed number of steps.
     BimB,
+    /// DeepFool L2 (untargeted; `steps` iterations at most, ε unused).
+    Deepfool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -225,7 +244,7 @@ pub struct AttackConfig {
     pub eps: f64,
     /// BIM step size.
     pub alpha: f64,
-    /// BIM iterations.
+    /// BIM iterations, DeepFool's iteration limit.
     pub steps: usize,
     pub goal: Goal,
 }
@@ -256,6 +275,12 @@ pub fn run(target: &AttackTarget, x: &Tensor, reference: &Tensor, bounds: &Bound
                 return Err(ToolsError::invalid("steps", 0, "at least one iteration"));
             }
             bim::attack(target, x, reference, bounds, cfg.eps, cfg.alpha, cfg.steps, cfg.kind == AttackKind::BimA, cfg.goal)
+        }
+        AttackKind::Deepfool => {
+            if cfg.goal != Goal::Untargeted {
+                return Err(ToolsError::invalid("target", "a class", "no target: DeepFool is untargeted"));
+            }
+            deepfool::attack(target, x, reference, bounds, cfg.steps, deepfool::OVERSHOOT)
         }
     })
 }
@@ -330,7 +355,7 @@ pub struct Summary {
 
 pub fn summarize(results: &[ExampleResult]) -> Summary {
     let c: Vec<&ExampleResult> = results.iter().filter(|r| r.counted).collect();
-    let m = |f: &dyn Fn(&ExampleResult) -> f64| c.iter().map(|r| f(*r)).sum::<f64>() / c.len().max(1) as f64;
+    let m = |f: &dyn Fn(&ExampleResult) -> f64| c.iter().map(|r| f(r)).sum::<f64>() / c.len().max(1) as f64;
     let snr: Vec<f64> = c.iter().map(|r| r.distortion.snr_db).filter(|s| s.is_finite()).collect();
     Summary {
         examples: results.len(),

@@ -230,15 +230,9 @@ struct AttackArgs {
     /// No box, the ε-ball only.
     #[arg(long)]
     no_box: bool,
-    /// `fsdd`, `esc10` or a folder of CLASS/*.wav (instead of WAV files).
-    #[arg(long)]
-    dataset: Option<String>,
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    #[arg(long, default_value_t = 1)]
-    fold: u32,
-    #[arg(long)]
-    val_fold: Option<u32>,
+    /// `--dataset fsdd|esc10|DIR` (instead of WAV files), `--data-dir`, `--fold`, `--val-fold`.
+    #[command(flatten)]
+    data: OptionalDataArgs,
     #[arg(long, value_enum, default_value_t = Split::Test)]
     split: Split,
     /// At most this many clips (evenly spaced through the split).
@@ -410,11 +404,10 @@ fn run_eval(a: EvalArgs) -> anyhow::Result<()> {
 }
 
 fn run_attack(a: AttackArgs) -> anyhow::Result<()> {
-    let clips: Vec<Clip> = match &a.dataset {
+    let clips: Vec<Clip> = match &a.data.dataset {
         Some(name) => {
             anyhow::ensure!(a.inputs.is_empty(), "give either --dataset or WAV files, not both");
-            let dir = a.data_dir.clone().unwrap_or_else(default_data_dir);
-            let index = DatasetSpec::parse(name, &dir, a.fold, a.val_fold).index()?;
+            let index = a.data.spec(name).index()?;
             let ex = index.split(a.split);
             let ex = match a.max_clips {
                 Some(n) => evenly(ex, n),

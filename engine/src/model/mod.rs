@@ -2,8 +2,9 @@
 //!
 //! A model goes through explicit stages (after tract's own): parse the protobuf → read and
 //! check the card → build the front end the card describes and check the input shape against
-//! it → type the graph with a symbolic batch dimension → optimize → runnable plan. Every
-//! refusal names the file and the disagreement.
+//! it → type the graph with a symbolic batch dimension (checks the output against the card) →
+//! per batch size actually run, an optimized plan typed for that batch, made on first use and
+//! cached. Every refusal names the file and the disagreement.
 pub mod card;
 
 pub use card::{CardError, InputKind, ModelCard, Precision};
@@ -30,18 +31,14 @@ pub enum ModelError {
     Run { name: String, reason: String },
 }
 
-/// How batches are run: one plan with a symbolic batch, or a plan per batch size made on first
-/// use (see `Model::load`).
-enum Plans {
-    Symbolic(Arc<TypedSimplePlan>),
-    PerBatch { proto: Box<tract_onnx::pb::ModelProto>, plans: std::sync::Mutex<Vec<(usize, Arc<TypedSimplePlan>)>> },
-}
-
 /// A loaded, optimized model and its card.
 pub struct Model {
     path: PathBuf,
     card: ModelCard,
-    plans: Plans,
+    /// The parsed ONNX graph, from which a plan per batch size is made on first use (see
+    /// [`Model::load`]), and those plans.
+    proto: Box<tract_onnx::pb::ModelProto>,
+    plans: std::sync::Mutex<Vec<(usize, Arc<TypedSimplePlan>)>>,
     /// Per-example input shape, without the batch dimension.
     example_shape: Vec<usize>,
     n_classes: usize,
@@ -73,7 +70,6 @@ impl Model {
         // faster on kws-fsdd-rt at batch 1 (BENCHMARKS.md, inference). A graph with an in-graph
         // Resize to fixed sizes also only evaluates with a known batch. The symbolic model is
         // still typed at load, to check the output against the card.
-        let per_batch = true;
 
         // The declared input must be the card's, batch aside.
         let shape_err = |what: String| ModelError::Shape { path: path.clone(), what };
@@ -96,7 +92,7 @@ impl Model {
             .set_input_fact(0, f32::fact(dims).into())
             .map_err(|e| shape_err(format!("cannot set the input shape: {e:#}")))?;
         let plan_err = |e: TractError| ModelError::Plan { path: path.clone(), reason: format!("{e:#}") };
-        let typed = if per_batch { model.into_typed().and_then(|m| m.into_decluttered()) } else { model.into_optimized() }.map_err(plan_err)?;
+        let typed = model.into_typed().and_then(|m| m.into_decluttered()).map_err(plan_err)?;
         let out_fact = typed.output_fact(0).map_err(plan_err)?.clone();
         let n_classes = out_fact
             .shape
@@ -107,40 +103,29 @@ impl Model {
         if n_classes != card.labels.len() {
             return Err(shape_err(format!("the graph outputs {n_classes} classes, the card lists {} labels", card.labels.len())));
         }
-        let plans = if per_batch {
-            Plans::PerBatch { proto: Box::new(proto), plans: std::sync::Mutex::new(Vec::new()) }
-        } else {
-            Plans::Symbolic(typed.into_runnable().map_err(plan_err)?)
-        };
-        let m = Model { path, card, plans, example_shape, n_classes };
-        if per_batch {
-            // Build (and check) the batch-1 plan now, so a model tract cannot run is refused at load.
-            m.plan_for(1).map_err(|e| ModelError::Plan { path: m.path.clone(), reason: format!("{e:#}") })?;
-        }
+        let m = Model { path, card, proto: Box::new(proto), plans: std::sync::Mutex::new(Vec::new()), example_shape, n_classes };
+        // Build (and check) the batch-1 plan now, so a model tract cannot run is refused at load.
+        m.plan_for(1).map_err(|e| ModelError::Plan { path: m.path.clone(), reason: format!("{e:#}") })?;
         Ok(m)
     }
 
+    /// The plan for batches of `n`, made (and cached) on first use.
     fn plan_for(&self, n: usize) -> TractResult<Arc<TypedSimplePlan>> {
-        match &self.plans {
-            Plans::Symbolic(p) => Ok(p.clone()),
-            Plans::PerBatch { proto, plans } => {
-                let mut cache = plans.lock().map_err(|_| anyhow::anyhow!("plan cache poisoned"))?;
-                if let Some((_, p)) = cache.iter().find(|(b, _)| *b == n) {
-                    return Ok(p.clone());
-                }
-                let mut m = tract_onnx::onnx().model_for_proto_model(proto)?;
-                let mut dims: TVec<usize> = tvec![n];
-                dims.extend(self.example_shape.iter().copied());
-                m.set_input_fact(0, f32::fact(dims).into())?;
-                let plan = m.into_optimized()?.into_runnable()?;
-                // A handful of batch sizes in practice (1, the certification batch, a tail).
-                if cache.len() >= 8 {
-                    cache.remove(0);
-                }
-                cache.push((n, plan.clone()));
-                Ok(plan)
-            }
+        let mut cache = self.plans.lock().map_err(|_| anyhow::anyhow!("plan cache poisoned"))?;
+        if let Some((_, p)) = cache.iter().find(|(b, _)| *b == n) {
+            return Ok(p.clone());
         }
+        let mut m = tract_onnx::onnx().model_for_proto_model(&self.proto)?;
+        let mut dims: TVec<usize> = tvec![n];
+        dims.extend(self.example_shape.iter().copied());
+        m.set_input_fact(0, f32::fact(dims).into())?;
+        let plan = m.into_optimized()?.into_runnable()?;
+        // A handful of batch sizes in practice (1, the certification batch, a tail).
+        if cache.len() >= 8 {
+            cache.remove(0);
+        }
+        cache.push((n, plan.clone()));
+        Ok(plan)
     }
 
     pub fn card(&self) -> &ModelCard {

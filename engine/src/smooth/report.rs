@@ -45,20 +45,9 @@ impl ClipRecord {
     }
 }
 
-/// Certifies one clip already at the model's rate (fixed-n CERTIFY).
+/// Certifies one clip already at the model's rate: fixed-n CERTIFY, or online (a look schedule
+/// under a budget) when `online` is given.
 pub fn certify_clip(
-    smoother: &mut Smoother<'_>,
-    path: &Path,
-    samples: &[f32],
-    gain: ClipGain,
-    truth: Option<String>,
-    truth_index: Option<usize>,
-) -> Result<ClipRecord, SmoothError> {
-    certify_clip_with(smoother, path, samples, gain, truth, truth_index, None)
-}
-
-/// Certifies one clip, fixed-n or online (a look schedule under a budget).
-pub fn certify_clip_with(
     smoother: &mut Smoother<'_>,
     path: &Path,
     samples: &[f32],
@@ -296,14 +285,13 @@ pub struct LoadedClip {
     pub truth_index: Option<usize>,
 }
 
-/// Certifies `clips` with `smoother` under `gain` after scaling each clip by `scale` (the
-/// microphone gain); returns the records.
-pub fn certify_clips(smoother: &mut Smoother<'_>, clips: &[LoadedClip], scale: f32, gain: impl Fn(&LoadedClip) -> Result<ClipGain, SmoothError>) -> Result<Vec<ClipRecord>, SmoothError> {
+/// Certifies `clips` (fixed-n CERTIFY) after scaling each clip by `scale` (the microphone
+/// gain), clip `i` under `gains[i]`; returns the records.
+pub fn certify_clips(smoother: &mut Smoother<'_>, clips: &[LoadedClip], scale: f32, gains: &[ClipGain]) -> Result<Vec<ClipRecord>, SmoothError> {
     let mut out = Vec::with_capacity(clips.len());
-    for c in clips {
-        let g = gain(c)?;
+    for (c, &g) in clips.iter().zip(gains) {
         let scaled: Vec<f32> = c.samples.iter().map(|v| v * scale).collect();
-        out.push(certify_clip(smoother, &c.path, &scaled, g, c.truth.clone(), c.truth_index)?);
+        out.push(certify_clip(smoother, &c.path, &scaled, g, c.truth.clone(), c.truth_index, None)?);
     }
     Ok(out)
 }
@@ -330,20 +318,24 @@ pub fn gain_sweep(
     mut progress: impl FnMut(f64, &str),
 ) -> Result<Vec<SweepCell>, SmoothError> {
     let model = smoother.model();
-    let base: Vec<f32> = clips.iter().map(|c| clip_gain(model, &c.samples, ClipGain::ClipRms)).collect::<Result<_, _>>().map_err(|e| SmoothError::Config(e.to_string()))?;
+    // `fixed`: each clip's gain as calibrated at 0 dB; `rms`: recomputed from the scaled clip.
+    let fixed: Vec<ClipGain> = clips
+        .iter()
+        .map(|c| clip_gain(model, &c.samples, ClipGain::ClipRms).map(ClipGain::Fixed))
+        .collect::<Result<_, _>>()
+        .map_err(|e| SmoothError::Config(e.to_string()))?;
+    let rms = vec![ClipGain::ClipRms; clips.len()];
     let mut cells = Vec::new();
     for &db in gains_db {
         let c = 10f64.powf(db / 20.0) as f32;
         for policy in policies {
             progress(db, policy);
-            let records = match policy.as_str() {
-                "fixed" => certify_clips(smoother, clips, c, |clip| {
-                    let i = clips.iter().position(|x| std::ptr::eq(x, clip)).unwrap_or(0);
-                    Ok(ClipGain::Fixed(base[i]))
-                })?,
-                "rms" => certify_clips(smoother, clips, c, |_| Ok(ClipGain::ClipRms))?,
+            let gains = match policy.as_str() {
+                "fixed" => &fixed,
+                "rms" => &rms,
                 other => return Err(SmoothError::Config(format!("unknown gain policy `{other}` for the sweep: use fixed or rms"))),
             };
+            let records = certify_clips(smoother, clips, c, gains)?;
             cells.push(SweepCell { gain_db: db, policy: policy.clone(), summary: Summary::of(&records, thresholds) });
         }
     }

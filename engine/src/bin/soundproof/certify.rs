@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use soundproof::audio;
 use soundproof::labels::{fsdd_take, match_label, LabelReader};
 use soundproof::model::Model;
-use soundproof::smooth::report::{certify_clip_with, default_thresholds, CertifyRun, ClipRecord, Summary};
+use soundproof::smooth::report::{certify_clip, default_thresholds, CertifyRun, ClipRecord, Summary};
 use soundproof::smooth::{Budget, Contract, LookSchedule, SmoothParams, Smoother};
 use std::time::Duration;
 use std::path::{Path, PathBuf};
@@ -170,7 +170,7 @@ pub fn run(a: CertifyArgs) -> Result<()> {
                         let samples = audio::resample(&clip.samples, clip.sample_rate, sr)?;
                         let truth = reader.label(path);
                         let ti = truth.as_deref().and_then(|t| match_label(t, &labels));
-                        Ok(certify_clip_with(&mut smoother, path, &samples, gain, truth, ti, online)?)
+                        Ok(certify_clip(&mut smoother, path, &samples, gain, truth, ti, online)?)
                     })()
                     .with_context(|| format!("certifying {}", path.display()));
                     if let Ok(rec) = &r {

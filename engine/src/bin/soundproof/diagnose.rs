@@ -7,7 +7,7 @@ use soundproof::audio;
 use soundproof::labels::{match_label, LabelReader};
 use soundproof::model::Model;
 use soundproof::pipeline::ClipGain;
-use soundproof::smooth::report::{clip_window, default_thresholds, gain_sweep, geometry, ClipRecord, GeometryRow, LoadedClip, Summary};
+use soundproof::smooth::report::{certify_clips, clip_window, default_thresholds, gain_sweep, geometry, GeometryRow, LoadedClip, Summary};
 use soundproof::smooth::{clip_key, Contract, SmoothParams, Smoother, Transform};
 use std::path::PathBuf;
 
@@ -148,22 +148,20 @@ pub fn diagnose(a: DiagnoseArgs) -> Result<()> {
     let mut table2 = Vec::new();
     if !a.geometry_only {
         let thresholds = [0.0];
-        let run = |contract: Contract, sigma: f64| -> Result<(Summary, Vec<ClipRecord>)> {
+        let gains = vec![ClipGain::ClipRms; clips.len()];
+        let run = |contract: Contract, sigma: f64| -> Result<Summary> {
+            eprint!("\r{contract} σ = {sigma} on {} clips ", clips.len());
             let params = SmoothParams { sigma, n0: a.n0, n: a.n, alpha: a.alpha, batch: a.batch, seed: a.seed };
             let mut s = Smoother::new(&model, contract, params)?;
-            let mut records = Vec::new();
-            for c in &clips {
-                eprint!("\r{contract} σ = {sigma}: {} ", c.path.file_name().and_then(|n| n.to_str()).unwrap_or(""));
-                records.push(soundproof::smooth::report::certify_clip(&mut s, &c.path, &c.samples, ClipGain::ClipRms, c.truth.clone(), c.truth_index)?);
-            }
+            let records = certify_clips(&mut s, &clips, 1.0, &gains)?;
             eprint!("\r");
-            Ok((Summary::of(&records, &thresholds), records))
+            Ok(Summary::of(&records, &thresholds))
         };
         let sr = a.sigma_representation;
-        let (logmel, _) = run(Contract::Feature, sr)?;
-        let (wave_r, _) = run(Contract::Waveform, sr)?;
-        let (clip, _) = run(Contract::Post(Transform::Clip), a.sigma)?;
-        let (wave, _) = run(Contract::Waveform, a.sigma)?;
+        let logmel = run(Contract::Feature, sr)?;
+        let wave_r = run(Contract::Waveform, sr)?;
+        let clip = run(Contract::Post(Transform::Clip), a.sigma)?;
+        let wave = run(Contract::Waveform, a.sigma)?;
         table2.push(Table2Row {
             diagnostic: format!("log-mel vs waveform, σ = {sr}"),
             a: "feature".into(),

@@ -27,18 +27,11 @@ pub struct CertifyArgs {
     /// Noise standard deviation, in the units of the perturbed space (waveform after gain, or dB).
     #[arg(long)]
     sigma: f64,
-    #[arg(long, default_value_t = 100)]
-    n0: u64,
+    /// Estimation samples.
     #[arg(long, default_value_t = 10_000)]
     n: u64,
-    #[arg(long, default_value_t = 0.001)]
-    alpha: f64,
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Noisy copies per model run (speed only; tract runs these models fastest one at a time,
-    /// see BENCHMARKS.md).
-    #[arg(long, default_value_t = 1)]
-    batch: usize,
+    #[command(flatten)]
+    sampling: SamplingArgs,
     /// Clips certified in parallel (results do not depend on it).
     #[arg(long, default_value_t = 1)]
     threads: usize,
@@ -75,6 +68,30 @@ pub struct CertifyArgs {
     quiet: bool,
     /// WAV files, folders or globs.
     inputs: Vec<String>,
+}
+
+/// CERTIFY's sampling settings shared by `certify`, `diagnose` and `gain-sweep` (σ and n are
+/// each command's own: their defaults differ).
+#[derive(Args, Clone)]
+pub struct SamplingArgs {
+    /// Selection samples.
+    #[arg(long, default_value_t = 100)]
+    pub n0: u64,
+    /// Failure probability of the bound.
+    #[arg(long, default_value_t = 0.001)]
+    pub alpha: f64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Noisy copies per model run (speed only; tract runs these models fastest one at a time,
+    /// see BENCHMARKS.md).
+    #[arg(long, default_value_t = 1)]
+    pub batch: usize,
+}
+
+impl SamplingArgs {
+    pub fn params(&self, sigma: f64, n: u64) -> SmoothParams {
+        SmoothParams { sigma, n0: self.n0, n, alpha: self.alpha, batch: self.batch, seed: self.seed }
+    }
 }
 
 #[derive(Args)]
@@ -131,14 +148,13 @@ pub fn files_of(inputs: &[String], dataset: Option<&Path>, split: Option<&str>, 
 pub fn run(a: CertifyArgs) -> Result<()> {
     let model = Model::load(&a.model)?;
     let contract: Contract = a.contract.parse()?;
-    let params = SmoothParams { sigma: a.sigma, n0: a.n0, n: a.n, alpha: a.alpha, batch: a.batch, seed: a.seed };
+    let params = a.sampling.params(a.sigma, a.n);
     params.validate()?;
     let gain = parse_gain(&a.gain)?;
     let shard = a.shard.as_deref().map(parse_shard).transpose()?.unwrap_or([0, 1]);
     let files = files_of(&a.inputs, a.dataset.as_deref(), a.split.as_deref(), a.max_clips)?;
     let mine: Vec<PathBuf> = files.iter().enumerate().filter(|(i, _)| i % shard[1] == shard[0]).map(|(_, p)| p.clone()).collect();
     let thresholds = a.radii.clone().unwrap_or_else(|| default_thresholds(a.sigma));
-    Smoother::new(&model, contract, params)?; // refuse a bad contract before any work
 
     let bar = if a.quiet { ProgressBar::hidden() } else { ProgressBar::new(mine.len() as u64) };
     bar.set_style(
@@ -151,13 +167,12 @@ pub fn run(a: CertifyArgs) -> Result<()> {
     let sr = model.card().features.sample_rate();
     let schedule = LookSchedule::doubling(64, params.n);
     let online = a.budget_ms.map(|ms| (&schedule, Budget { time: Some(Duration::from_secs_f64(ms.max(0.0) / 1e3)) }));
+    // One smoother per thread, made (and the contract checked) before any work.
+    let smoothers = (0..a.threads.max(1)).map(|_| Smoother::new(&model, contract, params)).collect::<Result<Vec<_>, _>>()?;
     std::thread::scope(|s| {
-        for _ in 0..a.threads.max(1) {
-            s.spawn(|| {
-                let mut smoother = match Smoother::new(&model, contract, params) {
-                    Ok(sm) => sm,
-                    Err(_) => return,
-                };
+        for mut smoother in smoothers {
+            let (next, results, bar, labels, mine) = (&next, &results, &bar, &labels, &mine);
+            s.spawn(move || {
                 let mut reader = LabelReader::default();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
@@ -169,7 +184,7 @@ pub fn run(a: CertifyArgs) -> Result<()> {
                         let clip = audio::read_mono(path)?;
                         let samples = audio::resample(&clip.samples, clip.sample_rate, sr)?;
                         let truth = reader.label(path);
-                        let ti = truth.as_deref().and_then(|t| match_label(t, &labels));
+                        let ti = truth.as_deref().and_then(|t| match_label(t, labels));
                         Ok(certify_clip(&mut smoother, path, &samples, gain, truth, ti, online)?)
                     })()
                     .with_context(|| format!("certifying {}", path.display()));
@@ -182,7 +197,8 @@ pub fn run(a: CertifyArgs) -> Result<()> {
                             c.radius
                         ));
                     }
-                    results.lock().expect("results")[i] = Some(r);
+                    // A poisoned lock only follows a panicking worker, which the scope re-raises.
+                    results.lock().unwrap_or_else(std::sync::PoisonError::into_inner)[i] = Some(r);
                     bar.inc(1);
                 }
             });
@@ -190,8 +206,8 @@ pub fn run(a: CertifyArgs) -> Result<()> {
     });
     bar.finish_and_clear();
     let mut records = Vec::with_capacity(mine.len());
-    for r in results.into_inner().expect("results").into_iter().flatten() {
-        records.push(r?);
+    for (r, path) in results.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner).into_iter().zip(&mine) {
+        records.push(r.with_context(|| format!("{} was not certified", path.display()))??);
     }
     let run = CertifyRun::new(&model, contract, &params, shard, records, &thresholds);
     print_run(&run);

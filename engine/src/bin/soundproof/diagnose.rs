@@ -8,10 +8,10 @@ use soundproof::labels::{match_label, LabelReader};
 use soundproof::model::Model;
 use soundproof::pipeline::ClipGain;
 use soundproof::smooth::report::{certify_clips, clip_window, default_thresholds, gain_sweep, geometry, GeometryRow, LoadedClip, Summary};
-use soundproof::smooth::{clip_key, Contract, SmoothParams, Smoother, Transform};
+use soundproof::smooth::{clip_key, Contract, Smoother, Transform};
 use std::path::PathBuf;
 
-use crate::certify::files_of;
+use crate::certify::{files_of, SamplingArgs};
 
 #[derive(Args)]
 pub struct DiagnoseArgs {
@@ -29,16 +29,8 @@ pub struct DiagnoseArgs {
     /// CERTIFY's n for the Table 2 runs.
     #[arg(long, default_value_t = 1000)]
     n: u64,
-    #[arg(long, default_value_t = 100)]
-    n0: u64,
-    #[arg(long, default_value_t = 0.001)]
-    alpha: f64,
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Noisy copies per model run (speed only; tract runs these models fastest one at a time,
-    /// see BENCHMARKS.md).
-    #[arg(long, default_value_t = 1)]
-    batch: usize,
+    #[command(flatten)]
+    sampling: SamplingArgs,
     /// Clips (evenly spaced over the sorted list).
     #[arg(long, default_value_t = 20)]
     max_clips: usize,
@@ -68,16 +60,8 @@ pub struct GainSweepArgs {
     sigma: f64,
     #[arg(long, default_value_t = 500)]
     n: u64,
-    #[arg(long, default_value_t = 100)]
-    n0: u64,
-    #[arg(long, default_value_t = 0.001)]
-    alpha: f64,
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Noisy copies per model run (speed only; tract runs these models fastest one at a time,
-    /// see BENCHMARKS.md).
-    #[arg(long, default_value_t = 1)]
-    batch: usize,
+    #[command(flatten)]
+    sampling: SamplingArgs,
     #[arg(long, default_value_t = 10)]
     max_clips: usize,
     #[arg(long, value_parser = ["test", "train"])]
@@ -137,7 +121,7 @@ pub fn diagnose(a: DiagnoseArgs) -> Result<()> {
         let rms_mean = windows.iter().map(|(_, x)| soundproof::dsp::gain::rms(x) as f64).sum::<f64>() / windows.len().max(1) as f64;
         let peak_mean = windows.iter().map(|(_, x)| soundproof::dsp::gain::peak(x) as f64).sum::<f64>() / windows.len().max(1) as f64;
         let level = format!("{level}; window RMS {rms_mean:.3}, peak {peak_mean:.2} (means)");
-        rows.extend(geometry(&model, &windows, a.sigma, a.noise_samples, a.seed, &transforms, &level)?);
+        rows.extend(geometry(&model, &windows, a.sigma, a.noise_samples, a.sampling.seed, &transforms, &level)?);
     }
     println!("Table 3: perturbation geometry at σ = {} ({} clips × {} noise draws; {}), Δ = T(x+ε) − x", a.sigma, clips.len(), a.noise_samples, model.card().name);
     println!("{:<10} {:>14} {:>14}   level", "T", "D_geom", "eff. ratio");
@@ -151,7 +135,7 @@ pub fn diagnose(a: DiagnoseArgs) -> Result<()> {
         let gains = vec![ClipGain::ClipRms; clips.len()];
         let run = |contract: Contract, sigma: f64| -> Result<Summary> {
             eprint!("\r{contract} σ = {sigma} on {} clips ", clips.len());
-            let params = SmoothParams { sigma, n0: a.n0, n: a.n, alpha: a.alpha, batch: a.batch, seed: a.seed };
+            let params = a.sampling.params(sigma, a.n);
             let mut s = Smoother::new(&model, contract, params)?;
             let records = certify_clips(&mut s, &clips, 1.0, &gains)?;
             eprint!("\r");
@@ -177,7 +161,7 @@ pub fn diagnose(a: DiagnoseArgs) -> Result<()> {
             b_certified_accuracy: wave.certified_accuracy,
         });
         println!();
-        println!("Table 2: positive-radius certified accuracy (n0 = {}, n = {}, α = {}, {} clips)", a.n0, a.n, a.alpha, clips.len());
+        println!("Table 2: positive-radius certified accuracy (n0 = {}, n = {}, α = {}, {} clips)", a.sampling.n0, a.n, a.sampling.alpha, clips.len());
         let pct = |v: Option<f64>| v.map(|x| format!("{:.2} %", 100.0 * x)).unwrap_or_else(|| "—".into());
         for r in &table2 {
             println!("{:<34} {} {} vs {} {}", r.diagnostic, r.a, pct(r.a_certified_accuracy), r.b, pct(r.b_certified_accuracy));
@@ -195,7 +179,7 @@ pub fn diagnose(a: DiagnoseArgs) -> Result<()> {
 pub fn gain_sweep_cmd(a: GainSweepArgs) -> Result<()> {
     let model = Model::load(&a.model)?;
     let clips = load_clips(&model, &a.inputs, a.split.as_deref(), a.max_clips)?;
-    let params = SmoothParams { sigma: a.sigma, n0: a.n0, n: a.n, alpha: a.alpha, batch: a.batch, seed: a.seed };
+    let params = a.sampling.params(a.sigma, a.n);
     let mut s = Smoother::new(&model, Contract::Waveform, params)?;
     let thresholds = default_thresholds(a.sigma);
     let cells = gain_sweep(&mut s, &clips, &a.gains_db, &a.policies, &thresholds, |db, p| eprint!("\rgain {db:+} dB, policy {p}   "))?;
@@ -204,9 +188,9 @@ pub fn gain_sweep_cmd(a: GainSweepArgs) -> Result<()> {
         "gain sweep: {} · waveform contract · σ = {} · n0 = {} · n = {} · α = {} · {} clips",
         model.card().name,
         a.sigma,
-        a.n0,
+        a.sampling.n0,
         a.n,
-        a.alpha,
+        a.sampling.alpha,
         clips.len()
     );
     println!("{:>8} {:>7} {:>10} {:>10} {:>12} {:>14}", "gain dB", "policy", "clean acc", "cert acc", "median R", "median SNR_cert");

@@ -155,6 +155,14 @@ impl Segmenter {
         }
     }
 
+    /// Prints the window's line, and the segment it closes, if any.
+    pub fn print_window(&mut self, w: &WindowResult, gate_db: f32) {
+        print_window(w, gate_db);
+        if let Some((t, label, p)) = self.push(w) {
+            println!("          heard {label} (from {t:.2} s, mean p {p:.2})");
+        }
+    }
+
     pub fn close(&mut self) -> Option<(f64, String, f32)> {
         if self.n == 0 {
             return None;
@@ -246,25 +254,26 @@ pub fn run(a: DemoArgs) -> Result<()> {
         print_certificate(w);
         certs.push(w.certificate.clone());
     };
-    let stats = pipeline::stream_file_certified(&model, &input, gain, &opts, |w| {
-        print_window(w, gate);
-        if let Some((t, label, p)) = seg.push(w) {
-            println!("          heard {label} (from {t:.2} s, mean p {p:.2})");
-        }
-    }, on_certificate)
-    .with_context(|| format!("streaming {}", input.display()))?;
+    let stats = pipeline::stream_file_certified(&model, &input, gain, &opts, |w| seg.print_window(w, gate), on_certificate)
+        .with_context(|| format!("streaming {}", input.display()))?;
+    print_summary(&mut seg, &certs, &stats);
+    if stats.stopped_early {
+        println!("(stopped by Ctrl-C)");
+    }
+    Ok(())
+}
+
+/// End of a stream: the last open segment, the heard sequence, pipeline and certificate
+/// statistics.
+pub fn print_summary(seg: &mut Segmenter, certs: &[soundproof::smooth::Certificate], stats: &PipelineStats) {
     if let Some((t, label, p)) = seg.close() {
         println!("          heard {label} (from {t:.2} s, mean p {p:.2})");
     }
     let seq: Vec<&str> = seg.heard.iter().map(|(_, l, _)| l.as_str()).collect();
     println!();
     println!("heard: {}", seq.join(" "));
-    print_stats(&stats);
-    print_cert_stats(&certs, &stats);
-    if stats.stopped_early {
-        println!("(stopped by Ctrl-C)");
-    }
-    Ok(())
+    print_stats(stats);
+    print_cert_stats(certs, stats);
 }
 
 /// Summary of the online certificates of a stream.

@@ -11,7 +11,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::demo::{print_cert_stats, print_certificate, print_stats, print_window, shipped, CertOptions, Segmenter, DEFAULT_MODEL};
+use crate::demo::{print_certificate, print_summary, shipped, CertOptions, Segmenter, DEFAULT_MODEL};
 
 #[derive(Args)]
 pub struct ListenArgs {
@@ -101,22 +101,10 @@ pub fn run(a: ListenArgs) -> Result<()> {
         g,
         (0, 0),
         &sopts,
-        |w| {
-            print_window(w, gate);
-            if let Some((t, label, p)) = seg.push(w) {
-                println!("          heard {label} (from {t:.2} s, mean p {p:.2})");
-            }
-        },
+        |w| seg.print_window(w, gate),
         on_certificate,
     )?;
-    if let Some((t, label, p)) = seg.close() {
-        println!("          heard {label} (from {t:.2} s, mean p {p:.2})");
-    }
-    let seq: Vec<&str> = seg.heard.iter().map(|(_, l, _)| l.as_str()).collect();
-    println!();
-    println!("heard: {}", seq.join(" "));
-    print_stats(&stats);
-    print_cert_stats(&certs, &stats);
+    print_summary(&mut seg, &certs, &stats);
     let m = monitor.stats();
     println!("device: {} frames captured, {} overruns ({} samples dropped), {} device xruns", m.captured_frames, m.overruns, m.dropped_samples, m.device_xruns);
     Ok(())

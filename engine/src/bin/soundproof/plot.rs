@@ -35,10 +35,13 @@ fn font() -> Result<()> {
 
 const COLORS: [RGBColor; 6] = [RGBColor(31, 119, 180), RGBColor(214, 39, 40), RGBColor(44, 160, 44), RGBColor(255, 127, 14), RGBColor(148, 103, 189), RGBColor(140, 86, 75)];
 
-/// Certified accuracy (y) against radius (x), one step curve per series.
-pub fn certified_accuracy(series: &[(String, Vec<(f64, f64)>)], title: &str, x_desc: &str, path: &Path) -> Result<()> {
+type Series = [(String, Vec<(f64, f64)>)];
+
+/// Line chart of `series` (non-finite points left out) over the given ranges, with a legend;
+/// `markers` draws each point too.
+#[allow(clippy::too_many_arguments)]
+fn chart(series: &Series, title: &str, x_desc: &str, y_desc: &str, x: std::ops::Range<f64>, y: std::ops::Range<f64>, markers: bool, path: &Path) -> Result<()> {
     font()?;
-    let xmax = series.iter().flat_map(|(_, p)| p.iter().map(|q| q.0)).fold(0.0f64, f64::max).max(1e-9) * 1.05;
     let plot = || -> Result<(), Box<dyn std::error::Error>> {
         let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
         root.fill(&WHITE)?;
@@ -47,13 +50,17 @@ pub fn certified_accuracy(series: &[(String, Vec<(f64, f64)>)], title: &str, x_d
             .margin(16)
             .x_label_area_size(44)
             .y_label_area_size(60)
-            .build_cartesian_2d(0.0..xmax, 0.0..1.02)?;
-        c.configure_mesh().x_desc(x_desc).y_desc("certified accuracy").draw()?;
+            .build_cartesian_2d(x, y)?;
+        c.configure_mesh().x_desc(x_desc).y_desc(y_desc).draw()?;
         for (i, (name, pts)) in series.iter().enumerate() {
             let color = COLORS[i % COLORS.len()];
-            c.draw_series(LineSeries::new(pts.iter().cloned(), color.stroke_width(2)))?
+            let pts: Vec<(f64, f64)> = pts.iter().cloned().filter(|p| p.0.is_finite() && p.1.is_finite()).collect();
+            c.draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
                 .label(name.as_str())
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+            if markers {
+                c.draw_series(pts.iter().map(|&p| Circle::new(p, 4, color.filled())))?;
+            }
         }
         c.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
         root.present()?;
@@ -62,35 +69,21 @@ pub fn certified_accuracy(series: &[(String, Vec<(f64, f64)>)], title: &str, x_d
     plot().map_err(|e| anyhow!("{e}")).with_context(|| format!("drawing {}", path.display()))
 }
 
-/// Lines of `y` against gain (dB), one per series.
-pub fn lines(series: &[(String, Vec<(f64, f64)>)], title: &str, x_desc: &str, y_desc: &str, path: &Path) -> Result<()> {
-    font()?;
+/// Certified accuracy (y) against radius (x), one step curve per series.
+pub fn certified_accuracy(series: &Series, title: &str, x_desc: &str, path: &Path) -> Result<()> {
+    let xmax = series.iter().flat_map(|(_, p)| p.iter().map(|q| q.0)).fold(0.0f64, f64::max).max(1e-9) * 1.05;
+    chart(series, title, x_desc, "certified accuracy", 0.0..xmax, 0.0..1.02, false, path)
+}
+
+/// Lines of `y` against `x`, one per series, points marked.
+pub fn lines(series: &Series, title: &str, x_desc: &str, y_desc: &str, path: &Path) -> Result<()> {
     let xs = series.iter().flat_map(|(_, p)| p.iter().map(|q| q.0));
     let (xmin, xmax) = xs.fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(x), b.max(x)));
     let ys = series.iter().flat_map(|(_, p)| p.iter().map(|q| q.1)).filter(|y| y.is_finite());
     let (ymin, ymax) = ys.fold((f64::MAX, f64::MIN), |(a, b), y| (a.min(y), b.max(y)));
+    if !(xmin <= xmax && ymin <= ymax) {
+        anyhow::bail!("nothing to draw in {}: no finite points", path.display());
+    }
     let pad = ((ymax - ymin).abs() * 0.08).max(1e-3);
-    let plot = || -> Result<(), Box<dyn std::error::Error>> {
-        let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
-        root.fill(&WHITE)?;
-        let mut c = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 20))
-            .margin(16)
-            .x_label_area_size(44)
-            .y_label_area_size(60)
-            .build_cartesian_2d(xmin - 0.5..xmax + 0.5, ymin - pad..ymax + pad)?;
-        c.configure_mesh().x_desc(x_desc).y_desc(y_desc).draw()?;
-        for (i, (name, pts)) in series.iter().enumerate() {
-            let color = COLORS[i % COLORS.len()];
-            let pts: Vec<(f64, f64)> = pts.iter().cloned().filter(|p| p.1.is_finite()).collect();
-            c.draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
-                .label(name.as_str())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
-            c.draw_series(pts.iter().map(|&p| Circle::new(p, 4, color.filled())))?;
-        }
-        c.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
-        root.present()?;
-        Ok(())
-    };
-    plot().map_err(|e| anyhow!("{e}")).with_context(|| format!("drawing {}", path.display()))
+    chart(series, title, x_desc, y_desc, xmin - 0.5..xmax + 0.5, ymin - pad..ymax + pad, true, path)
 }

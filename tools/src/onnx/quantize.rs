@@ -25,7 +25,7 @@ use anyhow::{bail, ensure, Context};
 use soundproof::model::Precision;
 use std::collections::{HashMap, HashSet};
 use tract_onnx::pb::tensor_proto::DataType;
-use tract_onnx::pb::{GraphProto, NodeProto, TensorProto};
+use tract_onnx::pb::{AttributeProto, GraphProto, NodeProto, TensorProto};
 
 /// Which ONNX operators carry the int8 arithmetic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -665,32 +665,8 @@ impl<'a> Quantizer<'a> {
                 data: bias,
             },
         ));
-        let (acc, accf, scaled) = (
-            format!("{name}.acc"),
-            format!("{name}.accf"),
-            format!("{name}.scaled"),
-        );
-        self.nodes.push(node(
-            "ConvInteger",
-            name,
-            &[xq, format!("{name}.wq"), xz],
-            &[&acc],
-            n.attribute.clone(),
-        ));
-        self.nodes.push(node(
-            "Cast",
-            &accf,
-            &[acc],
-            &[&accf],
-            vec![attr_int("to", DataType::Float as i64)],
-        ));
-        self.nodes.push(node(
-            "Mul",
-            &scaled,
-            &[accf, format!("{name}.rescale")],
-            &[&scaled],
-            vec![],
-        ));
+        let scaled = format!("{name}.scaled");
+        self.integer_op("ConvInteger", name, [xq, format!("{name}.wq"), xz], n.attribute.clone(), &scaled);
         let y = &n.output[0];
         self.nodes.push(node(
             "Add",
@@ -701,6 +677,15 @@ impl<'a> Quantizer<'a> {
         ));
         self.f32_avail.insert(y.clone());
         Ok(())
+    }
+
+    /// The Integer form's core: `op` (ConvInteger / MatMulInteger) on `[xq, wq, x_zero]`, its
+    /// int32 result cast to f32 and multiplied by the initializer `{name}.rescale` into `out`.
+    fn integer_op(&mut self, op: &str, name: &str, inputs: [String; 3], attrs: Vec<AttributeProto>, out: &str) {
+        let (acc, accf) = (format!("{name}.acc"), format!("{name}.accf"));
+        self.nodes.push(node(op, name, &inputs, &[&acc], attrs));
+        self.nodes.push(node("Cast", &accf, &[acc], &[&accf], vec![attr_int("to", DataType::Float as i64)]));
+        self.nodes.push(node("Mul", &format!("{out}.rescale"), &[accf, format!("{name}.rescale")], &[out], vec![]));
     }
 
     /// `MatMul(x, B)` with a constant `[k, n]` matrix `B`, quantized per column.
@@ -753,28 +738,7 @@ impl<'a> Quantizer<'a> {
                         data: scale,
                     },
                 ));
-                let (acc, accf) = (format!("{name}.acc"), format!("{name}.accf"));
-                self.nodes.push(node(
-                    "MatMulInteger",
-                    &name,
-                    &[xq, format!("{name}.bq"), xz],
-                    &[&acc],
-                    vec![],
-                ));
-                self.nodes.push(node(
-                    "Cast",
-                    &accf,
-                    &[acc],
-                    &[&accf],
-                    vec![attr_int("to", DataType::Float as i64)],
-                ));
-                self.nodes.push(node(
-                    "Mul",
-                    &format!("{y}.rescale"),
-                    &[accf, format!("{name}.rescale")],
-                    &[&y],
-                    vec![],
-                ));
+                self.integer_op("MatMulInteger", &name, [xq, format!("{name}.bq"), xz], vec![], &y);
                 self.f32_avail.insert(y);
             }
         }

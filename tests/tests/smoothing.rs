@@ -54,7 +54,8 @@ fn linear_at_radius(card: &ModelCard, x: &[f32], radius: f64, name: &str) -> (Mo
     let b = radius * norm - wx;
     let mut weight = vec![0.0f32; d];
     weight.extend_from_slice(&w);
-    let path = scratch("smoothing").join(format!("{name}.onnx"));
+    // One scratch folder per model: `scratch` empties its folder, and the tests run in parallel.
+    let path = scratch(&format!("smoothing-{name}")).join(format!("{name}.onnx"));
     write_linear_model(&path, card, &weight, &[0.0, b as f32]);
     (Model::load(&path).expect("linear model"), norm)
 }

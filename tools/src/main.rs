@@ -203,8 +203,8 @@ struct EvalArgs {
 
 #[derive(Args)]
 struct AttackArgs {
-    /// Folder written by `train`.
-    #[arg(long)]
+    /// The model to attack: a checkpoint folder written by `train` (`--model` is the same).
+    #[arg(long, alias = "model")]
     checkpoint: PathBuf,
     #[arg(long, value_enum)]
     attack: AttackKind,
@@ -240,7 +240,7 @@ struct AttackArgs {
     max_clips: Option<usize>,
     /// WAV files to attack (labels unknown: the clean prediction is the reference).
     inputs: Vec<PathBuf>,
-    /// Output folder: adversarial/ and report.json.
+    /// Output folder: clean/ and adversarial/ (the inputs as the model saw them) and report.json.
     #[arg(long)]
     out: PathBuf,
     #[arg(long, default_value_t = 16)]

@@ -2,7 +2,9 @@
 //! pad to the window, clip gain to the target RMS), the attack in batches, and the outputs:
 //! the adversarial inputs (`adversarial/NAME.wav`, 32-bit float at the model rate, the window
 //! after the clip gain as the model saw it; or `adversarial/NAME.npy`, the log-mel map
-//! `[1, frames, bins]`) and `report.json` (per example results and the summary).
+//! `[1, frames, bins]`), the clean inputs in the same form (`clean/NAME.wav|npy`, so another
+//! implementation can attack exactly the same inputs) and `report.json` (per example results
+//! and the summary).
 
 use super::{attack_batch, AttackConfig, AttackTarget, BoxSpec, Domain, ExampleResult, Summary};
 use crate::data::features::Featurizer;
@@ -76,7 +78,10 @@ pub fn run_on_clips(checkpoint: &Path, clips: &[Clip], opts: &RunOptions, out: &
         Domain::Waveform => None,
     };
     let adv_dir = out.join("adversarial");
-    std::fs::create_dir_all(&adv_dir).map_err(|e| ToolsError::io(&adv_dir, e))?;
+    let clean_dir = out.join("clean");
+    for d in [&adv_dir, &clean_dir] {
+        std::fs::create_dir_all(d).map_err(|e| ToolsError::io(d, e))?;
+    }
     let bar = ProgressBar::new(clips.len() as u64);
     if opts.quiet {
         bar.set_draw_target(ProgressDrawTarget::hidden());
@@ -108,11 +113,13 @@ pub fn run_on_clips(checkpoint: &Path, clips: &[Clip], opts: &RunOptions, out: &
         let labels: Vec<Option<i64>> = chunk.iter().map(|c| c.label).collect();
         let (adv, res) = attack_batch(&target, &x, &labels, &names, opts.box_spec, &opts.config)?;
         let adv = adv.to_device(Device::Cpu);
-        for (i, name) in names.iter().enumerate() {
-            let row = Vec::<f32>::try_from(adv.get(i as i64).flatten(0, -1))?;
-            match &featurizer {
-                Some(f) => soundproof::npy::write_f32(&adv_dir.join(format!("{name}.npy")), &[1, f.frames(), f.bins()], &row)?,
-                None => write_wav(adv_dir.join(format!("{name}.wav")), &row, ck.sample_rate, WavFormat::Float32)?,
+        for (dir, batch) in [(&adv_dir, &adv), (&clean_dir, &x)] {
+            for (i, name) in names.iter().enumerate() {
+                let row = Vec::<f32>::try_from(batch.get(i as i64).flatten(0, -1))?;
+                match &featurizer {
+                    Some(f) => soundproof::npy::write_f32(&dir.join(format!("{name}.npy")), &[1, f.frames(), f.bins()], &row)?,
+                    None => write_wav(dir.join(format!("{name}.wav")), &row, ck.sample_rate, WavFormat::Float32)?,
+                }
             }
         }
         results.extend(res);

@@ -24,10 +24,14 @@ if [ ! -x .venv/bin/python ]; then
     echo "setup: creating .venv"
     "$PY" -m venv .venv
 fi
+# requirements-nodeps.txt: packages installed without their declared dependencies (torchattacks
+# declares torchvision and an old requests; it needs neither, and pulling torchvision would pull a
+# torch other than the 2.11.0 that scripts/tools.sh installs).
 stamp=.venv/.requirements.stamp
-if [ ! -f "$stamp" ] || ! cmp -s tests/reference/requirements.txt "$stamp"; then
+if [ ! -f "$stamp" ] || ! cat tests/reference/requirements.txt tests/reference/requirements-nodeps.txt | cmp -s - "$stamp"; then
     echo "setup: installing the Python reference packages into .venv"
     .venv/bin/pip install -q --upgrade pip
     .venv/bin/pip install -q -r tests/reference/requirements.txt
-    cp tests/reference/requirements.txt "$stamp"
+    .venv/bin/pip install -q --no-deps -r tests/reference/requirements-nodeps.txt
+    cat tests/reference/requirements.txt tests/reference/requirements-nodeps.txt > "$stamp"
 fi

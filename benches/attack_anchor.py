@@ -293,10 +293,12 @@ def torchattacks_attack(kind, cfg, boxed):
         atk = torchattacks.DeepFool(boxed, steps=steps, overshoot=0.02)
         return (lambda u, y, scale: atk(u, y)), True
     elif kind == "cw-l2":
-        c = float(config_value(cfg, "c_init", "c", "initial_const", default=1.0))
+        c = float(config_value(cfg, "c_init", "c", default=1.0))
         kappa = float(config_value(cfg, "confidence", "kappa", default=0.0))
-        lr = float(config_value(cfg, "lr", "learning_rate", default=0.01))
-        cw_steps = int(config_value(cfg, "max_iterations", "iterations", "steps", default=steps))
+        lr = float(config_value(cfg, "lr", default=0.01))
+        if int(config_value(cfg, "search_steps", default=1)) != 1:
+            print(f"attack_anchor: warning: ours searched {cfg['search_steps']} values of c; torchattacks' CW "
+                  f"keeps c = {c} (run ours with --search-steps 1 to compare like for like)", file=sys.stderr)
 
         class CWBoxed(torchattacks.CW):
             """torchattacks' CW with f weighted per example by 1/s² (the u-space constant c/s²)."""
@@ -305,7 +307,7 @@ def torchattacks_attack(kind, cfg, boxed):
             def f(self, outputs, labels):
                 return super().f(outputs, labels) * self.weight
 
-        atk = CWBoxed(boxed, c=c, kappa=kappa, steps=cw_steps, lr=lr)
+        atk = CWBoxed(boxed, c=c, kappa=kappa, steps=steps, lr=lr)
 
         def radii(scale):
             atk.weight = 1.0 / scale.view(-1) ** 2
@@ -354,7 +356,9 @@ def sync(device):
 def run_theirs(model, report, clean, batch_size, device, anchor, n_classes):
     """Runs `anchor`'s attack over the clean maps; per-example adversarial maps and stats (None
     where the anchor has no such attack)."""
-    cfg = report["config"]
+    # The optimization attacks' settings (CW-L2: confidence, c_init, search_steps, lr) sit in
+    # the report's "params" beside "config".
+    cfg = {**report["config"], **(report.get("params") or {})}
     kind = cfg["kind"]
     # Eval mode before the library sees it: torchattacks restores the training flag it found
     # after each call, and a fresh module's is True (batch norm on batch statistics: another model).
@@ -449,7 +453,7 @@ def summarize(report, clean, adv, preds, seconds, gradients):
 def compare_folder(model, folder, batch_size, device, anchors, n_classes):
     """One row per anchor that has this folder's attack."""
     report, clean, ours_adv = load_folder(folder)
-    cfg = report["config"]
+    cfg = {**report["config"], **(report.get("params") or {})}
     kind = cfg["kind"]
     res = report["results"]
     s = report["summary"]
@@ -512,8 +516,10 @@ def params_words(cfg):
         return f"ε {cfg['eps']:g}, α {cfg['alpha']:g}, {cfg['steps']} steps"
     if k == "deepfool":
         return f"{cfg['steps']} steps, overshoot 0.02"
-    keys = [x for x in ("c_init", "c", "confidence", "kappa", "steps", "max_iterations", "lr", "search_steps") if x in cfg]
-    return ", ".join(f"{x} {cfg[x]}" for x in keys)
+    if k == "cw-l2":
+        return (f"c {cfg.get('c_init')}, κ {cfg.get('confidence')}, {cfg['steps']} steps, lr {cfg.get('lr')}, "
+                f"{cfg.get('search_steps')} search step(s)")
+    return ", ".join(f"{x} {v}" for x, v in cfg.items() if x not in ("kind", "goal"))
 
 
 def markdown(rows):
@@ -600,7 +606,7 @@ def cmd_table(args):
             key = (row["attack"], row.get("anchor"), json.dumps(row["config"], sort_keys=True))
             groups.setdefault(key, []).append(row)
     rows = []
-    for (_, _), reps in groups.items():
+    for reps in groups.values():
         row = json.loads(json.dumps(reps[0]))
         row["repeats"] = len(reps)
         for side in ("ours", "theirs"):

@@ -103,7 +103,7 @@ ATTACKS=(
 if grep -q 'cw-l2' <<<"$help"; then
     # torchattacks' CW has a fixed constant and no binary search: ours runs one search step.
     cw="--attack cw-l2 --steps 100"
-    has_flag --c-init && cw+=" --c-init 10"
+    has_flag --c-init && cw+=" --c-init 1000"
     has_flag --confidence && cw+=" --confidence 0"
     has_flag --search-steps && cw+=" --search-steps 1"
     has_flag --lr && cw+=" --lr 0.01"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Our attacks (`soundproof-tools attack`) against torchattacks (and ART) on the same model and inputs.
+"""Our attacks (`soundproof-tools attack`) against torchattacks and ART on the same model and inputs.
 
 Given the output folders of `soundproof-tools attack --domain features` (each: `report.json`,
 `clean/NAME.npy` = the log-mel map `[1, frames, bins]` the model saw, `adversarial/NAME.npy`),
@@ -7,8 +7,9 @@ this script loads the exact clean maps and the reference labels from the report,
 same attack with the same parameters in torchattacks (Kim, "Torchattacks: A PyTorch
 Repository for Adversarial Attacks", 2020; PyPI `torchattacks`), and DeepFool also in ART
 (Nicolae et al., "Adversarial Robustness Toolbox v1.0.0", 2018; PyPI
-`adversarial-robustness-toolbox`), on a PyTorch twin of the same checkpoint, and compares: fooling rate, mean L2 / L∞ of the perturbation, seconds per example
-and gradients per second, ours against theirs.
+`adversarial-robustness-toolbox`), on a PyTorch twin of the same checkpoint, and compares:
+fooling rate, mean L2 / L∞ of the perturbation, seconds per example and gradients per second,
+ours against theirs.
 
 The model. `KwsCnn` below is `kws-cnn` exactly as `tools/src/nn/kws.rs` builds it (through
 `tools/src/nn/layer.rs`'s `Builder`): layer `l0` batch norm of the 1-channel input, then four
@@ -49,6 +50,11 @@ in `x`. The map is per example, so the radii are too, in `u` units:
   search over c, early abort when the loss stops decreasing). In u units ‖δ_u‖² = ‖δ_x‖² / s²,
   so our x-space objective ‖δ_x‖² + c·f is s² times ‖δ_u‖² + (c/s²)·f: the per-example
   constant is c/s² (`CWBoxed` weighs f per example; Adam is invariant to the overall scale).
+  The tanh variable is the same on both sides (`x = lo + s·(tanh w + 1)/2`). c, κ and the
+  rate come from the report's `params` (ours: `--c-init`, `--confidence`, `--lr`; run ours with
+  `--search-steps 1`, one value of c). The early aborts differ: torchattacks stops the whole
+  batch when its summed loss rises at a check (every tenth of the steps), ours stops each
+  example whose objective stops decreasing; so the gradient counts differ.
 * BIM-a (early stop per example) has no torchattacks counterpart (its BIM runs every step):
   the row is ours only.
 
@@ -65,6 +71,7 @@ Usage:
     python benches/attack_anchor.py compare --checkpoint out/repro-kws-fsdd --device cpu \\
         --threads 2 --batch-size 16 --json target/attack-bench/anchor.json \\
         --markdown target/attack-bench/anchor.md target/attack-bench/ours-fgsm ...
+    python benches/attack_anchor.py table --markdown table.md run1.json run2.json ...   # medians
     python benches/attack_anchor.py check --checkpoint out/repro-kws-fsdd \\
         --onnx out/repro-kws-fsdd/kws-fsdd.onnx target/attack-bench/ours-fgsm
     python benches/attack_anchor.py logits --checkpoint DIR --out logits.npy FOLDER

@@ -10,7 +10,8 @@
 #
 #   [CHECKPOINT=out/repro-kws-fsdd] [DEVICE=cpu|cuda] [THREADS=2] [BATCH=16] [REPEATS=3] \
 #   [SOUNDPROOF_TOOLS=target/release/soundproof-tools] [PYTHON=.venv/bin/python] \
-#   [SOUNDPROOF_DATA=../shared/data] [OUT=target/attack-bench] benches/run_attack_bench.sh [CLIPS]
+#   [SOUNDPROOF_DATA=../shared/data] [OUT=target/attack-bench] [ONLY="fgsm bim-b ..."] \
+#   benches/run_attack_bench.sh [CLIPS]
 #
 # Attacks: FGSM (L∞ ε = 1 dB), FGSM-L2 (ε = 20 dB; torchattacks' PGDL2 with one step of α = ε),
 # BIM-b (ε = 1 dB, α = 0.25 dB, 10 steps), DeepFool-L2 (50 steps, overshoot 0.02), and CW-L2
@@ -111,6 +112,15 @@ if grep -q 'cw-l2' <<<"$help"; then
 else
     echo "run_attack_bench: this soundproof-tools has no --attack cw-l2: CW-L2 row skipped" >&2
 fi
+
+if [ -n "${ONLY:-}" ]; then
+    kept=()
+    for spec in "${ATTACKS[@]}"; do
+        [[ " $ONLY " == *" ${spec%%|*} "* ]] && kept+=("$spec")
+    done
+    ATTACKS=("${kept[@]}")
+fi
+[ ${#ATTACKS[@]} -gt 0 ] || { echo "run_attack_bench: no attack left (ONLY=$ONLY)" >&2; exit 1; }
 
 rm -rf "$OUT"
 mkdir -p "$OUT"

@@ -253,6 +253,9 @@ struct AttackArgs {
     /// Print the report as JSON on stdout (no progress bar).
     #[arg(long)]
     json: bool,
+    /// Do not draw plots/NAME.png (original / adversarial / perturbation of each example).
+    #[arg(long)]
+    no_plots: bool,
 }
 
 #[derive(Subcommand)]
@@ -439,7 +442,7 @@ fn run_attack(a: AttackArgs) -> anyhow::Result<()> {
         (Some(b), _) => BoxSpec::Fixed { lo: -b, hi: b },
         (None, false) => BoxSpec::Clean,
     };
-    let opts = RunOptions { config, domain: a.domain, box_spec, batch: a.batch_size, device, quiet: a.json };
+    let opts = RunOptions { config, domain: a.domain, box_spec, batch: a.batch_size, device, quiet: a.json, plots: !a.no_plots };
     let report = run_on_clips(&a.checkpoint, &clips, &opts, &a.out).with_context(|| format!("attacking with {}", a.checkpoint.display()))?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

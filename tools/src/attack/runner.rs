@@ -30,6 +30,8 @@ pub struct RunOptions {
     pub batch: usize,
     pub device: Device,
     pub quiet: bool,
+    /// Write `plots/NAME.png`, the triptych of each example.
+    pub plots: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -57,6 +59,39 @@ fn box_words(spec: BoxSpec, domain: Domain) -> String {
     }
 }
 
+/// The triptych of one example: for the features domain the maps as attacked (`feat` is then
+/// the model's featurizer and the rows are already maps); for the waveform domain the log-mel of
+/// `x`, `x + δ` and `δ` through `feat`.
+fn triptych(r: &ExampleResult, clean: &[f32], adv: &[f32], feat: Option<&mut Featurizer>, labels: &[String], path: &Path) -> Result<()> {
+    let feat = feat.ok_or_else(|| ToolsError::invalid("plots", "on", "a model with a front end"))?;
+    let (frames, bins) = (feat.frames(), feat.bins());
+    let name = |k: i64| labels.get(k as usize).cloned().unwrap_or_else(|| k.to_string());
+    let outcome = if r.success { "fooled" } else { "not fooled" };
+    let (a, b, d, dcap) = if clean.len() == frames * bins {
+        let d: Vec<f32> = adv.iter().zip(clean).map(|(a, c)| a - c).collect();
+        (clean.to_vec(), adv.to_vec(), d, format!("perturbation (dB), L2 {:.4}, L∞ {:.4}", r.distortion.l2, r.distortion.linf))
+    } else {
+        let delta: Vec<f32> = adv.iter().zip(clean).map(|(a, c)| a - c).collect();
+        let mut maps = [vec![0.0; frames * bins], vec![0.0; frames * bins], vec![0.0; frames * bins]];
+        for (src, dst) in [clean, adv, &delta[..]].into_iter().zip(maps.iter_mut()) {
+            feat.compute(src, dst)?;
+        }
+        let [a, b, d] = maps;
+        (a, b, d, format!("log-mel of δ, SNR {:.1} dB", r.distortion.snr_db))
+    };
+    crate::plot::triptych(
+        [
+            crate::plot::Panel { map: &a, caption: format!("original: {}", name(r.original)) },
+            crate::plot::Panel { map: &b, caption: format!("adversarial: {} ({outcome})", name(r.adversarial)) },
+            crate::plot::Panel { map: &d, caption: dcap },
+        ],
+        frames,
+        bins,
+        &r.name,
+        path,
+    )
+}
+
 fn stem(p: &Path) -> String {
     p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "clip".into())
 }
@@ -77,9 +112,20 @@ pub fn run_on_clips(checkpoint: &Path, clips: &[Clip], opts: &RunOptions, out: &
         }
         Domain::Waveform => None,
     };
+    // Triptychs show log-mel maps: the model's own for a feature model; for a waveform attack,
+    // the card's front end (003's log-mel for a waveform model) on x, x + δ and δ alone.
+    let mut plot_featurizer = match opts.domain {
+        Domain::Waveform if opts.plots => Some(Featurizer::new(&ck.card_features(), ck.window_samples)?),
+        _ => None,
+    };
     let adv_dir = out.join("adversarial");
     let clean_dir = out.join("clean");
-    for d in [&adv_dir, &clean_dir] {
+    let plot_dir = out.join("plots");
+    let mut dirs = vec![&adv_dir, &clean_dir];
+    if opts.plots {
+        dirs.push(&plot_dir);
+    }
+    for d in dirs {
         std::fs::create_dir_all(d).map_err(|e| ToolsError::io(d, e))?;
     }
     let bar = ProgressBar::new(clips.len() as u64);
@@ -120,6 +166,13 @@ pub fn run_on_clips(checkpoint: &Path, clips: &[Clip], opts: &RunOptions, out: &
                     Some(f) => soundproof::npy::write_f32(&dir.join(format!("{name}.npy")), &[1, f.frames(), f.bins()], &row)?,
                     None => write_wav(dir.join(format!("{name}.wav")), &row, ck.sample_rate, WavFormat::Float32)?,
                 }
+            }
+        }
+        if opts.plots {
+            for (i, r) in res.iter().enumerate() {
+                let clean = Vec::<f32>::try_from(x.get(i as i64).flatten(0, -1))?;
+                let advr = Vec::<f32>::try_from(adv.get(i as i64).flatten(0, -1))?;
+                triptych(r, &clean, &advr, featurizer.as_mut().or(plot_featurizer.as_mut()), &ck.labels, &plot_dir.join(format!("{}.png", r.name)))?;
             }
         }
         results.extend(res);

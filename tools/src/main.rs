@@ -258,6 +258,62 @@ struct AttackArgs {
     no_plots: bool,
 }
 
+#[derive(Args)]
+struct AuditArgs {
+    /// The checkpoint folder written by `train` (attacked through tch).
+    #[arg(long, alias = "model")]
+    checkpoint: PathBuf,
+    /// The same model as ONNX, certified in tract (default: the one .onnx file in the
+    /// checkpoint folder, as `train` writes it).
+    #[arg(long)]
+    onnx: Option<PathBuf>,
+    /// waveform, post:fixed or feature.
+    #[arg(long, default_value = "waveform")]
+    contract: String,
+    #[arg(long, default_value_t = 0.005)]
+    sigma: f64,
+    #[arg(long, default_value_t = 100)]
+    n0: u64,
+    #[arg(long, default_value_t = 1000)]
+    n: u64,
+    #[arg(long, default_value_t = 0.001)]
+    alpha: f64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Attack budgets ε as multiples of each clip's certified radius R (below 1: inside the
+    /// certificate; above 1: outside it, to show the attack's strength).
+    #[arg(long, value_delimiter = ',', default_value = "0.5,0.99,3,10,30")]
+    budgets: Vec<f64>,
+    /// PGD steps on the smoothed classifier.
+    #[arg(long, default_value_t = 40)]
+    steps: usize,
+    /// Noise samples per PGD step.
+    #[arg(long, default_value_t = 16)]
+    noise_samples: usize,
+    /// PREDICT samples at each attacked point.
+    #[arg(long, default_value_t = 1000)]
+    predict_n: u64,
+    /// DeepFool iterations for the base model's cheapest attack.
+    #[arg(long, default_value_t = 50)]
+    deepfool_steps: usize,
+    /// `--dataset fsdd|esc10|DIR`, `--data-dir`, `--fold`, `--val-fold`.
+    #[command(flatten)]
+    data: OptionalDataArgs,
+    #[arg(long, value_enum, default_value_t = Split::Test)]
+    split: Split,
+    #[arg(long, default_value_t = 20)]
+    max_clips: usize,
+    /// Output folder: audit.json.
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
+    #[arg(long)]
+    threads: Option<usize>,
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Train a model; writes the checkpoint, train_log.json, training_curve.png and the f32
@@ -272,6 +328,10 @@ enum Command {
     /// Adversarial attack (FGSM L∞/L2, BIM-a, BIM-b, DeepFool L2) on clips of a dataset split or WAV files;
     /// writes the adversarial inputs and report.json into --out.
     Attack(AttackArgs),
+    /// Certificate audit: certify clips in the engine, attack the smoothed classifier with
+    /// budgets below and above the certified radius R, judge with the engine's PREDICT; and the
+    /// base model's cheapest (DeepFool) attack against R. Writes audit.json into --out.
+    Audit(AuditArgs),
 }
 
 fn command_line() -> String {
@@ -457,6 +517,76 @@ fn run_attack(a: AttackArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn run_audit(a: AuditArgs) -> anyhow::Result<()> {
+    use soundproof_tools::attack::audit::{run_audit, AuditClip, AuditConfig, SmoothedAttack};
+    let ck = soundproof_tools::checkpoint::Checkpoint::load(&a.checkpoint).with_context(|| format!("loading {}", a.checkpoint.display()))?;
+    let onnx = match &a.onnx {
+        Some(p) => p.clone(),
+        None => {
+            let found: Vec<PathBuf> = std::fs::read_dir(&a.checkpoint)?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "onnx"))
+                .collect();
+            anyhow::ensure!(found.len() == 1, "{} holds {} .onnx files: name the model with --onnx", a.checkpoint.display(), found.len());
+            found[0].clone()
+        }
+    };
+    let index = a.data.spec(a.data.dataset.as_deref().unwrap_or(&ck.dataset)).index()?;
+    let clips: Vec<AuditClip> = evenly(index.split(a.split), a.max_clips)
+        .into_iter()
+        .map(|e| {
+            let clip = soundproof::audio::read_mono(&e.path).with_context(|| format!("reading {}", e.path.display()))?;
+            let samples = soundproof::audio::resample(&clip.samples, clip.sample_rate, ck.sample_rate)?;
+            Ok(AuditClip { path: e.path, samples, truth: Some(e.label as i64) })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    anyhow::ensure!(!clips.is_empty(), "no clips in that split");
+    let device = soundproof_tools::device::resolve(a.device)?;
+    if let Some(n) = a.threads {
+        tch::set_num_threads(n as i32);
+    }
+    let cfg = AuditConfig {
+        contract: a.contract.clone(),
+        sigma: a.sigma,
+        n0: a.n0,
+        n: a.n,
+        alpha: a.alpha,
+        seed: a.seed,
+        budgets: a.budgets.clone(),
+        attack: SmoothedAttack { sigma: a.sigma, steps: a.steps, noise_samples: a.noise_samples },
+        predict_n: a.predict_n,
+        deepfool_steps: a.deepfool_steps,
+    };
+    let bar = indicatif::ProgressBar::new(clips.len() as u64);
+    if a.json {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let report = run_audit(&a.checkpoint, &onnx, &clips, &cfg, device, |_| bar.inc(1)).with_context(|| format!("auditing {}", onnx.display()))?;
+    bar.finish_and_clear();
+    std::fs::create_dir_all(&a.out)?;
+    let path = a.out.join("audit.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!(
+        "{} ({} contract, σ = {}, n = {}, α = {}): {} of {} clips certified, median R = {}",
+        onnx.display(), a.contract, a.sigma, a.n, a.alpha, report.certified, report.clips,
+        report.median_radius.map_or("-".into(), |r| format!("{r:.4}"))
+    );
+    println!("attack on the smoothed classifier: PGD-L2, {} steps × {} noise samples; judged by PREDICT with n = {}", a.steps, a.noise_samples, a.predict_n);
+    println!("{:>10} {:>9} {:>8} {:>10} {:>10} {:>12}", "budget/R", "attacked", "flipped", "abstained", "flip rate", "base fooled");
+    for b in &report.summary {
+        println!("{:>10} {:>9} {:>8} {:>10} {:>9.1}% {:>12}", b.multiple, b.attacked, b.flipped, b.abstained, 100.0 * b.flip_rate, b.base_fooled);
+    }
+    if let (Some(m), Some(lo)) = (report.median_base_min_over_radius, report.min_base_min_over_radius) {
+        println!("base model's cheapest attack (DeepFool L2) / R: median {m:.1}, smallest {lo:.2}");
+    }
+    println!("wrote {}", path.display());
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Train(a) => run_train(a),
@@ -464,5 +594,6 @@ fn main() -> anyhow::Result<()> {
         Command::Quantize(a) => run_quantize(a),
         Command::Eval(a) => run_eval(a),
         Command::Attack(a) => run_attack(a),
+        Command::Audit(a) => run_audit(a),
     }
 }

@@ -7,7 +7,9 @@
 //!   around `x` and clipped to the box: BIM-a stops each example at its first success, BIM-b
 //!   runs the fixed number of steps;
 //! * [`deepfool`]: DeepFool L2 (untargeted, no ε: the smallest step onto the linearized
-//!   boundary, repeated), `C` gradients per iteration.
+//!   boundary, repeated), `C` gradients per iteration;
+//! * [`audit`]: not an attack on the base model but on the *smoothed* classifier the engine
+//!   certifies (expectation over its noise), to audit certificates.
 //!
 //! Every attack is untargeted (ascend the cross-entropy of the reference label) or targeted
 //! (descend the cross-entropy of the target label), and works in either [`Domain`]:
@@ -23,6 +25,7 @@
 //! examples counts `B` gradients, and its forward pass `B` forwards); attacks report them per
 //! example.
 
+pub mod audit;
 pub mod bim;
 pub mod deepfool;
 pub mod fgsm;
@@ -198,6 +201,18 @@ impl AttackTarget {
         let logits = (self.f)(&xg);
         let loss = -logits.log_softmax(-1, Kind::Float).gather(1, &labels.unsqueeze(1), false).sum(Kind::Float);
         let g = Tensor::run_backward(&[loss], &[&xg], false, false).remove(0);
+        (g, logits.detach())
+    }
+
+    /// `(∇ₓ L, logits)` for a scalar loss `L = loss(logits)` of the batch (a sum over examples
+    /// keeps their gradients apart). Counts `N` gradients and `N` forwards.
+    pub fn loss_gradient(&self, x: &Tensor, loss: impl Fn(&Tensor) -> Tensor) -> (Tensor, Tensor) {
+        let n = x.size()[0] as u64;
+        self.forwards.set(self.forwards.get() + n);
+        self.gradients.set(self.gradients.get() + n);
+        let xg = x.detach().set_requires_grad(true);
+        let logits = (self.f)(&xg);
+        let g = Tensor::run_backward(&[loss(&logits)], &[&xg], false, false).remove(0);
         (g, logits.detach())
     }
 

@@ -3,7 +3,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use soundproof::dsp::FeatureKind;
 use soundproof_tools::attack::runner::{run_on_clips, Clip, RunOptions};
-use soundproof_tools::attack::{AttackConfig, AttackKind, BoxSpec, Domain, Goal};
+use soundproof_tools::attack::{AttackConfig, AttackKind, BoxSpec, Domain, Goal, OptParams};
 use soundproof_tools::data::augment::Augment;
 use soundproof::model::card::Precision;
 use soundproof_tools::data::{default_data_dir, DatasetSpec, Split};
@@ -209,15 +209,43 @@ struct AttackArgs {
     #[arg(long, value_enum)]
     attack: AttackKind,
     /// Radius: L∞ for fgsm / bim-a / bim-b, L2 for fgsm-l2 (in the units of the domain:
-    /// waveform samples after the clip gain, or dB of the log-mel map); unused by deepfool.
+    /// waveform samples after the clip gain, or dB of the log-mel map); unused by deepfool,
+    /// deepfool-linf, jsma, cw-l2 and lbfgs.
     #[arg(long)]
     eps: Option<f64>,
     /// BIM step size (default: ε / 4).
     #[arg(long)]
     alpha: Option<f64>,
-    /// BIM iterations; DeepFool's iteration limit.
-    #[arg(long, default_value_t = 10)]
-    steps: usize,
+    /// BIM iterations; DeepFool's iteration limit; CW-L2's Adam iterations and L-BFGS's
+    /// iterations per value of c (default: 10; cw-l2 100; lbfgs 50).
+    #[arg(long)]
+    steps: Option<usize>,
+    /// JSMA θ: change of each selected feature, in the domain's units (> 0 raises, < 0 lowers;
+    /// clipped to the box, so a large θ sets the feature to the bound).
+    #[arg(long, default_value_t = 1.0, allow_hyphen_values = true)]
+    theta: f64,
+    /// JSMA γ: at most this fraction of the features change.
+    #[arg(long, default_value_t = 0.1)]
+    gamma: f64,
+    /// JSMA: features changed per iteration (1: the one-feature saliency map).
+    #[arg(long, default_value_t = 1)]
+    features_per_step: usize,
+    /// CW-L2 κ: the logit margin of a success.
+    #[arg(long, default_value_t = 0.0)]
+    confidence: f64,
+    /// CW-L2 and L-BFGS: the first value of c (weight of the loss for CW, of the distance for
+    /// L-BFGS; default 1e-2).
+    #[arg(long)]
+    c_init: Option<f64>,
+    /// CW-L2 and L-BFGS: values of c tried (binary search steps; default 5; lbfgs 8).
+    #[arg(long)]
+    search_steps: Option<usize>,
+    /// CW-L2: Adam's learning rate.
+    #[arg(long, default_value_t = 1e-2)]
+    lr: f64,
+    /// CW-L2: run every value of c for all its iterations (no early stop).
+    #[arg(long)]
+    no_abort_early: bool,
     /// Targeted attack towards this class index (default: untargeted).
     #[arg(long)]
     target: Option<i64>,
@@ -325,7 +353,7 @@ enum Command {
     Quantize(QuantizeArgs),
     /// Runs an ONNX model in tract on a dataset split: accuracy, confusion matrix, recall.
     Eval(EvalArgs),
-    /// Adversarial attack (FGSM L∞/L2, BIM-a, BIM-b, DeepFool L2) on clips of a dataset split or WAV files;
+    /// Adversarial attack (FGSM L∞/L2, BIM-a, BIM-b, DeepFool L2/L∞, JSMA, CW-L2, L-BFGS) on clips of a dataset split or WAV files;
     /// writes the adversarial inputs and report.json into --out.
     Attack(AttackArgs),
     /// Certificate audit: certify clips in the engine, attack the smoothed classifier with
@@ -487,14 +515,18 @@ fn run_attack(a: AttackArgs) -> anyhow::Result<()> {
     }
     let eps = match (a.eps, a.attack) {
         (Some(e), _) => e,
-        (None, AttackKind::Deepfool) => 0.0,
+        (None, AttackKind::Deepfool | AttackKind::DeepfoolLinf | AttackKind::Jsma | AttackKind::CwL2 | AttackKind::Lbfgs) => 0.0,
         (None, _) => anyhow::bail!("--eps is required for {:?}", a.attack),
     };
     let config = AttackConfig {
         kind: a.attack,
         eps,
         alpha: a.alpha.unwrap_or(eps / 4.0),
-        steps: a.steps,
+        steps: a.steps.unwrap_or(match a.attack {
+            AttackKind::CwL2 => 100,
+            AttackKind::Lbfgs => 50,
+            _ => 10,
+        }),
         goal: a.target.map(Goal::Targeted).unwrap_or(Goal::Untargeted),
     };
     let box_spec = match (a.box_bound, a.no_box) {
@@ -502,15 +534,26 @@ fn run_attack(a: AttackArgs) -> anyhow::Result<()> {
         (Some(b), _) => BoxSpec::Fixed { lo: -b, hi: b },
         (None, false) => BoxSpec::Clean,
     };
-    let opts = RunOptions { config, domain: a.domain, box_spec, batch: a.batch_size, device, quiet: a.json, plots: !a.no_plots };
+    let defaults = OptParams::default();
+    let opt = OptParams {
+        theta: a.theta,
+        gamma: a.gamma,
+        features_per_step: a.features_per_step,
+        confidence: a.confidence,
+        c_init: a.c_init.unwrap_or(defaults.c_init),
+        search_steps: a.search_steps.unwrap_or(if a.attack == AttackKind::Lbfgs { 8 } else { defaults.search_steps }),
+        lr: a.lr,
+        abort_early: !a.no_abort_early,
+    };
+    let opts = RunOptions { config, domain: a.domain, box_spec, batch: a.batch_size, device, quiet: a.json, opt, plots: !a.no_plots };
     let report = run_on_clips(&a.checkpoint, &clips, &opts, &a.out).with_context(|| format!("attacking with {}", a.checkpoint.display()))?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         let s = &report.summary;
         println!(
-            "{:?} on {} ({:?} domain, ε = {}): fooling rate {:.1}% ({}/{} counted of {}), mean L2 {:.4}, mean L∞ {:.4}, mean SNR {:.1} dB, {:.1} gradients and {:.1} forwards per example, {:.1} s",
-            a.attack, report.model, a.domain, eps, 100.0 * s.fooling_rate, s.successes, s.counted, s.examples, s.mean_l2, s.mean_linf, s.mean_snr_db, s.mean_gradients, s.mean_forwards, s.seconds
+            "{:?} on {} ({:?} domain, ε = {}): fooling rate {:.1}% ({}/{} counted of {}), mean L2 {:.4}, mean L∞ {:.4}, mean SNR {:.1} dB, mean confidence {:.3}, {:.1} gradients and {:.1} forwards per example, {:.1} s",
+            a.attack, report.model, a.domain, eps, 100.0 * s.fooling_rate, s.successes, s.counted, s.examples, s.mean_l2, s.mean_linf, s.mean_snr_db, s.mean_confidence, s.mean_gradients, s.mean_forwards, s.seconds
         );
         println!("wrote {}", a.out.join("report.json").display());
     }

@@ -6,7 +6,7 @@
 //! implementation can attack exactly the same inputs) and `report.json` (per example results
 //! and the summary).
 
-use super::{attack_batch, AttackConfig, AttackTarget, BoxSpec, Domain, ExampleResult, Summary};
+use super::{attack_batch_with, AttackConfig, AttackTarget, BoxSpec, Domain, ExampleResult, OptParams, Summary};
 use crate::data::features::Featurizer;
 use crate::error::{Result, ToolsError};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -32,6 +32,8 @@ pub struct RunOptions {
     pub quiet: bool,
     /// Write `plots/NAME.png`, the triptych of each example.
     pub plots: bool,
+    /// Settings of JSMA, CW-L2 and L-BFGS.
+    pub opt: OptParams,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -39,6 +41,9 @@ pub struct Report {
     pub checkpoint: PathBuf,
     pub model: String,
     pub config: AttackConfig,
+    /// The settings of the optimization attacks (JSMA, CW-L2, L-BFGS), when one ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub params: Option<OptParams>,
     pub domain: Domain,
     /// The box, in words.
     pub box_bounds: String,
@@ -157,7 +162,7 @@ pub fn run_on_clips(checkpoint: &Path, clips: &[Clip], opts: &RunOptions, out: &
         let x = Tensor::from_slice(&buf).reshape(&shape);
         let names: Vec<String> = chunk.iter().map(|c| stem(&c.path)).collect();
         let labels: Vec<Option<i64>> = chunk.iter().map(|c| c.label).collect();
-        let (adv, res) = attack_batch(&target, &x, &labels, &names, opts.box_spec, &opts.config)?;
+        let (adv, res) = attack_batch_with(&target, &x, &labels, &names, opts.box_spec, &opts.config, &opts.opt)?;
         let adv = adv.to_device(Device::Cpu);
         for (dir, batch) in [(&adv_dir, &adv), (&clean_dir, &x)] {
             for (i, name) in names.iter().enumerate() {
@@ -186,6 +191,7 @@ pub fn run_on_clips(checkpoint: &Path, clips: &[Clip], opts: &RunOptions, out: &
         checkpoint: checkpoint.to_path_buf(),
         model: ck.spec.arch.name().to_string(),
         config: opts.config,
+        params: opts.config.kind.uses_opt_params().then_some(opts.opt),
         domain: opts.domain,
         box_bounds: box_words(opts.box_spec, opts.domain),
         device: crate::device::name(opts.device),

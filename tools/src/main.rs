@@ -3,6 +3,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use soundproof::dsp::FeatureKind;
 use soundproof_tools::attack::runner::{run_on_clips, Clip, RunOptions};
+use soundproof_tools::attack::psycho::PsychoConfig;
 use soundproof_tools::attack::{AttackConfig, AttackKind, BoxSpec, Domain, Goal, OptParams};
 use soundproof_tools::data::augment::Augment;
 use soundproof::model::card::Precision;
@@ -210,7 +211,7 @@ struct AttackArgs {
     attack: AttackKind,
     /// Radius: L∞ for fgsm / bim-a / bim-b, L2 for fgsm-l2 (in the units of the domain:
     /// waveform samples after the clip gain, or dB of the log-mel map); unused by deepfool,
-    /// deepfool-linf, jsma, cw-l2 and lbfgs.
+    /// deepfool-linf, jsma, cw-l2 and lbfgs; psycho: the initial L∞ bound of stage 1 (default 0.1).
     #[arg(long)]
     eps: Option<f64>,
     /// BIM step size (default: ε / 4).
@@ -284,6 +285,44 @@ struct AttackArgs {
     /// Do not draw plots/NAME.png (original / adversarial / perturbation of each example).
     #[arg(long)]
     no_plots: bool,
+    #[command(flatten)]
+    psycho: PsychoArgs,
+}
+
+/// Parameters of `--attack psycho` and `psycho-room` (004 Algorithm 1; defaults: 004 §4.1).
+#[derive(Args)]
+struct PsychoArgs {
+    /// Stage 1 (L∞ sign-gradient) iterations T1.
+    #[arg(long, default_value_t = 1000)]
+    stage1_steps: usize,
+    /// Stage 1 step lr1 (default: ε / 20, 004's 100 for ε = 2000).
+    #[arg(long)]
+    stage1_lr: Option<f64>,
+    /// Stage 2 (Adam on ℓnet + α·ℓθ) iterations T2.
+    #[arg(long, default_value_t = 4000)]
+    stage2_steps: usize,
+    /// Stage 2 Adam learning rate lr2 (÷10 for the last quarter; default ε / 100).
+    #[arg(long)]
+    stage2_lr: Option<f64>,
+    /// Initial weight α of the masking loss ℓθ.
+    #[arg(long, default_value_t = 0.05)]
+    masking_alpha: f64,
+    /// psycho-room: simulated rooms per iteration K (004 §4.2: 10).
+    #[arg(long, default_value_t = 10)]
+    rooms: usize,
+    /// psycho-room: rooms in the pool the K are drawn from.
+    #[arg(long, default_value_t = 100)]
+    room_pool: usize,
+    /// psycho-room: fraction of the K rooms that must be fooled to count as a success.
+    #[arg(long, default_value_t = 0.8)]
+    room_success: f64,
+    /// Held-out simulated rooms to play every adversarial example in (waveform domain;
+    /// default 20 for psycho-room, else 0).
+    #[arg(long)]
+    eval_rooms: Option<usize>,
+    /// Seed of the simulated rooms.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
 }
 
 #[derive(Args)]
@@ -353,8 +392,9 @@ enum Command {
     Quantize(QuantizeArgs),
     /// Runs an ONNX model in tract on a dataset split: accuracy, confusion matrix, recall.
     Eval(EvalArgs),
-    /// Adversarial attack (FGSM L∞/L2, BIM-a, BIM-b, DeepFool L2/L∞, JSMA, CW-L2, L-BFGS) on clips of a dataset split or WAV files;
-    /// writes the adversarial inputs and report.json into --out.
+    /// Adversarial attack (FGSM L∞/L2, BIM-a, BIM-b, DeepFool L2/L∞, JSMA, CW-L2, L-BFGS, the
+    /// psychoacoustic attack of 004 and its room-robust variant) on clips of a dataset split or
+    /// WAV files; writes the adversarial inputs, report.json and the triptychs into --out.
     Attack(AttackArgs),
     /// Certificate audit: certify clips in the engine, attack the smoothed classifier with
     /// budgets below and above the certified radius R, judge with the engine's PREDICT; and the
@@ -513,9 +553,11 @@ fn run_attack(a: AttackArgs) -> anyhow::Result<()> {
     if let Some(n) = a.threads {
         tch::set_num_threads(n as i32);
     }
+    let psycho_kind = matches!(a.attack, AttackKind::Psycho | AttackKind::PsychoRoom);
     let eps = match (a.eps, a.attack) {
         (Some(e), _) => e,
         (None, AttackKind::Deepfool | AttackKind::DeepfoolLinf | AttackKind::Jsma | AttackKind::CwL2 | AttackKind::Lbfgs) => 0.0,
+        (None, _) if psycho_kind => 0.1,
         (None, _) => anyhow::bail!("--eps is required for {:?}", a.attack),
     };
     let config = AttackConfig {
@@ -545,7 +587,29 @@ fn run_attack(a: AttackArgs) -> anyhow::Result<()> {
         lr: a.lr,
         abort_early: !a.no_abort_early,
     };
-    let opts = RunOptions { config, domain: a.domain, box_spec, batch: a.batch_size, device, quiet: a.json, opt, plots: !a.no_plots };
+    let p = &a.psycho;
+    let psycho = if psycho_kind {
+        anyhow::ensure!(a.domain == Domain::Waveform, "--attack {:?} perturbs the waveform: use --domain waveform", a.attack);
+        let sample_rate = soundproof_tools::checkpoint::Checkpoint::load(&a.checkpoint)?.sample_rate;
+        let mut c = PsychoConfig::new(sample_rate);
+        c.eps = eps;
+        c.lr1 = p.stage1_lr.unwrap_or(eps / 20.0);
+        c.steps1 = p.stage1_steps;
+        c.lr2 = p.stage2_lr.unwrap_or(eps / 100.0);
+        c.steps2 = p.stage2_steps;
+        c.alpha = p.masking_alpha;
+        c.rooms = if a.attack == AttackKind::PsychoRoom { p.rooms } else { 0 };
+        c.room_pool = p.room_pool;
+        c.room_success = p.room_success;
+        c.seed = p.seed;
+        c.validate()?;
+        Some(c)
+    } else {
+        None
+    };
+    let eval_rooms = p.eval_rooms.unwrap_or(if a.attack == AttackKind::PsychoRoom { 20 } else { 0 });
+    anyhow::ensure!(eval_rooms == 0 || a.domain == Domain::Waveform, "--eval-rooms needs --domain waveform");
+    let opts = RunOptions { config, domain: a.domain, box_spec, batch: a.batch_size, device, quiet: a.json, opt, plots: !a.no_plots, psycho, eval_rooms, seed: p.seed };
     let report = run_on_clips(&a.checkpoint, &clips, &opts, &a.out).with_context(|| format!("attacking with {}", a.checkpoint.display()))?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -555,6 +619,12 @@ fn run_attack(a: AttackArgs) -> anyhow::Result<()> {
             "{:?} on {} ({:?} domain, ε = {}): fooling rate {:.1}% ({}/{} counted of {}), mean L2 {:.4}, mean L∞ {:.4}, mean SNR {:.1} dB, mean confidence {:.3}, {:.1} gradients and {:.1} forwards per example, {:.1} s",
             a.attack, report.model, a.domain, eps, 100.0 * s.fooling_rate, s.successes, s.counted, s.examples, s.mean_l2, s.mean_linf, s.mean_snr_db, s.mean_confidence, s.mean_gradients, s.mean_forwards, s.seconds
         );
+        if let (Some(f), Some(b)) = (s.mean_frames_under, s.mean_bins_under) {
+            println!("perturbation under the masking threshold (004) in {:.1}% of frames and {:.2}% of bins (mean over the fooled examples)", 100.0 * f, 100.0 * b);
+        }
+        if let Some(r) = s.mean_rooms_fooled {
+            println!("fooled in {:.1}% of {} held-out simulated rooms (mean over the fooled examples)", 100.0 * r, eval_rooms);
+        }
         println!("wrote {}", a.out.join("report.json").display());
     }
     Ok(())

@@ -16,6 +16,9 @@
 //!   projected L-BFGS, with a search on c;
 //! * [`audit`]: not an attack on the base model but on the *smoothed* classifier the engine
 //!   certifies (expectation over its noise), to audit certificates.
+//! * [`psycho`]: the imperceptible attack of 004 (Algorithm 1: an L∞ sign-gradient stage, then
+//!   Adam under the psychoacoustic masking threshold), waveform domain only, with its own
+//!   [`psycho::PsychoConfig`]; its room-robust variant averages over simulated [`room`]s;
 //!
 //! Every attack is untargeted (ascend the cross-entropy of the reference label) or targeted
 //! (descend the cross-entropy of the target label), and works in either [`Domain`]:
@@ -38,6 +41,8 @@ pub mod deepfool;
 pub mod fgsm;
 pub mod jsma;
 pub mod lbfgs;
+pub mod psycho;
+pub mod room;
 pub mod runner;
 
 use crate::checkpoint::Checkpoint;
@@ -269,6 +274,10 @@ pub enum AttackKind {
     CwL2,
     /// L-BFGS (Eq. 2); `steps` L-BFGS iterations per value of c.
     Lbfgs,
+    /// 004's imperceptible attack (waveform; parameters in [`psycho::PsychoConfig`]).
+    Psycho,
+    /// The same, robust over simulated rooms (004 §4.2).
+    PsychoRoom,
 }
 
 impl AttackKind {
@@ -421,6 +430,13 @@ pub fn run_with(target: &AttackTarget, x: &Tensor, reference: &Tensor, bounds: &
                 lbfgs::attack(target, x, reference, bounds, cfg.goal, opt.c_init, opt.search_steps, cfg.steps)?
             }
         }
+        AttackKind::Psycho | AttackKind::PsychoRoom => {
+            return Err(ToolsError::invalid(
+                "attack",
+                "psycho",
+                "a call of psycho::attack with its PsychoConfig (attack_batch_with; the `attack` command does so)",
+            ))
+        }
     })
 }
 
@@ -475,6 +491,12 @@ pub struct ExampleResult {
     pub confidence: f64,
     /// This example's share of its batch's wall time.
     pub seconds: f64,
+    /// Waveform attacks: the perturbation against the clean clip's masking threshold (004).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub masking: Option<psycho::MaskingStats>,
+    /// When evaluated: the adversarial input in held-out simulated rooms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rooms: Option<room::RoomStats>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -494,6 +516,14 @@ pub struct Summary {
     /// Mean confidence of the adversarial label over the counted successes.
     pub mean_confidence: f64,
     pub seconds: f64,
+    /// Means over the counted successful examples that have them: fraction of frames and of
+    /// bins where the perturbation is under the masking threshold, and of held-out rooms fooled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean_frames_under: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean_bins_under: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean_rooms_fooled: Option<f64>,
 }
 
 pub fn summarize(results: &[ExampleResult]) -> Summary {
@@ -501,6 +531,10 @@ pub fn summarize(results: &[ExampleResult]) -> Summary {
     let m = |f: &dyn Fn(&ExampleResult) -> f64| c.iter().map(|r| f(r)).sum::<f64>() / c.len().max(1) as f64;
     let snr: Vec<f64> = c.iter().map(|r| r.distortion.snr_db).filter(|s| s.is_finite()).collect();
     let fooled: Vec<f64> = c.iter().filter(|r| r.success).map(|r| r.confidence).collect();
+    let mean_of = |f: &dyn Fn(&ExampleResult) -> Option<f64>| {
+        let v: Vec<f64> = c.iter().filter(|r| r.success).filter_map(|r| f(r)).collect();
+        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+    };
     Summary {
         examples: results.len(),
         counted: c.len(),
@@ -513,6 +547,9 @@ pub fn summarize(results: &[ExampleResult]) -> Summary {
         mean_forwards: m(&|r| r.forwards as f64),
         mean_confidence: fooled.iter().sum::<f64>() / fooled.len().max(1) as f64,
         seconds: results.iter().map(|r| r.seconds).sum(),
+        mean_frames_under: mean_of(&|r| r.masking.map(|m| m.frames_under)),
+        mean_bins_under: mean_of(&|r| r.masking.map(|m| m.bins_under)),
+        mean_rooms_fooled: mean_of(&|r| r.rooms.map(|m| m.fooled)),
     }
 }
 
@@ -526,11 +563,11 @@ pub fn attack_batch(
     box_spec: BoxSpec,
     cfg: &AttackConfig,
 ) -> Result<(Tensor, Vec<ExampleResult>)> {
-    attack_batch_with(target, x, true_labels, names, box_spec, cfg, &OptParams::default())
+    attack_batch_with(target, x, true_labels, names, box_spec, cfg.goal, |t, x, r, b| run(t, x, r, b, cfg))
 }
 
 /// [`attack_batch`] with the settings `opt` of the optimization attacks.
-pub fn attack_batch_with(
+pub fn attack_batch_opt(
     target: &AttackTarget,
     x: &Tensor,
     true_labels: &[Option<i64>],
@@ -539,6 +576,20 @@ pub fn attack_batch_with(
     cfg: &AttackConfig,
     opt: &OptParams,
 ) -> Result<(Tensor, Vec<ExampleResult>)> {
+    attack_batch_with(target, x, true_labels, names, box_spec, cfg.goal, |t, x, r, b| run_with(t, x, r, b, cfg, opt))
+}
+
+/// [`attack_batch`] with any attack `attack(target, x, reference, bounds)` (e.g.
+/// [`psycho::attack`] with its own configuration) reaching for `goal`.
+pub fn attack_batch_with(
+    target: &AttackTarget,
+    x: &Tensor,
+    true_labels: &[Option<i64>],
+    names: &[String],
+    box_spec: BoxSpec,
+    goal: Goal,
+    attack: impl FnOnce(&AttackTarget, &Tensor, &Tensor, &Bounds) -> Result<AttackOutput>,
+) -> Result<(Tensor, Vec<ExampleResult>)> {
     let start = std::time::Instant::now();
     let n = x.size()[0] as usize;
     let x = x.to_device(target.device).to_kind(Kind::Float);
@@ -546,17 +597,17 @@ pub fn attack_batch_with(
     let reference: Vec<i64> = (0..n).map(|i| true_labels[i].unwrap_or(clean_pred[i])).collect();
     let ref_t = Tensor::from_slice(&reference).to_device(target.device);
     let bounds = Bounds::of(&x, box_spec, target.domain);
-    let out = run_with(target, &x, &ref_t, &bounds, cfg, opt)?;
+    let out = attack(target, &x, &ref_t, &bounds)?;
     let adv_logits = target.logits(&out.adversarial);
     let adv_pred_t = adv_logits.argmax(-1, false);
     let confidence = Vec::<f64>::try_from(
         adv_logits.softmax(-1, Kind::Double).gather(1, &adv_pred_t.unsqueeze(1), false).squeeze_dim(1),
     )?;
-    let achieved = Vec::<bool>::try_from(cfg.goal.achieved(&adv_pred_t, &ref_t))?;
+    let achieved = Vec::<bool>::try_from(goal.achieved(&adv_pred_t, &ref_t))?;
     let adv_pred = Vec::<i64>::try_from(adv_pred_t)?;
     let dist = distortion(&x, &out.adversarial);
     let seconds = start.elapsed().as_secs_f64() / n.max(1) as f64;
-    let tgt = match cfg.goal {
+    let tgt = match goal {
         Goal::Targeted(t) => Some(t),
         Goal::Untargeted => None,
     };
@@ -576,6 +627,8 @@ pub fn attack_batch_with(
             forwards: out.forwards[i] + 2,
             confidence: confidence[i],
             seconds,
+            masking: None,
+            rooms: None,
         })
         .collect();
     Ok((out.adversarial, results))

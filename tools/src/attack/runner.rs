@@ -4,9 +4,14 @@
 //! after the clip gain as the model saw it; or `adversarial/NAME.npy`, the log-mel map
 //! `[1, frames, bins]`), the clean inputs in the same form (`clean/NAME.wav|npy`, so another
 //! implementation can attack exactly the same inputs) and `report.json` (per example results
-//! and the summary).
+//! and the summary). In the waveform domain every example also gets its perturbation measured
+//! against the clean clip's masking threshold (004), and, when asked, its fate in held-out
+//! simulated rooms.
 
-use super::{attack_batch_with, AttackConfig, AttackTarget, BoxSpec, Domain, ExampleResult, OptParams, Summary};
+use super::psycho::{self, PsychoConfig};
+use super::room::{self, RirPool, RoomDistribution};
+use super::{attack_batch_with, run_with, AttackConfig, AttackKind, AttackTarget, BoxSpec, Domain, ExampleResult, OptParams, Summary};
+use crate::device::derive_seed;
 use crate::data::features::Featurizer;
 use crate::error::{Result, ToolsError};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -34,6 +39,13 @@ pub struct RunOptions {
     pub plots: bool,
     /// Settings of JSMA, CW-L2 and L-BFGS.
     pub opt: OptParams,
+    /// The psychoacoustic attacks' configuration (required for them; its masking framing is
+    /// also used to measure the other waveform attacks).
+    pub psycho: Option<PsychoConfig>,
+    /// Held-out simulated rooms each adversarial example is played in (0: none).
+    pub eval_rooms: usize,
+    /// Seed of the held-out rooms.
+    pub seed: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -44,6 +56,11 @@ pub struct Report {
     /// The settings of the optimization attacks (JSMA, CW-L2, L-BFGS), when one ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub params: Option<OptParams>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub psycho: Option<PsychoConfig>,
+    /// Held-out rooms of the room evaluation (none when not asked).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub eval_rooms: Vec<room::Room>,
     pub domain: Domain,
     /// The box, in words.
     pub box_bounds: String,
@@ -109,6 +126,16 @@ pub fn run_on_clips(checkpoint: &Path, clips: &[Clip], opts: &RunOptions, out: &
             return Err(ToolsError::invalid("target", t, "a class index of the model"));
         }
     }
+    let psycho_kind = matches!(opts.config.kind, AttackKind::Psycho | AttackKind::PsychoRoom);
+    if psycho_kind && opts.psycho.is_none() {
+        return Err(ToolsError::invalid("attack", "psycho", "a PsychoConfig in the run options"));
+    }
+    let masking = opts.psycho.map(|p| p.masking).unwrap_or(soundproof::dsp::MaskingParams { sample_rate: ck.sample_rate, ..Default::default() });
+    // Held-out rooms: a seed of their own, never the attack's pool.
+    let eval_pool = match opts.eval_rooms {
+        0 => None,
+        r => Some(RirPool::new(&RoomDistribution::default(), r, ck.sample_rate, ck.sample_rate as usize / 4, derive_seed(opts.seed, &[0x5eed_0f_7e57]), opts.device)?),
+    };
     let pipeline = ck.pipeline();
     let mut featurizer = match opts.domain {
         Domain::Features => {
@@ -162,8 +189,28 @@ pub fn run_on_clips(checkpoint: &Path, clips: &[Clip], opts: &RunOptions, out: &
         let x = Tensor::from_slice(&buf).reshape(&shape);
         let names: Vec<String> = chunk.iter().map(|c| stem(&c.path)).collect();
         let labels: Vec<Option<i64>> = chunk.iter().map(|c| c.label).collect();
-        let (adv, res) = attack_batch_with(&target, &x, &labels, &names, opts.box_spec, &opts.config, &opts.opt)?;
+        let goal = opts.config.goal;
+        let (adv, mut res) = match (psycho_kind, &opts.psycho) {
+            (true, Some(p)) => attack_batch_with(&target, &x, &labels, &names, opts.box_spec, goal, |t, x, r, b| psycho::attack(t, x, r, b, goal, p))?,
+            _ => attack_batch_with(&target, &x, &labels, &names, opts.box_spec, goal, |t, x, r, b| run_with(t, x, r, b, &opts.config, &opts.opt))?,
+        };
+        if opts.domain == Domain::Waveform {
+            if let Some(pool) = &eval_pool {
+                let reference = Tensor::from_slice(&res.iter().map(|r| r.reference).collect::<Vec<i64>>()).to_device(opts.device);
+                let xd = x.to_device(opts.device).to_kind(tch::Kind::Float);
+                for (r, st) in res.iter_mut().zip(room::room_stats(&target, pool, &xd, &adv, &reference, goal)?) {
+                    r.rooms = Some(st);
+                }
+            }
+        }
         let adv = adv.to_device(Device::Cpu);
+        if opts.domain == Domain::Waveform {
+            for (i, r) in res.iter_mut().enumerate() {
+                let clean = Vec::<f32>::try_from(x.get(i as i64))?;
+                let a = Vec::<f32>::try_from(adv.get(i as i64))?;
+                r.masking = Some(psycho::masking_stats(&clean, &a, &masking)?);
+            }
+        }
         for (dir, batch) in [(&adv_dir, &adv), (&clean_dir, &x)] {
             for (i, name) in names.iter().enumerate() {
                 let row = Vec::<f32>::try_from(batch.get(i as i64).flatten(0, -1))?;
@@ -192,6 +239,8 @@ pub fn run_on_clips(checkpoint: &Path, clips: &[Clip], opts: &RunOptions, out: &
         model: ck.spec.arch.name().to_string(),
         config: opts.config,
         params: opts.config.kind.uses_opt_params().then_some(opts.opt),
+        psycho: opts.psycho,
+        eval_rooms: eval_pool.map(|p| p.rooms).unwrap_or_default(),
         domain: opts.domain,
         box_bounds: box_words(opts.box_spec, opts.domain),
         device: crate::device::name(opts.device),

@@ -108,3 +108,22 @@ fn gain_and_resize_do_not_allocate() {
     });
     assert_eq!(allocs, 0);
 }
+
+#[test]
+fn the_masking_threshold_does_not_allocate() {
+    use soundproof::dsp::masking::{MaskingParams, MaskingThreshold};
+    let x = signal(16_000);
+    let params = MaskingParams::default();
+    let n = params.frame_count(x.len()) * params.n_bins();
+    let (mut theta, mut power) = (vec![0.0f32; n], vec![0.0f32; n]);
+    for backend in [FftBackend::Microfft, FftBackend::Realfft] {
+        let mut m = Box::new(MaskingThreshold::<2048>::new(&params, backend).expect("masking threshold"));
+        let (allocs, r) = count(|| {
+            m.clip_threshold(&x, &mut theta)?;
+            m.clip_psd_power(&x, &mut power).map(|_| ())
+        });
+        r.expect("threshold");
+        assert_eq!(allocs, 0, "{backend:?}");
+        assert!(theta.iter().all(|t| !t.is_nan()));
+    }
+}

@@ -173,6 +173,12 @@ fn feature_contract_adds_noise_to_the_features() {
     assert_eq!(c.contract, "feature");
     assert!(c.snr_cert_db.is_none(), "no waveform SNR for a feature-space certificate");
     assert!(c.certified_object.contains("feature space"));
+    // PREDICT at a feature map draws the same noise as PREDICT at the waveform whose map it is.
+    let at_x = s.predict(&x, 7, 500, 0.001).unwrap();
+    let at_z = s.predict_features(&z, 7, 500, 0.001).unwrap();
+    assert_eq!(at_x, at_z);
+    assert_eq!(at_z.prediction, Some(1), "{at_z:?}");
+    assert!(s.predict_features(&z[1..], 7, 10, 0.001).is_err(), "a map of the wrong size must be refused");
 }
 
 #[test]

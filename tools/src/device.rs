@@ -26,8 +26,14 @@ pub enum DeviceChoice {
 pub fn resolve(choice: DeviceChoice) -> Result<Device> {
     match choice {
         DeviceChoice::Cpu => Ok(Device::Cpu),
-        DeviceChoice::Auto => Ok(Device::cuda_if_available()),
+        DeviceChoice::Auto => {
+            if gpu_driver_present() {
+                load_torch_cuda();
+            }
+            Ok(Device::cuda_if_available())
+        }
         DeviceChoice::Cuda => {
+            load_torch_cuda();
             if tch::Cuda::is_available() {
                 Ok(Device::Cuda(0))
             } else {
@@ -39,6 +45,23 @@ pub fn resolve(choice: DeviceChoice) -> Result<Device> {
             }
         }
     }
+}
+
+/// libtorch's CUDA backend registers itself when `libtorch_cuda.so` is loaded. Nothing in the
+/// binary refers to that library by symbol, so the linker (`--as-needed`) leaves it out even
+/// when the torch it was built against has CUDA; it is loaded here instead, found through the
+/// binary's rpath to torch's `lib/` or `LD_LIBRARY_PATH`. A CPU-only libtorch has no such
+/// file: then nothing is loaded and CUDA stays unavailable. Returns whether it is loaded.
+pub fn load_torch_cuda() -> bool {
+    static LOADED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    // SAFETY: dlopen with a valid NUL-terminated name; the handle is kept for the process's
+    // life (never closed), as libtorch's registrations require.
+    *LOADED.get_or_init(|| unsafe { !libc::dlopen(c"libtorch_cuda.so".as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL).is_null() })
+}
+
+/// An NVIDIA driver is installed (so loading the CUDA backend, which takes a moment, is worth it).
+fn gpu_driver_present() -> bool {
+    std::path::Path::new("/proc/driver/nvidia/version").exists() || std::path::Path::new("/dev/nvidiactl").exists()
 }
 
 /// Human-readable device name for logs.

@@ -3,7 +3,8 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use soundproof::dsp::FeatureKind;
 use soundproof_tools::attack::runner::{run_on_clips, Clip, RunOptions};
-use soundproof_tools::attack::{AttackConfig, AttackKind, BoxSpec, Domain, Goal};
+use soundproof_tools::attack::psycho::PsychoConfig;
+use soundproof_tools::attack::{AttackConfig, AttackKind, BoxSpec, Domain, Goal, OptParams};
 use soundproof_tools::data::augment::Augment;
 use soundproof::model::card::Precision;
 use soundproof_tools::data::{default_data_dir, DatasetSpec, Split};
@@ -209,15 +210,43 @@ struct AttackArgs {
     #[arg(long, value_enum)]
     attack: AttackKind,
     /// Radius: L∞ for fgsm / bim-a / bim-b, L2 for fgsm-l2 (in the units of the domain:
-    /// waveform samples after the clip gain, or dB of the log-mel map); unused by deepfool.
+    /// waveform samples after the clip gain, or dB of the log-mel map); unused by deepfool,
+    /// deepfool-linf, jsma, cw-l2 and lbfgs; psycho: the initial L∞ bound of stage 1 (default 0.1).
     #[arg(long)]
     eps: Option<f64>,
     /// BIM step size (default: ε / 4).
     #[arg(long)]
     alpha: Option<f64>,
-    /// BIM iterations; DeepFool's iteration limit.
-    #[arg(long, default_value_t = 10)]
-    steps: usize,
+    /// BIM iterations; DeepFool's iteration limit; CW-L2's Adam iterations and L-BFGS's
+    /// iterations per value of c (default: 10; cw-l2 100; lbfgs 50).
+    #[arg(long)]
+    steps: Option<usize>,
+    /// JSMA θ: change of each selected feature, in the domain's units (> 0 raises, < 0 lowers;
+    /// clipped to the box, so a large θ sets the feature to the bound).
+    #[arg(long, default_value_t = 1.0, allow_hyphen_values = true)]
+    theta: f64,
+    /// JSMA γ: at most this fraction of the features change.
+    #[arg(long, default_value_t = 0.1)]
+    gamma: f64,
+    /// JSMA: features changed per iteration (1: the one-feature saliency map).
+    #[arg(long, default_value_t = 1)]
+    features_per_step: usize,
+    /// CW-L2 κ: the logit margin of a success.
+    #[arg(long, default_value_t = 0.0)]
+    confidence: f64,
+    /// CW-L2 and L-BFGS: the first value of c (weight of the loss for CW, of the distance for
+    /// L-BFGS; default 1e-2).
+    #[arg(long)]
+    c_init: Option<f64>,
+    /// CW-L2 and L-BFGS: values of c tried (binary search steps; default 5; lbfgs 8).
+    #[arg(long)]
+    search_steps: Option<usize>,
+    /// CW-L2: Adam's learning rate.
+    #[arg(long, default_value_t = 1e-2)]
+    lr: f64,
+    /// CW-L2: run every value of c for all its iterations (no early stop).
+    #[arg(long)]
+    no_abort_early: bool,
     /// Targeted attack towards this class index (default: untargeted).
     #[arg(long)]
     target: Option<i64>,
@@ -253,6 +282,103 @@ struct AttackArgs {
     /// Print the report as JSON on stdout (no progress bar).
     #[arg(long)]
     json: bool,
+    /// Do not draw plots/NAME.png (original / adversarial / perturbation of each example).
+    #[arg(long)]
+    no_plots: bool,
+    #[command(flatten)]
+    psycho: PsychoArgs,
+}
+
+/// Parameters of `--attack psycho` and `psycho-room` (004 Algorithm 1; defaults: 004 §4.1).
+#[derive(Args)]
+struct PsychoArgs {
+    /// Stage 1 (L∞ sign-gradient) iterations T1.
+    #[arg(long, default_value_t = 1000)]
+    stage1_steps: usize,
+    /// Stage 1 step lr1 (default: ε / 20, 004's 100 for ε = 2000).
+    #[arg(long)]
+    stage1_lr: Option<f64>,
+    /// Stage 2 (Adam on ℓnet + α·ℓθ) iterations T2.
+    #[arg(long, default_value_t = 4000)]
+    stage2_steps: usize,
+    /// Stage 2 Adam learning rate lr2 (÷10 for the last quarter; default ε / 100).
+    #[arg(long)]
+    stage2_lr: Option<f64>,
+    /// Initial weight α of the masking loss ℓθ.
+    #[arg(long, default_value_t = 0.05)]
+    masking_alpha: f64,
+    /// psycho-room: simulated rooms per iteration K (004 §4.2: 10).
+    #[arg(long, default_value_t = 10)]
+    rooms: usize,
+    /// psycho-room: rooms in the pool the K are drawn from.
+    #[arg(long, default_value_t = 100)]
+    room_pool: usize,
+    /// psycho-room: fraction of the K rooms that must be fooled to count as a success.
+    #[arg(long, default_value_t = 0.8)]
+    room_success: f64,
+    /// Held-out simulated rooms to play every adversarial example in (waveform domain;
+    /// default 20 for psycho-room, else 0).
+    #[arg(long)]
+    eval_rooms: Option<usize>,
+    /// Seed of the simulated rooms.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+#[derive(Args)]
+struct AuditArgs {
+    /// The checkpoint folder written by `train` (attacked through tch).
+    #[arg(long, alias = "model")]
+    checkpoint: PathBuf,
+    /// The same model as ONNX, certified in tract (default: the one .onnx file in the
+    /// checkpoint folder, as `train` writes it).
+    #[arg(long)]
+    onnx: Option<PathBuf>,
+    /// waveform, post:fixed or feature.
+    #[arg(long, default_value = "waveform")]
+    contract: String,
+    #[arg(long, default_value_t = 0.005)]
+    sigma: f64,
+    #[arg(long, default_value_t = 100)]
+    n0: u64,
+    #[arg(long, default_value_t = 1000)]
+    n: u64,
+    #[arg(long, default_value_t = 0.001)]
+    alpha: f64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Attack budgets ε as multiples of each clip's certified radius R (below 1: inside the
+    /// certificate; above 1: outside it, to show the attack's strength).
+    #[arg(long, value_delimiter = ',', default_value = "0.5,0.99,3,10,30")]
+    budgets: Vec<f64>,
+    /// PGD steps on the smoothed classifier.
+    #[arg(long, default_value_t = 40)]
+    steps: usize,
+    /// Noise samples per PGD step.
+    #[arg(long, default_value_t = 16)]
+    noise_samples: usize,
+    /// PREDICT samples at each attacked point.
+    #[arg(long, default_value_t = 1000)]
+    predict_n: u64,
+    /// DeepFool iterations for the base model's cheapest attack.
+    #[arg(long, default_value_t = 50)]
+    deepfool_steps: usize,
+    /// `--dataset fsdd|esc10|DIR`, `--data-dir`, `--fold`, `--val-fold`.
+    #[command(flatten)]
+    data: OptionalDataArgs,
+    #[arg(long, value_enum, default_value_t = Split::Test)]
+    split: Split,
+    #[arg(long, default_value_t = 20)]
+    max_clips: usize,
+    /// Output folder: audit.json.
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
+    #[arg(long)]
+    threads: Option<usize>,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Subcommand)]
@@ -266,9 +392,14 @@ enum Command {
     Quantize(QuantizeArgs),
     /// Runs an ONNX model in tract on a dataset split: accuracy, confusion matrix, recall.
     Eval(EvalArgs),
-    /// Adversarial attack (FGSM L∞/L2, BIM-a, BIM-b, DeepFool L2) on clips of a dataset split or WAV files;
-    /// writes the adversarial inputs and report.json into --out.
+    /// Adversarial attack (FGSM L∞/L2, BIM-a, BIM-b, DeepFool L2/L∞, JSMA, CW-L2, L-BFGS, the
+    /// psychoacoustic attack of 004 and its room-robust variant) on clips of a dataset split or
+    /// WAV files; writes the adversarial inputs, report.json and the triptychs into --out.
     Attack(AttackArgs),
+    /// Certificate audit: certify clips in the engine, attack the smoothed classifier with
+    /// budgets below and above the certified radius R, judge with the engine's PREDICT; and the
+    /// base model's cheapest (DeepFool) attack against R. Writes audit.json into --out.
+    Audit(AuditArgs),
 }
 
 fn command_line() -> String {
@@ -422,16 +553,22 @@ fn run_attack(a: AttackArgs) -> anyhow::Result<()> {
     if let Some(n) = a.threads {
         tch::set_num_threads(n as i32);
     }
+    let psycho_kind = matches!(a.attack, AttackKind::Psycho | AttackKind::PsychoRoom);
     let eps = match (a.eps, a.attack) {
         (Some(e), _) => e,
-        (None, AttackKind::Deepfool) => 0.0,
+        (None, AttackKind::Deepfool | AttackKind::DeepfoolLinf | AttackKind::Jsma | AttackKind::CwL2 | AttackKind::Lbfgs) => 0.0,
+        (None, _) if psycho_kind => 0.1,
         (None, _) => anyhow::bail!("--eps is required for {:?}", a.attack),
     };
     let config = AttackConfig {
         kind: a.attack,
         eps,
         alpha: a.alpha.unwrap_or(eps / 4.0),
-        steps: a.steps,
+        steps: a.steps.unwrap_or(match a.attack {
+            AttackKind::CwL2 => 100,
+            AttackKind::Lbfgs => 50,
+            _ => 10,
+        }),
         goal: a.target.map(Goal::Targeted).unwrap_or(Goal::Untargeted),
     };
     let box_spec = match (a.box_bound, a.no_box) {
@@ -439,18 +576,127 @@ fn run_attack(a: AttackArgs) -> anyhow::Result<()> {
         (Some(b), _) => BoxSpec::Fixed { lo: -b, hi: b },
         (None, false) => BoxSpec::Clean,
     };
-    let opts = RunOptions { config, domain: a.domain, box_spec, batch: a.batch_size, device, quiet: a.json };
+    let defaults = OptParams::default();
+    let opt = OptParams {
+        theta: a.theta,
+        gamma: a.gamma,
+        features_per_step: a.features_per_step,
+        confidence: a.confidence,
+        c_init: a.c_init.unwrap_or(defaults.c_init),
+        search_steps: a.search_steps.unwrap_or(if a.attack == AttackKind::Lbfgs { 8 } else { defaults.search_steps }),
+        lr: a.lr,
+        abort_early: !a.no_abort_early,
+    };
+    let p = &a.psycho;
+    let psycho = if psycho_kind {
+        anyhow::ensure!(a.domain == Domain::Waveform, "--attack {:?} perturbs the waveform: use --domain waveform", a.attack);
+        let sample_rate = soundproof_tools::checkpoint::Checkpoint::load(&a.checkpoint)?.sample_rate;
+        let mut c = PsychoConfig::new(sample_rate);
+        c.eps = eps;
+        c.lr1 = p.stage1_lr.unwrap_or(eps / 20.0);
+        c.steps1 = p.stage1_steps;
+        c.lr2 = p.stage2_lr.unwrap_or(eps / 100.0);
+        c.steps2 = p.stage2_steps;
+        c.alpha = p.masking_alpha;
+        c.rooms = if a.attack == AttackKind::PsychoRoom { p.rooms } else { 0 };
+        c.room_pool = p.room_pool;
+        c.room_success = p.room_success;
+        c.seed = p.seed;
+        c.validate()?;
+        Some(c)
+    } else {
+        None
+    };
+    let eval_rooms = p.eval_rooms.unwrap_or(if a.attack == AttackKind::PsychoRoom { 20 } else { 0 });
+    anyhow::ensure!(eval_rooms == 0 || a.domain == Domain::Waveform, "--eval-rooms needs --domain waveform");
+    let opts = RunOptions { config, domain: a.domain, box_spec, batch: a.batch_size, device, quiet: a.json, opt, plots: !a.no_plots, psycho, eval_rooms, seed: p.seed };
     let report = run_on_clips(&a.checkpoint, &clips, &opts, &a.out).with_context(|| format!("attacking with {}", a.checkpoint.display()))?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         let s = &report.summary;
         println!(
-            "{:?} on {} ({:?} domain, ε = {}): fooling rate {:.1}% ({}/{} counted of {}), mean L2 {:.4}, mean L∞ {:.4}, mean SNR {:.1} dB, {:.1} gradients and {:.1} forwards per example, {:.1} s",
-            a.attack, report.model, a.domain, eps, 100.0 * s.fooling_rate, s.successes, s.counted, s.examples, s.mean_l2, s.mean_linf, s.mean_snr_db, s.mean_gradients, s.mean_forwards, s.seconds
+            "{:?} on {} ({:?} domain, ε = {}): fooling rate {:.1}% ({}/{} counted of {}), mean L2 {:.4}, mean L∞ {:.4}, mean SNR {:.1} dB, mean confidence {:.3}, {:.1} gradients and {:.1} forwards per example, {:.1} s",
+            a.attack, report.model, a.domain, eps, 100.0 * s.fooling_rate, s.successes, s.counted, s.examples, s.mean_l2, s.mean_linf, s.mean_snr_db, s.mean_confidence, s.mean_gradients, s.mean_forwards, s.seconds
         );
+        if let (Some(f), Some(b)) = (s.mean_frames_under, s.mean_bins_under) {
+            println!("perturbation under the masking threshold (004) in {:.1}% of frames and {:.2}% of bins (mean over the fooled examples)", 100.0 * f, 100.0 * b);
+        }
+        if let Some(r) = s.mean_rooms_fooled {
+            println!("fooled in {:.1}% of {} held-out simulated rooms (mean over the fooled examples)", 100.0 * r, eval_rooms);
+        }
         println!("wrote {}", a.out.join("report.json").display());
     }
+    Ok(())
+}
+
+fn run_audit(a: AuditArgs) -> anyhow::Result<()> {
+    use soundproof_tools::attack::audit::{run_audit, AuditClip, AuditConfig, SmoothedAttack};
+    let ck = soundproof_tools::checkpoint::Checkpoint::load(&a.checkpoint).with_context(|| format!("loading {}", a.checkpoint.display()))?;
+    let onnx = match &a.onnx {
+        Some(p) => p.clone(),
+        None => {
+            let found: Vec<PathBuf> = std::fs::read_dir(&a.checkpoint)?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "onnx"))
+                .collect();
+            anyhow::ensure!(found.len() == 1, "{} holds {} .onnx files: name the model with --onnx", a.checkpoint.display(), found.len());
+            found[0].clone()
+        }
+    };
+    let index = a.data.spec(a.data.dataset.as_deref().unwrap_or(&ck.dataset)).index()?;
+    let clips: Vec<AuditClip> = evenly(index.split(a.split), a.max_clips)
+        .into_iter()
+        .map(|e| {
+            let clip = soundproof::audio::read_mono(&e.path).with_context(|| format!("reading {}", e.path.display()))?;
+            let samples = soundproof::audio::resample(&clip.samples, clip.sample_rate, ck.sample_rate)?;
+            Ok(AuditClip { path: e.path, samples, truth: Some(e.label as i64) })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    anyhow::ensure!(!clips.is_empty(), "no clips in that split");
+    let device = soundproof_tools::device::resolve(a.device)?;
+    if let Some(n) = a.threads {
+        tch::set_num_threads(n as i32);
+    }
+    let cfg = AuditConfig {
+        contract: a.contract.clone(),
+        sigma: a.sigma,
+        n0: a.n0,
+        n: a.n,
+        alpha: a.alpha,
+        seed: a.seed,
+        budgets: a.budgets.clone(),
+        attack: SmoothedAttack { sigma: a.sigma, steps: a.steps, noise_samples: a.noise_samples },
+        predict_n: a.predict_n,
+        deepfool_steps: a.deepfool_steps,
+    };
+    let bar = indicatif::ProgressBar::new(clips.len() as u64);
+    if a.json {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let report = run_audit(&a.checkpoint, &onnx, &clips, &cfg, device, |_| bar.inc(1)).with_context(|| format!("auditing {}", onnx.display()))?;
+    bar.finish_and_clear();
+    std::fs::create_dir_all(&a.out)?;
+    let path = a.out.join("audit.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!(
+        "{} ({} contract, σ = {}, n = {}, α = {}): {} of {} clips certified, median R = {}",
+        onnx.display(), a.contract, a.sigma, a.n, a.alpha, report.certified, report.clips,
+        report.median_radius.map_or("-".into(), |r| format!("{r:.4}"))
+    );
+    println!("attack on the smoothed classifier: PGD-L2, {} steps × {} noise samples; judged by PREDICT with n = {}", a.steps, a.noise_samples, a.predict_n);
+    println!("{:>10} {:>9} {:>8} {:>10} {:>10} {:>12}", "budget/R", "attacked", "flipped", "abstained", "flip rate", "base fooled");
+    for b in &report.summary {
+        println!("{:>10} {:>9} {:>8} {:>10} {:>9.1}% {:>12}", b.multiple, b.attacked, b.flipped, b.abstained, 100.0 * b.flip_rate, b.base_fooled);
+    }
+    if let (Some(m), Some(lo)) = (report.median_base_min_over_radius, report.min_base_min_over_radius) {
+        println!("base model's cheapest attack (DeepFool L2) / R: median {m:.1}, smallest {lo:.2}");
+    }
+    println!("wrote {}", path.display());
     Ok(())
 }
 
@@ -461,5 +707,6 @@ fn main() -> anyhow::Result<()> {
         Command::Quantize(a) => run_quantize(a),
         Command::Eval(a) => run_eval(a),
         Command::Attack(a) => run_attack(a),
+        Command::Audit(a) => run_audit(a),
     }
 }

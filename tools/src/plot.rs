@@ -1,5 +1,6 @@
-//! Figures (plotters, PNG): the training curve (loss; train and validation accuracy per epoch)
-//! and the confusion matrix of an evaluation. Text needs a system font through fontconfig
+//! Figures (plotters, PNG): the training curve (loss; train and validation accuracy per epoch),
+//! the confusion matrix of an evaluation, and an attack's triptych (original / adversarial /
+//! perturbation, as 000 Fig. 6). Text needs a system font through fontconfig
 //! (`fonts-dejavu-core`, installed by `scripts/setup.sh`).
 
 use crate::error::{Result, ToolsError};
@@ -111,6 +112,62 @@ pub fn confusion(matrix: &[Vec<usize>], labels: &[String], title: &str, path: &P
                 .map_err(|e| err(path, e))?;
             }
         }
+    }
+    root.present().map_err(|e| err(path, e))?;
+    Ok(())
+}
+
+/// One panel of a [`triptych`]: a `frames × bins` map (frame-major) and its caption.
+pub struct Panel<'a> {
+    pub map: &'a [f32],
+    pub caption: String,
+}
+
+/// Three maps side by side (time left to right, frequency bottom to top), as 000 Fig. 6: the
+/// original and adversarial maps on one shared colour scale (so a change of level shows), the
+/// perturbation on its own scale (symmetric about 0 when it has both signs, so the sign shows),
+/// each with its range printed under it.
+pub fn triptych(panels: [Panel<'_>; 3], frames: usize, bins: usize, title: &str, path: &Path) -> Result<()> {
+    use plotters::style::colors::colormaps::{ColorMap, ViridisRGB};
+    if frames == 0 || bins == 0 || panels.iter().any(|p| p.map.len() != frames * bins) {
+        return Err(ToolsError::Plot { path: path.to_path_buf(), what: format!("triptych maps must each hold {frames} × {bins} values") });
+    }
+    let range = |m: &[f32]| m.iter().filter(|v| v.is_finite()).fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    let (a, b) = (range(panels[0].map), range(panels[1].map));
+    let shared = (a.0.min(b.0), a.1.max(b.1));
+    let (dlo, dhi) = range(panels[2].map);
+    let diff = if dlo < 0.0 && dhi > 0.0 {
+        let m = dlo.abs().max(dhi);
+        (-m, m)
+    } else {
+        (dlo, dhi)
+    };
+    let (pw, ph) = (420u32, 360u32);
+    let root = BitMapBackend::new(path, (3 * pw, ph + 40)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(path, e))?;
+    let root = root.titled(title, ("sans-serif", 20)).map_err(|e| err(path, e))?;
+    for (k, (area, panel)) in root.split_evenly((1, 3)).iter().zip(&panels).enumerate() {
+        let (lo, hi) = if k < 2 { shared } else { diff };
+        let span = if hi > lo { hi - lo } else { 1.0 };
+        let mut c = ChartBuilder::on(area)
+            .margin(8)
+            .x_label_area_size(40)
+            .y_label_area_size(44)
+            .caption(&panel.caption, ("sans-serif", 16))
+            .build_cartesian_2d(0.0..frames as f64, 0.0..bins as f64)
+            .map_err(|e| err(path, e))?;
+        c.configure_mesh()
+            .disable_mesh()
+            .x_desc(format!("frame   [{lo:.3}, {hi:.3}]"))
+            .y_desc("band")
+            .draw()
+            .map_err(|e| err(path, e))?;
+        let cells = (0..frames).flat_map(|t| (0..bins).map(move |f| (t, f))).map(|(t, f)| {
+            let v = panel.map[t * bins + f];
+            let u = if v.is_finite() { ((v - lo) / span).clamp(0.0, 1.0) } else { 0.0 };
+            Rectangle::new([(t as f64, f as f64), (t as f64 + 1.0, f as f64 + 1.0)], ViridisRGB.get_color_normalized(u, 0.0, 1.0).filled())
+        });
+        c.draw_series(cells).map_err(|e| err(path, e))?;
     }
     root.present().map_err(|e| err(path, e))?;
     Ok(())

@@ -202,8 +202,9 @@ pub fn train(cfg: &TrainConfig, dataset: &DatasetSpec, out: &Path) -> Result<Tra
         return Err(ToolsError::invalid("sigma", cfg.augment.sigma, "a finite value >= 0"));
     }
     std::fs::create_dir_all(out).map_err(|e| ToolsError::io(out, e))?;
-    device::seed_everything(cfg.seed, cfg.threads);
+    // Resolve first: it loads libtorch's CUDA backend, which seeding must see.
     let dev = device::resolve(cfg.device)?;
+    device::seed_everything(cfg.seed, cfg.threads);
     let progress = Progress::new(cfg.epochs, cfg.quiet);
 
     let mut index = dataset.index()?;

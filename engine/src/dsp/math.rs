@@ -50,6 +50,10 @@ pub fn pow(x: f64, y: f64) -> f64 {
 pub fn floor(x: f64) -> f64 {
     libm::floor(x)
 }
+#[inline]
+pub fn atan(x: f64) -> f64 {
+    libm::atan(x)
+}
 
 /// `Σ a[i]·b[i]` with eight independent partial sums, so the loop is not bound by the latency
 /// of one chain of float additions and vectorizes. The summation order is fixed (lane i sums

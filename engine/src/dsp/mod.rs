@@ -1,5 +1,6 @@
 //! Everything numeric about one frame of audio: windows, FFT, framing, STFT power, mel
-//! filterbank and log, MFCC, wavelet features, gain policies and feature-map resizing.
+//! filterbank and log, MFCC, wavelet features, gain policies, feature-map resizing and the
+//! psychoacoustic masking threshold of 004.
 //!
 //! This module is `no_std` and never touches the heap. Every object follows one shape (after
 //! rustfft's planners): a constructor that validates its parameters and sizes every buffer, and
@@ -13,6 +14,7 @@ pub mod fft;
 pub mod framer;
 pub mod frontend;
 pub mod gain;
+pub mod masking;
 pub mod math;
 pub mod mel;
 pub mod mfcc;
@@ -25,6 +27,7 @@ pub use fft::{FftBackend, RealFft};
 pub use framer::Framer;
 pub use frontend::{FeatureConfig, FeatureKind, FrontEnd};
 pub use gain::GainPolicy;
+pub use masking::{MaskingParams, MaskingThreshold};
 pub use mel::{LogMel, MelFilterbank, MelNorm, MelParams, MelScale};
 pub use mfcc::{DctNorm, Mfcc, MfccParams};
 pub use stft::{Stft, StftParams};

@@ -505,7 +505,26 @@ impl<'m> Smoother<'m> {
     /// PREDICT (Cohen et al. Algorithm, 003 §3) with `n` samples at level `alpha`.
     pub fn predict(&mut self, x: &[f32], key: u64, n: u64, alpha: f64) -> Result<Prediction, SmoothError> {
         let counts = self.counts(x, key, Phase::Prediction, 0, n)?;
-        let (a, b) = top_two(&counts);
+        Self::decide(&counts, alpha)
+    }
+
+    /// PREDICT of the feature contract at the feature map `z` itself (a map that need not be the
+    /// front end's output of any waveform, e.g. an attacked one), `frames × bins` as the model
+    /// takes it. Noise as [`Smoother::predict`] draws it for the clip `key`.
+    pub fn predict_features(&mut self, z: &[f32], key: u64, n: u64, alpha: f64) -> Result<Prediction, SmoothError> {
+        if self.contract != Contract::Feature {
+            return Err(SmoothError::Config("predict_features needs the feature contract".into()));
+        }
+        if z.len() != self.per || z.iter().any(|v| !v.is_finite()) {
+            return Err(SmoothError::Config(format!("the feature map must hold {} finite values, got {}", self.per, z.len())));
+        }
+        let mut counts = vec![0u64; self.model.n_classes()];
+        self.sample(&[], z, key, Phase::Prediction, 0, n, &mut counts, None)?;
+        Self::decide(&counts, alpha)
+    }
+
+    fn decide(counts: &[u64], alpha: f64) -> Result<Prediction, SmoothError> {
+        let (a, b) = top_two(counts);
         let (n_a, n_b) = (counts[a], counts[b]);
         let p_value = if n_a + n_b == 0 { 1.0 } else { stats::binom_test_two_sided(n_a, n_a + n_b, 0.5)? };
         Ok(Prediction { prediction: (p_value <= alpha).then_some(a), n_a, n_b, p_value })

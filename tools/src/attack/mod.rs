@@ -6,8 +6,19 @@
 //! * [`bim`]: Basic Iterative Method (Eq. 5-6), L∞ steps of size α projected on the ε-ball
 //!   around `x` and clipped to the box: BIM-a stops each example at its first success, BIM-b
 //!   runs the fixed number of steps;
-//! * [`deepfool`]: DeepFool L2 (untargeted, no ε: the smallest step onto the linearized
-//!   boundary, repeated), `C` gradients per iteration.
+//! * [`deepfool`]: DeepFool L2 and L∞ (untargeted, no ε: the smallest step onto the
+//!   linearized boundary in that norm, repeated), `C` gradients per iteration;
+//! * [`jsma`]: Jacobian-based Saliency Map Attack (Eq. 7-8), L0: raise (or lower) the most
+//!   salient features one by one, at most a fraction γ of them, `C` gradients per iteration;
+//! * [`cw`]: Carlini-Wagner L2 (Eq. 9-12): Adam on the tanh variable of the box, the margin
+//!   loss with confidence κ, binary search on c, one gradient per iteration;
+//! * [`lbfgs`]: the L-BFGS baseline (Eq. 2), `c·‖δ‖₂² + J(x + δ, l')` minimized in the box by
+//!   projected L-BFGS, with a search on c;
+//! * [`audit`]: not an attack on the base model but on the *smoothed* classifier the engine
+//!   certifies (expectation over its noise), to audit certificates.
+//! * [`psycho`]: the imperceptible attack of 004 (Algorithm 1: an L∞ sign-gradient stage, then
+//!   Adam under the psychoacoustic masking threshold), waveform domain only, with its own
+//!   [`psycho::PsychoConfig`]; its room-robust variant averages over simulated [`room`]s;
 //!
 //! Every attack is untargeted (ascend the cross-entropy of the reference label) or targeted
 //! (descend the cross-entropy of the target label), and works in either [`Domain`]:
@@ -23,9 +34,15 @@
 //! examples counts `B` gradients, and its forward pass `B` forwards); attacks report them per
 //! example.
 
+pub mod audit;
 pub mod bim;
+pub mod cw;
 pub mod deepfool;
 pub mod fgsm;
+pub mod jsma;
+pub mod lbfgs;
+pub mod psycho;
+pub mod room;
 pub mod runner;
 
 use crate::checkpoint::Checkpoint;
@@ -201,6 +218,20 @@ impl AttackTarget {
         (g, logits.detach())
     }
 
+    /// `(∇ₓ Σₙ loss(logits)ₙ, logits)`: the gradient of any per-example loss of the logits
+    /// (`loss` maps `[N, C]` to `[N]`; examples do not mix, so row `n` of the gradient is
+    /// example `n`'s own). Counts `N` gradients and `N` forwards.
+    pub fn loss_gradient(&self, x: &Tensor, loss: impl Fn(&Tensor) -> Tensor) -> (Tensor, Tensor) {
+        let n = x.size()[0] as u64;
+        self.forwards.set(self.forwards.get() + n);
+        self.gradients.set(self.gradients.get() + n);
+        let xg = x.detach().set_requires_grad(true);
+        let logits = (self.f)(&xg);
+        let total = loss(&logits).sum(Kind::Float);
+        let g = Tensor::run_backward(&[total], &[&xg], false, false).remove(0);
+        (g, logits.detach())
+    }
+
     /// `(logits, J)` with `J = ∂logits/∂x` of shape `[N, C, ...input]`: one forward and `C`
     /// backward passes (counts `N` forwards and `C·N` gradients).
     pub fn jacobian(&self, x: &Tensor) -> (Tensor, Tensor) {
@@ -235,6 +266,99 @@ pub enum AttackKind {
     BimB,
     /// DeepFool L2 (untargeted; `steps` iterations at most, ε unused).
     Deepfool,
+    /// DeepFool L∞ (untargeted; `steps` iterations at most, ε unused).
+    DeepfoolLinf,
+    /// JSMA (Eq. 7-8), L0; θ, γ and the features per iteration from [`OptParams`].
+    Jsma,
+    /// Carlini-Wagner L2 (Eq. 9-12); `steps` Adam iterations per value of c.
+    CwL2,
+    /// L-BFGS (Eq. 2); `steps` L-BFGS iterations per value of c.
+    Lbfgs,
+    /// 004's imperceptible attack (waveform; parameters in [`psycho::PsychoConfig`]).
+    Psycho,
+    /// The same, robust over simulated rooms (004 §4.2).
+    PsychoRoom,
+}
+
+impl AttackKind {
+    /// Does this attack read [`OptParams`]?
+    pub fn uses_opt_params(&self) -> bool {
+        matches!(self, AttackKind::Jsma | AttackKind::CwL2 | AttackKind::Lbfgs)
+    }
+}
+
+/// Settings of the optimization attacks (JSMA, CW-L2, L-BFGS; the others ignore them).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct OptParams {
+    /// JSMA θ: the change of a selected feature, in the units of the domain (dB of the log-mel
+    /// map, or waveform samples), clipped to the box; > 0 raises features (Papernot's JSMA+),
+    /// < 0 lowers them (JSMA−). A θ wider than the box sets the feature to the bound.
+    pub theta: f64,
+    /// JSMA γ: at most `⌊γ·d⌋` of the `d` features change.
+    pub gamma: f64,
+    /// JSMA: features changed per iteration (the top of the saliency map).
+    pub features_per_step: usize,
+    /// CW-L2 κ (Eq. 10, 12): the logit margin a success must reach.
+    pub confidence: f64,
+    /// CW-L2 and L-BFGS: the first value of c.
+    pub c_init: f64,
+    /// CW-L2 and L-BFGS: values of c tried (the binary search steps).
+    pub search_steps: usize,
+    /// CW-L2: Adam's learning rate on the tanh variable.
+    pub lr: f64,
+    /// CW-L2: end a value of c early once the objective stops decreasing (checked every tenth
+    /// of the iterations).
+    pub abort_early: bool,
+}
+
+impl Default for OptParams {
+    fn default() -> Self {
+        OptParams { theta: 1.0, gamma: 0.1, features_per_step: 1, confidence: 0.0, c_init: 1e-2, search_steps: 5, lr: 1e-2, abort_early: true }
+    }
+}
+
+impl OptParams {
+    fn check(&self, kind: AttackKind) -> Result<()> {
+        let pos = |v: f64| v.is_finite() && v > 0.0;
+        match kind {
+            AttackKind::Jsma => {
+                if !(self.theta.is_finite() && self.theta != 0.0) {
+                    return Err(ToolsError::invalid("theta", self.theta, "a finite non-zero change"));
+                }
+                if !(self.gamma > 0.0 && self.gamma <= 1.0) {
+                    return Err(ToolsError::invalid("gamma", self.gamma, "a fraction in (0, 1]"));
+                }
+                if self.features_per_step == 0 {
+                    return Err(ToolsError::invalid("features-per-step", 0, "at least one feature"));
+                }
+            }
+            AttackKind::CwL2 | AttackKind::Lbfgs => {
+                if !pos(self.c_init) {
+                    return Err(ToolsError::invalid("c-init", self.c_init, "a finite c > 0"));
+                }
+                if self.search_steps == 0 {
+                    return Err(ToolsError::invalid("search-steps", 0, "at least one value of c"));
+                }
+                if kind == AttackKind::CwL2 {
+                    if !(self.confidence.is_finite() && self.confidence >= 0.0) {
+                        return Err(ToolsError::invalid("confidence", self.confidence, "a finite κ >= 0"));
+                    }
+                    if !pos(self.lr) {
+                        return Err(ToolsError::invalid("lr", self.lr, "a finite rate > 0"));
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Per example, the class with the highest logit other than `reference` (the target of the
+/// targeted-only attacks, JSMA and L-BFGS, when they run untargeted).
+pub fn runner_up(logits: &Tensor, reference: &Tensor) -> Tensor {
+    let c = logits.size()[1];
+    logits.masked_fill(&reference.one_hot(c).to_kind(Kind::Bool), f64::NEG_INFINITY).argmax(-1, false)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -259,8 +383,15 @@ pub struct AttackOutput {
     pub forwards: Vec<u64>,
 }
 
-/// Runs `cfg` on the batch `x` against reference labels `reference` `[N]`.
+/// Runs `cfg` on the batch `x` against reference labels `reference` `[N]` (the optimization
+/// attacks with the default [`OptParams`]).
 pub fn run(target: &AttackTarget, x: &Tensor, reference: &Tensor, bounds: &Bounds, cfg: &AttackConfig) -> Result<AttackOutput> {
+    run_with(target, x, reference, bounds, cfg, &OptParams::default())
+}
+
+/// [`run`] with the settings `opt` of the optimization attacks.
+pub fn run_with(target: &AttackTarget, x: &Tensor, reference: &Tensor, bounds: &Bounds, cfg: &AttackConfig, opt: &OptParams) -> Result<AttackOutput> {
+    opt.check(cfg.kind)?;
     if !(cfg.eps.is_finite() && cfg.eps >= 0.0) {
         return Err(ToolsError::invalid("eps", cfg.eps, "a finite value >= 0"));
     }
@@ -281,6 +412,30 @@ pub fn run(target: &AttackTarget, x: &Tensor, reference: &Tensor, bounds: &Bound
                 return Err(ToolsError::invalid("target", "a class", "no target: DeepFool is untargeted"));
             }
             deepfool::attack(target, x, reference, bounds, cfg.steps, deepfool::OVERSHOOT)
+        }
+        AttackKind::DeepfoolLinf => {
+            if cfg.goal != Goal::Untargeted {
+                return Err(ToolsError::invalid("target", "a class", "no target: DeepFool is untargeted"));
+            }
+            deepfool::attack_norm(target, x, reference, bounds, cfg.steps, deepfool::OVERSHOOT, fgsm::Norm::Linf)
+        }
+        AttackKind::Jsma => jsma::attack(target, x, reference, bounds, cfg.goal, opt.theta, opt.gamma, opt.features_per_step)?,
+        AttackKind::CwL2 | AttackKind::Lbfgs => {
+            if cfg.steps == 0 {
+                return Err(ToolsError::invalid("steps", 0, "at least one iteration per value of c"));
+            }
+            if cfg.kind == AttackKind::CwL2 {
+                cw::attack(target, x, reference, bounds, cfg.goal, opt, cfg.steps)?
+            } else {
+                lbfgs::attack(target, x, reference, bounds, cfg.goal, opt.c_init, opt.search_steps, cfg.steps)?
+            }
+        }
+        AttackKind::Psycho | AttackKind::PsychoRoom => {
+            return Err(ToolsError::invalid(
+                "attack",
+                "psycho",
+                "a call of psycho::attack with its PsychoConfig (attack_batch_with; the `attack` command does so)",
+            ))
         }
     })
 }
@@ -332,8 +487,16 @@ pub struct ExampleResult {
     pub distortion: Distortion,
     pub gradients: u64,
     pub forwards: u64,
+    /// The model's softmax probability of its label on the adversarial input.
+    pub confidence: f64,
     /// This example's share of its batch's wall time.
     pub seconds: f64,
+    /// Waveform attacks: the perturbation against the clean clip's masking threshold (004).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub masking: Option<psycho::MaskingStats>,
+    /// When evaluated: the adversarial input in held-out simulated rooms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rooms: Option<room::RoomStats>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -350,13 +513,28 @@ pub struct Summary {
     pub mean_snr_db: f64,
     pub mean_gradients: f64,
     pub mean_forwards: f64,
+    /// Mean confidence of the adversarial label over the counted successes.
+    pub mean_confidence: f64,
     pub seconds: f64,
+    /// Means over the counted successful examples that have them: fraction of frames and of
+    /// bins where the perturbation is under the masking threshold, and of held-out rooms fooled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean_frames_under: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean_bins_under: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean_rooms_fooled: Option<f64>,
 }
 
 pub fn summarize(results: &[ExampleResult]) -> Summary {
     let c: Vec<&ExampleResult> = results.iter().filter(|r| r.counted).collect();
     let m = |f: &dyn Fn(&ExampleResult) -> f64| c.iter().map(|r| f(r)).sum::<f64>() / c.len().max(1) as f64;
     let snr: Vec<f64> = c.iter().map(|r| r.distortion.snr_db).filter(|s| s.is_finite()).collect();
+    let fooled: Vec<f64> = c.iter().filter(|r| r.success).map(|r| r.confidence).collect();
+    let mean_of = |f: &dyn Fn(&ExampleResult) -> Option<f64>| {
+        let v: Vec<f64> = c.iter().filter(|r| r.success).filter_map(|r| f(r)).collect();
+        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+    };
     Summary {
         examples: results.len(),
         counted: c.len(),
@@ -367,7 +545,11 @@ pub fn summarize(results: &[ExampleResult]) -> Summary {
         mean_snr_db: snr.iter().sum::<f64>() / snr.len().max(1) as f64,
         mean_gradients: m(&|r| r.gradients as f64),
         mean_forwards: m(&|r| r.forwards as f64),
+        mean_confidence: fooled.iter().sum::<f64>() / fooled.len().max(1) as f64,
         seconds: results.iter().map(|r| r.seconds).sum(),
+        mean_frames_under: mean_of(&|r| r.masking.map(|m| m.frames_under)),
+        mean_bins_under: mean_of(&|r| r.masking.map(|m| m.bins_under)),
+        mean_rooms_fooled: mean_of(&|r| r.rooms.map(|m| m.fooled)),
     }
 }
 
@@ -381,6 +563,33 @@ pub fn attack_batch(
     box_spec: BoxSpec,
     cfg: &AttackConfig,
 ) -> Result<(Tensor, Vec<ExampleResult>)> {
+    attack_batch_with(target, x, true_labels, names, box_spec, cfg.goal, |t, x, r, b| run(t, x, r, b, cfg))
+}
+
+/// [`attack_batch`] with the settings `opt` of the optimization attacks.
+pub fn attack_batch_opt(
+    target: &AttackTarget,
+    x: &Tensor,
+    true_labels: &[Option<i64>],
+    names: &[String],
+    box_spec: BoxSpec,
+    cfg: &AttackConfig,
+    opt: &OptParams,
+) -> Result<(Tensor, Vec<ExampleResult>)> {
+    attack_batch_with(target, x, true_labels, names, box_spec, cfg.goal, |t, x, r, b| run_with(t, x, r, b, cfg, opt))
+}
+
+/// [`attack_batch`] with any attack `attack(target, x, reference, bounds)` (e.g.
+/// [`psycho::attack`] with its own configuration) reaching for `goal`.
+pub fn attack_batch_with(
+    target: &AttackTarget,
+    x: &Tensor,
+    true_labels: &[Option<i64>],
+    names: &[String],
+    box_spec: BoxSpec,
+    goal: Goal,
+    attack: impl FnOnce(&AttackTarget, &Tensor, &Tensor, &Bounds) -> Result<AttackOutput>,
+) -> Result<(Tensor, Vec<ExampleResult>)> {
     let start = std::time::Instant::now();
     let n = x.size()[0] as usize;
     let x = x.to_device(target.device).to_kind(Kind::Float);
@@ -388,13 +597,17 @@ pub fn attack_batch(
     let reference: Vec<i64> = (0..n).map(|i| true_labels[i].unwrap_or(clean_pred[i])).collect();
     let ref_t = Tensor::from_slice(&reference).to_device(target.device);
     let bounds = Bounds::of(&x, box_spec, target.domain);
-    let out = run(target, &x, &ref_t, &bounds, cfg)?;
-    let adv_pred_t = target.predict(&out.adversarial);
-    let achieved = Vec::<bool>::try_from(cfg.goal.achieved(&adv_pred_t, &ref_t))?;
+    let out = attack(target, &x, &ref_t, &bounds)?;
+    let adv_logits = target.logits(&out.adversarial);
+    let adv_pred_t = adv_logits.argmax(-1, false);
+    let confidence = Vec::<f64>::try_from(
+        adv_logits.softmax(-1, Kind::Double).gather(1, &adv_pred_t.unsqueeze(1), false).squeeze_dim(1),
+    )?;
+    let achieved = Vec::<bool>::try_from(goal.achieved(&adv_pred_t, &ref_t))?;
     let adv_pred = Vec::<i64>::try_from(adv_pred_t)?;
     let dist = distortion(&x, &out.adversarial);
     let seconds = start.elapsed().as_secs_f64() / n.max(1) as f64;
-    let tgt = match cfg.goal {
+    let tgt = match goal {
         Goal::Targeted(t) => Some(t),
         Goal::Untargeted => None,
     };
@@ -412,7 +625,10 @@ pub fn attack_batch(
             // +1 clean and +1 adversarial prediction per example.
             gradients: out.gradients[i],
             forwards: out.forwards[i] + 2,
+            confidence: confidence[i],
             seconds,
+            masking: None,
+            rooms: None,
         })
         .collect();
     Ok((out.adversarial, results))

@@ -4,9 +4,14 @@
 //! after the clip gain as the model saw it; or `adversarial/NAME.npy`, the log-mel map
 //! `[1, frames, bins]`), the clean inputs in the same form (`clean/NAME.wav|npy`, so another
 //! implementation can attack exactly the same inputs) and `report.json` (per example results
-//! and the summary).
+//! and the summary). In the waveform domain every example also gets its perturbation measured
+//! against the clean clip's masking threshold (004), and, when asked, its fate in held-out
+//! simulated rooms.
 
-use super::{attack_batch, AttackConfig, AttackTarget, BoxSpec, Domain, ExampleResult, Summary};
+use super::psycho::{self, PsychoConfig};
+use super::room::{self, RirPool, RoomDistribution};
+use super::{attack_batch_with, run_with, AttackConfig, AttackKind, AttackTarget, BoxSpec, Domain, ExampleResult, OptParams, Summary};
+use crate::device::derive_seed;
 use crate::data::features::Featurizer;
 use crate::error::{Result, ToolsError};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -30,6 +35,17 @@ pub struct RunOptions {
     pub batch: usize,
     pub device: Device,
     pub quiet: bool,
+    /// Write `plots/NAME.png`, the triptych of each example.
+    pub plots: bool,
+    /// Settings of JSMA, CW-L2 and L-BFGS.
+    pub opt: OptParams,
+    /// The psychoacoustic attacks' configuration (required for them; its masking framing is
+    /// also used to measure the other waveform attacks).
+    pub psycho: Option<PsychoConfig>,
+    /// Held-out simulated rooms each adversarial example is played in (0: none).
+    pub eval_rooms: usize,
+    /// Seed of the held-out rooms.
+    pub seed: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -37,6 +53,14 @@ pub struct Report {
     pub checkpoint: PathBuf,
     pub model: String,
     pub config: AttackConfig,
+    /// The settings of the optimization attacks (JSMA, CW-L2, L-BFGS), when one ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub params: Option<OptParams>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub psycho: Option<PsychoConfig>,
+    /// Held-out rooms of the room evaluation (none when not asked).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub eval_rooms: Vec<room::Room>,
     pub domain: Domain,
     /// The box, in words.
     pub box_bounds: String,
@@ -57,6 +81,39 @@ fn box_words(spec: BoxSpec, domain: Domain) -> String {
     }
 }
 
+/// The triptych of one example: for the features domain the maps as attacked (`feat` is then
+/// the model's featurizer and the rows are already maps); for the waveform domain the log-mel of
+/// `x`, `x + δ` and `δ` through `feat`.
+fn triptych(r: &ExampleResult, clean: &[f32], adv: &[f32], feat: Option<&mut Featurizer>, labels: &[String], path: &Path) -> Result<()> {
+    let feat = feat.ok_or_else(|| ToolsError::invalid("plots", "on", "a model with a front end"))?;
+    let (frames, bins) = (feat.frames(), feat.bins());
+    let name = |k: i64| labels.get(k as usize).cloned().unwrap_or_else(|| k.to_string());
+    let outcome = if r.success { "fooled" } else { "not fooled" };
+    let (a, b, d, dcap) = if clean.len() == frames * bins {
+        let d: Vec<f32> = adv.iter().zip(clean).map(|(a, c)| a - c).collect();
+        (clean.to_vec(), adv.to_vec(), d, format!("perturbation (dB), L2 {:.4}, L∞ {:.4}", r.distortion.l2, r.distortion.linf))
+    } else {
+        let delta: Vec<f32> = adv.iter().zip(clean).map(|(a, c)| a - c).collect();
+        let mut maps = [vec![0.0; frames * bins], vec![0.0; frames * bins], vec![0.0; frames * bins]];
+        for (src, dst) in [clean, adv, &delta[..]].into_iter().zip(maps.iter_mut()) {
+            feat.compute(src, dst)?;
+        }
+        let [a, b, d] = maps;
+        (a, b, d, format!("log-mel of δ, SNR {:.1} dB", r.distortion.snr_db))
+    };
+    crate::plot::triptych(
+        [
+            crate::plot::Panel { map: &a, caption: format!("original: {}", name(r.original)) },
+            crate::plot::Panel { map: &b, caption: format!("adversarial: {} ({outcome})", name(r.adversarial)) },
+            crate::plot::Panel { map: &d, caption: dcap },
+        ],
+        frames,
+        bins,
+        &r.name,
+        path,
+    )
+}
+
 fn stem(p: &Path) -> String {
     p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "clip".into())
 }
@@ -69,6 +126,16 @@ pub fn run_on_clips(checkpoint: &Path, clips: &[Clip], opts: &RunOptions, out: &
             return Err(ToolsError::invalid("target", t, "a class index of the model"));
         }
     }
+    let psycho_kind = matches!(opts.config.kind, AttackKind::Psycho | AttackKind::PsychoRoom);
+    if psycho_kind && opts.psycho.is_none() {
+        return Err(ToolsError::invalid("attack", "psycho", "a PsychoConfig in the run options"));
+    }
+    let masking = opts.psycho.map(|p| p.masking).unwrap_or(soundproof::dsp::MaskingParams { sample_rate: ck.sample_rate, ..Default::default() });
+    // Held-out rooms: a seed of their own, never the attack's pool.
+    let eval_pool = match opts.eval_rooms {
+        0 => None,
+        r => Some(RirPool::new(&RoomDistribution::default(), r, ck.sample_rate, ck.sample_rate as usize / 4, derive_seed(opts.seed, &[0x5eed_0f_7e57]), opts.device)?),
+    };
     let pipeline = ck.pipeline();
     let mut featurizer = match opts.domain {
         Domain::Features => {
@@ -77,9 +144,20 @@ pub fn run_on_clips(checkpoint: &Path, clips: &[Clip], opts: &RunOptions, out: &
         }
         Domain::Waveform => None,
     };
+    // Triptychs show log-mel maps: the model's own for a feature model; for a waveform attack,
+    // the card's front end (003's log-mel for a waveform model) on x, x + δ and δ alone.
+    let mut plot_featurizer = match opts.domain {
+        Domain::Waveform if opts.plots => Some(Featurizer::new(&ck.card_features(), ck.window_samples)?),
+        _ => None,
+    };
     let adv_dir = out.join("adversarial");
     let clean_dir = out.join("clean");
-    for d in [&adv_dir, &clean_dir] {
+    let plot_dir = out.join("plots");
+    let mut dirs = vec![&adv_dir, &clean_dir];
+    if opts.plots {
+        dirs.push(&plot_dir);
+    }
+    for d in dirs {
         std::fs::create_dir_all(d).map_err(|e| ToolsError::io(d, e))?;
     }
     let bar = ProgressBar::new(clips.len() as u64);
@@ -111,8 +189,28 @@ pub fn run_on_clips(checkpoint: &Path, clips: &[Clip], opts: &RunOptions, out: &
         let x = Tensor::from_slice(&buf).reshape(&shape);
         let names: Vec<String> = chunk.iter().map(|c| stem(&c.path)).collect();
         let labels: Vec<Option<i64>> = chunk.iter().map(|c| c.label).collect();
-        let (adv, res) = attack_batch(&target, &x, &labels, &names, opts.box_spec, &opts.config)?;
+        let goal = opts.config.goal;
+        let (adv, mut res) = match (psycho_kind, &opts.psycho) {
+            (true, Some(p)) => attack_batch_with(&target, &x, &labels, &names, opts.box_spec, goal, |t, x, r, b| psycho::attack(t, x, r, b, goal, p))?,
+            _ => attack_batch_with(&target, &x, &labels, &names, opts.box_spec, goal, |t, x, r, b| run_with(t, x, r, b, &opts.config, &opts.opt))?,
+        };
+        if opts.domain == Domain::Waveform {
+            if let Some(pool) = &eval_pool {
+                let reference = Tensor::from_slice(&res.iter().map(|r| r.reference).collect::<Vec<i64>>()).to_device(opts.device);
+                let xd = x.to_device(opts.device).to_kind(tch::Kind::Float);
+                for (r, st) in res.iter_mut().zip(room::room_stats(&target, pool, &xd, &adv, &reference, goal)?) {
+                    r.rooms = Some(st);
+                }
+            }
+        }
         let adv = adv.to_device(Device::Cpu);
+        if opts.domain == Domain::Waveform {
+            for (i, r) in res.iter_mut().enumerate() {
+                let clean = Vec::<f32>::try_from(x.get(i as i64))?;
+                let a = Vec::<f32>::try_from(adv.get(i as i64))?;
+                r.masking = Some(psycho::masking_stats(&clean, &a, &masking)?);
+            }
+        }
         for (dir, batch) in [(&adv_dir, &adv), (&clean_dir, &x)] {
             for (i, name) in names.iter().enumerate() {
                 let row = Vec::<f32>::try_from(batch.get(i as i64).flatten(0, -1))?;
@@ -120,6 +218,13 @@ pub fn run_on_clips(checkpoint: &Path, clips: &[Clip], opts: &RunOptions, out: &
                     Some(f) => soundproof::npy::write_f32(&dir.join(format!("{name}.npy")), &[1, f.frames(), f.bins()], &row)?,
                     None => write_wav(dir.join(format!("{name}.wav")), &row, ck.sample_rate, WavFormat::Float32)?,
                 }
+            }
+        }
+        if opts.plots {
+            for (i, r) in res.iter().enumerate() {
+                let clean = Vec::<f32>::try_from(x.get(i as i64).flatten(0, -1))?;
+                let advr = Vec::<f32>::try_from(adv.get(i as i64).flatten(0, -1))?;
+                triptych(r, &clean, &advr, featurizer.as_mut().or(plot_featurizer.as_mut()), &ck.labels, &plot_dir.join(format!("{}.png", r.name)))?;
             }
         }
         results.extend(res);
@@ -133,6 +238,9 @@ pub fn run_on_clips(checkpoint: &Path, clips: &[Clip], opts: &RunOptions, out: &
         checkpoint: checkpoint.to_path_buf(),
         model: ck.spec.arch.name().to_string(),
         config: opts.config,
+        params: opts.config.kind.uses_opt_params().then_some(opts.opt),
+        psycho: opts.psycho,
+        eval_rooms: eval_pool.map(|p| p.rooms).unwrap_or_default(),
         domain: opts.domain,
         box_bounds: box_words(opts.box_spec, opts.domain),
         device: crate::device::name(opts.device),

@@ -3,18 +3,20 @@
 //! * [`PsdTch`], the tch twin of the perturbation's PSD (Eq. 12), equals the engine's
 //!   `MaskingThreshold::clip_psd_power` on an FSDD clip and on noise, within 1e-6 of the clip's
 //!   largest power, in float32 and float64 alike (the engine's float32 FFT rounds to about 1e-7
-//!   of a frame's peak per bin).
+//!   of a frame's peak per bin); the attack's `ℓθ` equals the report's (engine) within 1e-4.
 //! * The image-source room impulse response against closed forms: nothing before the direct
 //!   path, the direct path at `round(d/c·fs)` with amplitude `1/(4πd)`, each first-order
-//!   reflection at the distance of its mirrored source with amplitude `β/(4πd)`; an anechoic
-//!   room (absorption 1) leaves the direct path alone.
+//!   reflection at the distance of its mirrored source with amplitude `β/(4πd)` and nothing else
+//!   before the earliest second-order image; an anechoic room (absorption 1) leaves the direct
+//!   path alone.
 //! * The attack on a linear detector of a 1.1 kHz tone, fed a loud 1 kHz tone: stage 1's
 //!   sign-gradient perturbation (a square wave, whose harmonics are not masked) fools it; stage
 //!   2 keeps it fooled while moving the perturbation under the 1 kHz tone's masking threshold
 //!   (a 1.1 kHz tone within 0.5 Bark is masked up to about 11 dB under the masker). Exact
 //!   gradient counts, and the room variant counts K gradients per iteration and is seeded.
 //! * On the trained kws-cnn checkpoint (skipped, with a message, where it or FSDD is absent):
-//!   the plain attack fools most clips with the perturbation under θx in most frames.
+//!   two clips stay fooled through stage 2, which brings nearly every bin of the perturbation
+//!   under θx (stage 1 alone leaves much of it audible).
 
 use soundproof::dsp::masking::{MaskingParams, MaskingThreshold};
 use soundproof::dsp::FftBackend;
@@ -64,6 +66,16 @@ fn tch_psd_matches_the_engine() {
             eprintln!("{kind:?}: PSD within {worst:.1e} of the clip's maximum");
             assert!(worst <= 1e-6, "{kind:?}: PSD differs by {worst:e} of the clip's maximum");
         }
+        // The attack's loss equals the report's ℓθ (engine) for a perturbation that is partly
+        // over the threshold.
+        let d: Vec<f32> = x.iter().enumerate().map(|(i, _)| 0.01 * ((i as f32 * 0.37).sin() + (i as f32 * 2.1).cos())).collect();
+        let adv: Vec<f32> = x.iter().zip(&d).map(|(a, b)| a + b).collect();
+        let stats = masking_stats(x, &adv, &params).unwrap();
+        let loss = psycho::masking_loss(&Tensor::from_slice(x).unsqueeze(0), &Tensor::from_slice(&d).unsqueeze(0), &params).unwrap();
+        let loss = f64::try_from(loss.squeeze()).unwrap();
+        eprintln!("ℓθ: tch {loss:.6e}, engine {:.6e} ({:.3} of bins under)", stats.loss_theta, stats.bins_under);
+        assert!(stats.loss_theta > 0.0 && stats.bins_under < 1.0, "{stats:?}");
+        assert!((loss - stats.loss_theta).abs() <= 1e-4 * stats.loss_theta, "ℓθ {loss} vs {}", stats.loss_theta);
         // Centred frames are the same on the padded clip.
         let twin = PsdTch::new(&params, Device::Cpu, Kind::Float).unwrap();
         let xt = Tensor::from_slice(x).unsqueeze(0);
@@ -248,7 +260,7 @@ fn psycho_fools_the_trained_kws_cnn_under_the_masking_threshold() {
     }
     tch::set_num_threads(2);
     let (target, ck) = AttackTarget::from_checkpoint(&dir, Domain::Waveform, Device::Cpu).unwrap();
-    let examples = evenly(&fsdd::index(&recordings()).unwrap().test, 4);
+    let examples = evenly(&fsdd::index(&recordings()).unwrap().test, 2);
     let pipeline = ck.pipeline();
     let mut buf = Vec::new();
     for e in &examples {
@@ -258,25 +270,34 @@ fn psycho_fools_the_trained_kws_cnn_under_the_masking_threshold() {
     let labels: Vec<Option<i64>> = examples.iter().map(|e| Some(e.label as i64)).collect();
     let names: Vec<String> = examples.iter().map(|e| e.path.display().to_string()).collect();
     let mut cfg = PsychoConfig::new(ck.sample_rate);
-    (cfg.steps1, cfg.steps2, cfg.lr2) = (KWS_STEPS.0, KWS_STEPS.1, KWS_LR2);
-    let (adv, res) = attack_batch_with(&target, &x, &labels, &names, BoxSpec::Clean, Goal::Untargeted, |t, x, r, b| psycho::attack(t, x, r, b, Goal::Untargeted, &cfg)).unwrap();
-    let mut under = Vec::new();
-    for (i, r) in res.iter().enumerate() {
-        let s = masking_stats(&Vec::<f32>::try_from(x.get(i as i64)).unwrap(), &Vec::<f32>::try_from(adv.get(i as i64)).unwrap(), &cfg.masking).unwrap();
-        eprintln!("{}: success {}, SNR {:.1} dB, {:.2} of frames and {:.4} of bins under θx", r.name, r.success, r.distortion.snr_db, s.frames_under, s.bins_under);
-        assert_eq!(r.gradients, (KWS_STEPS.0 + KWS_STEPS.1) as u64);
-        if r.success {
-            under.push(s.frames_under);
-        }
+    (cfg.steps1, cfg.lr2) = (KWS_STEPS.0, KWS_LR2);
+    let mut run = |steps2: usize| {
+        cfg.steps2 = steps2;
+        let (adv, res) = attack_batch_with(&target, &x, &labels, &names, BoxSpec::Clean, Goal::Untargeted, |t, x, r, b| psycho::attack(t, x, r, b, Goal::Untargeted, &cfg)).unwrap();
+        let stats: Vec<_> = (0..res.len())
+            .map(|i| masking_stats(&Vec::<f32>::try_from(x.get(i as i64)).unwrap(), &Vec::<f32>::try_from(adv.get(i as i64)).unwrap(), &cfg.masking).unwrap())
+            .collect();
+        (res, stats)
+    };
+    let (res1, s1) = run(0);
+    let (res2, s2) = run(KWS_STEPS.1);
+    for i in 0..res2.len() {
+        eprintln!(
+            "{}: stage 1: fooled {}, SNR {:.1} dB, {:.3} of bins under θx, ℓθ {:.2e}; stage 2: fooled {}, SNR {:.1} dB, {:.3} of bins and {:.2} of frames under θx, ℓθ {:.2e}",
+            res2[i].name, res1[i].success, res1[i].distortion.snr_db, s1[i].bins_under, s1[i].loss_theta, res2[i].success, res2[i].distortion.snr_db, s2[i].bins_under, s2[i].frames_under, s2[i].loss_theta
+        );
+        assert!(res2[i].counted, "the clean model should classify {}", res2[i].name);
+        assert!(res1[i].success && res2[i].success);
+        assert_eq!(res2[i].gradients, (KWS_STEPS.0 + KWS_STEPS.1) as u64);
+        // Stage 1's sign-gradient perturbation is audible in much of the spectrum; stage 2 keeps
+        // the clip fooled and brings nearly every bin under θx.
+        assert!(s1[i].bins_under < 0.8, "{:?}", s1[i]);
+        assert!(s2[i].bins_under >= 0.95 && s2[i].loss_theta <= 0.01 * s1[i].loss_theta, "{:?} after {:?}", s2[i], s1[i]);
     }
-    let counted = res.iter().filter(|r| r.counted).count();
-    assert!(counted >= 3, "the clean model should classify these clips: {res:?}");
-    assert!(under.len() * 4 >= counted * 3, "fooled {} of {counted}", under.len());
-    let mean = under.iter().sum::<f64>() / under.len() as f64;
-    assert!(mean >= 0.5, "perturbation under θx in only {mean} of the frames");
 }
 
 /// Iterations (stage 1, stage 2) and stage-2 rate of the checkpoint test: short, so that the
-/// test takes seconds on a CPU.
-const KWS_STEPS: (usize, usize) = (30, 60);
+/// test takes seconds on an idle CPU (about 0.1 s an iteration for two clips); the measured
+/// runs of README.md use more.
+const KWS_STEPS: (usize, usize) = (20, 80);
 const KWS_LR2: f64 = 2e-3;

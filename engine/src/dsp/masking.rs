@@ -41,8 +41,9 @@
 //! (Eq. 13, [`normalized_perturbation_psd`]) and `θx = 10^{θx/10}` (Eq. 14, [`db_to_power`]);
 //! `p̄_δ <= θx` holds in powers exactly when it holds in dB.
 //!
-//! Memory: for capacity `N` the tables hold `3N` f64, `4N` u16 and `2N` f32 values (about
-//! 56 KiB for `N = 2048`), sized at construction; nothing is allocated afterwards.
+//! Memory: for capacity `N` the object holds `3N` f64, `3N` u16 and `2N` f32 values (about
+//! 76 KiB for `N = 2048`) besides the FFT plan, sized at construction; nothing is allocated
+//! afterwards (`tests/tests/no_alloc.rs`).
 
 use super::{check_capacity, check_len, fft::RealFft, math, window, DspError, FftBackend};
 use heapless::Vec;

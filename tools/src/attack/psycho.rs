@@ -257,6 +257,13 @@ impl Masks {
     }
 }
 
+/// `ℓθ` of each perturbation `delta` `[B, T]` against the threshold of its clean clip `x`
+/// `[B, T]` (the attack's loss; differentiable in `delta`, on `delta`'s device).
+pub fn masking_loss(x: &Tensor, delta: &Tensor, params: &MaskingParams) -> Result<Tensor> {
+    let masks = Masks::of(&x.to_device(delta.device()), params)?;
+    Ok(masks.loss(&PsdTch::new(params, delta.device(), Kind::Float)?, delta))
+}
+
 /// Adam (Kingma & Ba 2014) with the usual β1 = 0.9, β2 = 0.999, ε = 1e-8, elementwise.
 struct Adam {
     m: Tensor,

@@ -66,7 +66,8 @@ pub struct Report {
     pub box_bounds: String,
     pub device: String,
     pub summary: Summary,
-    /// Totals counted by the target (examples × passes).
+    /// Totals counted by the target (examples × passes); the forwards include those of the
+    /// held-out room evaluation (2 per example and room), which the per-example counts do not.
     pub total_forwards: u64,
     pub total_gradients: u64,
     pub results: Vec<ExampleResult>,

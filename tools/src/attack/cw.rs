@@ -8,7 +8,11 @@
 //!
 //! For each value of c, Adam (β = 0.9, 0.999) runs from the clean input for `iterations`
 //! steps, or fewer with `abort_early`: every tenth of the iterations the objective must have
-//! fallen below 0.9999 of its last check. An iterate succeeds when its label reaches the goal
+//! fallen below 0.9999 of its last check. Unlike Carlini and Wagner's code, the first check
+//! (iteration 0, at the clean input) only records: there the objective is `c·f(x)` alone, and
+//! Adam's first steps move every coordinate by about the learning rate, so on inputs of
+//! thousands of features the distance term outgrows it before the loss can fall and every
+//! value of c would end after a tenth of its iterations. An iterate succeeds when its label reaches the goal
 //! with a margin of at least κ (`f = −κ`); the successful iterate of smallest L2 over the whole
 //! search is the output (the clean input where none succeeded). Binary search on c per example,
 //! as Carlini and Wagner's: a success sets `c_hi = c`, a failure `c_lo = c`, and the next c is
@@ -122,7 +126,7 @@ pub fn attack(target: &AttackTarget, x: &Tensor, reference: &Tensor, bounds: &Bo
             for (j, &i) in active.iter().enumerate() {
                 let i = i as usize;
                 reached[i] |= ok[j];
-                if p.abort_early && it % check_every == 0 {
+                if p.abort_early && it % check_every == 0 && it > 0 {
                     if obj[j] > prev[i] * 0.9999 {
                         continue;
                     }

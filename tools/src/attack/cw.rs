@@ -20,7 +20,7 @@
 //! gives the logits of the success check) per example and iteration. Without a box
 //! ([`super::BoxSpec::Unbounded`]) the variable is `x'` itself.
 
-use super::{AttackOutput, AttackTarget, Bounds, Goal, OptParams};
+use super::{per_example, AttackOutput, AttackTarget, Bounds, Goal, OptParams};
 use crate::error::Result;
 use tch::{Kind, Tensor};
 
@@ -38,11 +38,6 @@ pub fn margin(logits: &Tensor, labels: &Tensor, goal: Goal) -> Tensor {
         Goal::Targeted(_) => own - other,
         Goal::Untargeted => other - own,
     }
-}
-
-fn rows(t: &Tensor) -> Result<Vec<f64>> {
-    let n = t.size()[0];
-    Ok(Vec::<f64>::try_from(t.to_kind(Kind::Double).reshape([n]))?)
 }
 
 pub fn attack(target: &AttackTarget, x: &Tensor, reference: &Tensor, bounds: &Bounds, goal: Goal, p: &OptParams, iterations: usize) -> Result<AttackOutput> {
@@ -112,7 +107,7 @@ pub fn attack(target: &AttackTarget, x: &Tensor, reference: &Tensor, bounds: &Bo
             w = w.index_copy(0, &idx, &(wa - step));
             m = m.index_copy(0, &idx, &ma);
             v = v.index_copy(0, &idx, &va);
-            let (ok, l2, obj) = (Vec::<bool>::try_from(ok)?, rows(&l2)?, rows(&obj)?);
+            let (ok, l2, obj) = (Vec::<bool>::try_from(ok)?, per_example(&l2)?, per_example(&obj)?);
             let better: Vec<i64> = (0..active.len()).filter(|&j| ok[j] && l2[j] < best_l2[active[j] as usize]).map(|j| j as i64).collect();
             if !better.is_empty() {
                 let local = Tensor::from_slice(&better).to_device(dev);

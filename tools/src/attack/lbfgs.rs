@@ -27,7 +27,7 @@
 //! values of c: the distance term vanishes there), one per iteration, and one forward per
 //! line-search trial.
 
-use super::{runner_up, AttackOutput, AttackTarget, Bounds, Goal};
+use super::{per_example, runner_up, AttackOutput, AttackTarget, Bounds, Goal};
 use crate::error::Result;
 use std::collections::VecDeque;
 use tch::{Kind, Tensor};
@@ -36,11 +36,6 @@ use tch::{Kind, Tensor};
 pub const MEMORY: usize = 10;
 /// Line-search trials per iteration.
 pub const LINE_TRIALS: usize = 20;
-
-fn rows(t: &Tensor) -> Result<Vec<f64>> {
-    let n = t.size()[0];
-    Ok(Vec::<f64>::try_from(t.to_kind(Kind::Double).reshape([n]))?)
-}
 
 fn on(v: &[i64], dev: tch::Device) -> Tensor {
     Tensor::from_slice(v).to_device(dev)
@@ -206,7 +201,7 @@ pub fn attack(
             let gm = gm.reshape([moved.len() as i64, d]) + (&xm - flat.index_select(0, &mg)) * c_col.index_select(0, &mg) * 2.0;
             let fm = objective(&logits, &xm, &mg, &ct.index_select(0, &mg));
             let ok = Vec::<bool>::try_from(goal.achieved(&logits.argmax(-1, false), &reference.index_select(0, &mg)))?;
-            let l2 = rows(&(&xm - flat.index_select(0, &mg)).to_kind(Kind::Double).square().sum_dim_intlist(1, false, Kind::Double))?;
+            let l2 = per_example(&(&xm - flat.index_select(0, &mg)).to_kind(Kind::Double).square().sum_dim_intlist(1, false, Kind::Double))?;
             for (k, &i) in mg_v.iter().enumerate() {
                 let i = i as usize;
                 at_goal[i] = ok[k];
@@ -227,7 +222,7 @@ pub fn attack(
             if history.len() > MEMORY {
                 history.pop_front();
             }
-            let (f_old, f_new) = (rows(&fa.index_select(0, &ml))?, rows(&fm)?);
+            let (f_old, f_new) = (per_example(&fa.index_select(0, &ml))?, per_example(&fm)?);
             xk = xk.index_copy(0, &mg, &xm);
             g = g.index_copy(0, &mg, &gm);
             fk = fk.index_copy(0, &mg, &fm);

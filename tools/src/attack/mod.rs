@@ -15,8 +15,11 @@
 //! * [`lbfgs`]: the L-BFGS baseline (Eq. 2), `c·‖δ‖₂² + J(x + δ, l')` minimized in the box by
 //!   projected L-BFGS, with a search on c.
 //!
-//! Every attack is untargeted (ascend the cross-entropy of the reference label) or targeted
-//! (descend the cross-entropy of the target label), and works in either [`Domain`]:
+//! FGSM and BIM are untargeted (ascend the cross-entropy of the reference label) or targeted
+//! (descend the cross-entropy of the target label); CW-L2 follows the logit margin of Eq. 10
+//! (targeted) or Eq. 12 (untargeted); JSMA and L-BFGS are targeted in the paper and, run
+//! untargeted, aim at the runner-up class ([`runner_up`]); DeepFool is untargeted. Every attack
+//! works in either [`Domain`]:
 //!
 //! * [`Domain::Features`]: the model on the log-mel map `[N, 1, frames, bins]`, the map the
 //!   engine serves (computed by the engine's own front end);
@@ -342,6 +345,12 @@ impl OptParams {
         }
         Ok(())
     }
+}
+
+/// A per-example tensor `[N]` (or `[N, 1, ...]`) as f64 values.
+pub(crate) fn per_example(t: &Tensor) -> Result<Vec<f64>> {
+    let n = t.size()[0];
+    Ok(Vec::<f64>::try_from(t.to_kind(Kind::Double).reshape([n]))?)
 }
 
 /// Per example, the class with the highest logit other than `reference` (the target of the

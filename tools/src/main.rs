@@ -218,7 +218,7 @@ struct AttackArgs {
     #[arg(long)]
     alpha: Option<f64>,
     /// BIM iterations; DeepFool's iteration limit; CW-L2's Adam iterations and L-BFGS's
-    /// iterations per value of c (default: 10; cw-l2 100; lbfgs 50).
+    /// iterations per value of c (default: 10; cw-l2 100; lbfgs 30).
     #[arg(long)]
     steps: Option<usize>,
     /// JSMA θ: change of each selected feature, in the domain's units (> 0 raises, < 0 lowers;
@@ -235,14 +235,14 @@ struct AttackArgs {
     #[arg(long, default_value_t = 0.0)]
     confidence: f64,
     /// CW-L2 and L-BFGS: the first value of c (weight of the loss for CW, of the distance for
-    /// L-BFGS; default 1e-2).
+    /// L-BFGS; default 1 for cw-l2, 1e-2 for lbfgs).
     #[arg(long)]
     c_init: Option<f64>,
-    /// CW-L2 and L-BFGS: values of c tried (binary search steps; default 5; lbfgs 8).
+    /// CW-L2 and L-BFGS: values of c tried (binary search steps; default 5; lbfgs 6).
     #[arg(long)]
     search_steps: Option<usize>,
     /// CW-L2: Adam's learning rate.
-    #[arg(long, default_value_t = 1e-2)]
+    #[arg(long, default_value_t = 1e-3)]
     lr: f64,
     /// CW-L2: run every value of c for all its iterations (no early stop).
     #[arg(long)]
@@ -566,7 +566,7 @@ fn run_attack(a: AttackArgs) -> anyhow::Result<()> {
         alpha: a.alpha.unwrap_or(eps / 4.0),
         steps: a.steps.unwrap_or(match a.attack {
             AttackKind::CwL2 => 100,
-            AttackKind::Lbfgs => 50,
+            AttackKind::Lbfgs => 30,
             _ => 10,
         }),
         goal: a.target.map(Goal::Targeted).unwrap_or(Goal::Untargeted),
@@ -582,8 +582,8 @@ fn run_attack(a: AttackArgs) -> anyhow::Result<()> {
         gamma: a.gamma,
         features_per_step: a.features_per_step,
         confidence: a.confidence,
-        c_init: a.c_init.unwrap_or(defaults.c_init),
-        search_steps: a.search_steps.unwrap_or(if a.attack == AttackKind::Lbfgs { 8 } else { defaults.search_steps }),
+        c_init: a.c_init.unwrap_or(if a.attack == AttackKind::Lbfgs { 1e-2 } else { defaults.c_init }),
+        search_steps: a.search_steps.unwrap_or(if a.attack == AttackKind::Lbfgs { 6 } else { defaults.search_steps }),
         lr: a.lr,
         abort_early: !a.no_abort_early,
     };

@@ -8,7 +8,11 @@
 //!
 //! For each value of c, Adam (β = 0.9, 0.999) runs from the clean input for `iterations`
 //! steps, or fewer with `abort_early`: every tenth of the iterations the objective must have
-//! fallen below 0.9999 of its last check. An iterate succeeds when its label reaches the goal
+//! fallen below 0.9999 of its last check. Unlike Carlini and Wagner's code, the first check
+//! (iteration 0, at the clean input) only records: there the objective is `c·f(x)` alone, and
+//! Adam's first steps move every coordinate by about the learning rate, so on inputs of
+//! thousands of features the distance term outgrows it before the loss can fall and every
+//! value of c would end after a tenth of its iterations. An iterate succeeds when its label reaches the goal
 //! with a margin of at least κ (`f = −κ`); the successful iterate of smallest L2 over the whole
 //! search is the output (the clean input where none succeeded). Binary search on c per example,
 //! as Carlini and Wagner's: a success sets `c_hi = c`, a failure `c_lo = c`, and the next c is
@@ -16,7 +20,7 @@
 //! gives the logits of the success check) per example and iteration. Without a box
 //! ([`super::BoxSpec::Unbounded`]) the variable is `x'` itself.
 
-use super::{AttackOutput, AttackTarget, Bounds, Goal, OptParams};
+use super::{per_example, AttackOutput, AttackTarget, Bounds, Goal, OptParams};
 use crate::error::Result;
 use tch::{Kind, Tensor};
 
@@ -34,11 +38,6 @@ pub fn margin(logits: &Tensor, labels: &Tensor, goal: Goal) -> Tensor {
         Goal::Targeted(_) => own - other,
         Goal::Untargeted => other - own,
     }
-}
-
-fn rows(t: &Tensor) -> Result<Vec<f64>> {
-    let n = t.size()[0];
-    Ok(Vec::<f64>::try_from(t.to_kind(Kind::Double).reshape([n]))?)
 }
 
 pub fn attack(target: &AttackTarget, x: &Tensor, reference: &Tensor, bounds: &Bounds, goal: Goal, p: &OptParams, iterations: usize) -> Result<AttackOutput> {
@@ -108,7 +107,7 @@ pub fn attack(target: &AttackTarget, x: &Tensor, reference: &Tensor, bounds: &Bo
             w = w.index_copy(0, &idx, &(wa - step));
             m = m.index_copy(0, &idx, &ma);
             v = v.index_copy(0, &idx, &va);
-            let (ok, l2, obj) = (Vec::<bool>::try_from(ok)?, rows(&l2)?, rows(&obj)?);
+            let (ok, l2, obj) = (Vec::<bool>::try_from(ok)?, per_example(&l2)?, per_example(&obj)?);
             let better: Vec<i64> = (0..active.len()).filter(|&j| ok[j] && l2[j] < best_l2[active[j] as usize]).map(|j| j as i64).collect();
             if !better.is_empty() {
                 let local = Tensor::from_slice(&better).to_device(dev);
@@ -122,7 +121,7 @@ pub fn attack(target: &AttackTarget, x: &Tensor, reference: &Tensor, bounds: &Bo
             for (j, &i) in active.iter().enumerate() {
                 let i = i as usize;
                 reached[i] |= ok[j];
-                if p.abort_early && it % check_every == 0 {
+                if p.abort_early && it % check_every == 0 && it > 0 {
                     if obj[j] > prev[i] * 0.9999 {
                         continue;
                     }

@@ -20,8 +20,9 @@
 //! * single features (Eq. 8 as 000 writes it), the top `k` per iteration, not Papernot's pairs:
 //!   the pairwise map has `d²` entries per example and iteration (4·10⁷ for a 101 × 64 log-mel
 //!   map); `k = 1` is the one-feature JSMA, a larger `k` divides the number of Jacobians by `k`;
-//! * the Jacobian of the logits (as cleverhans and foolbox), not of the softmax: with softmax
-//!   outputs `β = −α` and Eq. 8's conditions never hold together;
+//! * the Jacobian of the logits (Carlini and Wagner's JSMA-Z, as in cleverhans and foolbox),
+//!   not of the softmax (JSMA-F): the softmax outputs sum to 1, so `β = −α` and the map
+//!   reduces to `α²`, blind to what the other classes do;
 //! * untargeted: the target is the runner-up class at the clean input (the class with the
 //!   highest logit after the reference), fixed for the run; success is any label but the
 //!   reference.

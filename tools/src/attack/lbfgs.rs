@@ -23,10 +23,11 @@
 //! where there is none).
 //!
 //! Untargeted: the target is the runner-up class at the clean input (as for JSMA), success any
-//! label but the reference. Cost per example: one gradient per iteration (and per value of c,
-//! one at the start), one forward per line-search trial.
+//! label but the reference. Cost per example: one gradient at the clean input (shared by all
+//! values of c: the distance term vanishes there), one per iteration, and one forward per
+//! line-search trial.
 
-use super::{runner_up, AttackOutput, AttackTarget, Bounds, Goal};
+use super::{per_example, runner_up, AttackOutput, AttackTarget, Bounds, Goal};
 use crate::error::Result;
 use std::collections::VecDeque;
 use tch::{Kind, Tensor};
@@ -35,11 +36,6 @@ use tch::{Kind, Tensor};
 pub const MEMORY: usize = 10;
 /// Line-search trials per iteration.
 pub const LINE_TRIALS: usize = 20;
-
-fn rows(t: &Tensor) -> Result<Vec<f64>> {
-    let n = t.size()[0];
-    Ok(Vec::<f64>::try_from(t.to_kind(Kind::Double).reshape([n]))?)
-}
 
 fn on(v: &[i64], dev: tch::Device) -> Tensor {
     Tensor::from_slice(v).to_device(dev)
@@ -100,22 +96,23 @@ pub fn attack(
     let mut c = vec![c_init; n];
     let (mut c_s, mut c_f) = (vec![f64::NAN; n], vec![f64::NAN; n]);
     let all: Vec<i64> = (0..n as i64).collect();
+    let (g0, logits0) = target.gradient(x, &tgt);
+    gradients.iter_mut().for_each(|g| *g += 1);
+    forwards.iter_mut().for_each(|f| *f += 1);
+    let g0 = g0.reshape([n as i64, d]);
+    let clean_at_goal = Vec::<bool>::try_from(goal.achieved(&logits0.argmax(-1, false), reference))?;
+    for i in 0..n {
+        if clean_at_goal[i] {
+            best_l2[i] = 0.0;
+        }
+    }
     for _ in 0..search_steps {
         let ct = Tensor::from_slice(&c).to_device(dev);
         let c_col = ct.to_kind(kind).unsqueeze(1);
         let mut xk = flat.copy();
-        let idx = on(&all, dev);
-        let (g0, logits) = target.gradient(&shaped(&xk), &tgt);
-        gradients.iter_mut().for_each(|g| *g += 1);
-        forwards.iter_mut().for_each(|f| *f += 1);
-        let mut g = g0.reshape([n as i64, d]);
-        let mut fk = objective(&logits, &xk, &idx, &ct);
-        let mut at_goal = Vec::<bool>::try_from(goal.achieved(&logits.argmax(-1, false), reference))?;
-        for i in 0..n {
-            if at_goal[i] {
-                best_l2[i] = 0.0;
-            }
-        }
+        let mut g = g0.copy();
+        let mut fk = objective(&logits0, &xk, &on(&all, dev), &ct);
+        let mut at_goal = clean_at_goal.clone();
         let mut history: VecDeque<Pair> = VecDeque::new();
         let mut active = all.clone();
         for _ in 0..iterations {
@@ -204,7 +201,7 @@ pub fn attack(
             let gm = gm.reshape([moved.len() as i64, d]) + (&xm - flat.index_select(0, &mg)) * c_col.index_select(0, &mg) * 2.0;
             let fm = objective(&logits, &xm, &mg, &ct.index_select(0, &mg));
             let ok = Vec::<bool>::try_from(goal.achieved(&logits.argmax(-1, false), &reference.index_select(0, &mg)))?;
-            let l2 = rows(&(&xm - flat.index_select(0, &mg)).to_kind(Kind::Double).square().sum_dim_intlist(1, false, Kind::Double))?;
+            let l2 = per_example(&(&xm - flat.index_select(0, &mg)).to_kind(Kind::Double).square().sum_dim_intlist(1, false, Kind::Double))?;
             for (k, &i) in mg_v.iter().enumerate() {
                 let i = i as usize;
                 at_goal[i] = ok[k];
@@ -225,7 +222,7 @@ pub fn attack(
             if history.len() > MEMORY {
                 history.pop_front();
             }
-            let (f_old, f_new) = (rows(&fa.index_select(0, &ml))?, rows(&fm)?);
+            let (f_old, f_new) = (per_example(&fa.index_select(0, &ml))?, per_example(&fm)?);
             xk = xk.index_copy(0, &mg, &xm);
             g = g.index_copy(0, &mg, &gm);
             fk = fk.index_copy(0, &mg, &fm);

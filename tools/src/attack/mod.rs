@@ -20,8 +20,11 @@
 //!   Adam under the psychoacoustic masking threshold), waveform domain only, with its own
 //!   [`psycho::PsychoConfig`]; its room-robust variant averages over simulated [`room`]s;
 //!
-//! Every attack is untargeted (ascend the cross-entropy of the reference label) or targeted
-//! (descend the cross-entropy of the target label), and works in either [`Domain`]:
+//! FGSM and BIM are untargeted (ascend the cross-entropy of the reference label) or targeted
+//! (descend the cross-entropy of the target label); CW-L2 follows the logit margin of Eq. 10
+//! (targeted) or Eq. 12 (untargeted); JSMA and L-BFGS are targeted in the paper and, run
+//! untargeted, aim at the runner-up class ([`runner_up`]); DeepFool is untargeted. Every attack
+//! works in either [`Domain`]:
 //!
 //! * [`Domain::Features`]: the model on the log-mel map `[N, 1, frames, bins]`, the map the
 //!   engine serves (computed by the engine's own front end);
@@ -304,7 +307,9 @@ pub struct OptParams {
     pub c_init: f64,
     /// CW-L2 and L-BFGS: values of c tried (the binary search steps).
     pub search_steps: usize,
-    /// CW-L2: Adam's learning rate on the tanh variable.
+    /// CW-L2: Adam's learning rate on the tanh variable (Adam's first steps move every
+    /// coordinate by about `lr·(hi − lo)/2`: 10⁻³ suits both the log-mel map in dB and the
+    /// waveform; Carlini and Wagner's 10⁻² overshoots on inputs of 10⁴ features).
     pub lr: f64,
     /// CW-L2: end a value of c early once the objective stops decreasing (checked every tenth
     /// of the iterations).
@@ -313,7 +318,7 @@ pub struct OptParams {
 
 impl Default for OptParams {
     fn default() -> Self {
-        OptParams { theta: 1.0, gamma: 0.1, features_per_step: 1, confidence: 0.0, c_init: 1e-2, search_steps: 5, lr: 1e-2, abort_early: true }
+        OptParams { theta: 1.0, gamma: 0.1, features_per_step: 1, confidence: 0.0, c_init: 1.0, search_steps: 5, lr: 1e-3, abort_early: true }
     }
 }
 
@@ -352,6 +357,12 @@ impl OptParams {
         }
         Ok(())
     }
+}
+
+/// A per-example tensor `[N]` (or `[N, 1, ...]`) as f64 values.
+pub(crate) fn per_example(t: &Tensor) -> Result<Vec<f64>> {
+    let n = t.size()[0];
+    Ok(Vec::<f64>::try_from(t.to_kind(Kind::Double).reshape([n]))?)
 }
 
 /// Per example, the class with the highest logit other than `reference` (the target of the

@@ -77,6 +77,7 @@ enum Features {
     Logmel,
     Mfcc,
     Stft,
+    LogStft,
 }
 
 #[derive(Args)]
@@ -296,6 +297,7 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
         Features::Logmel => FeatureKind::Logmel,
         Features::Mfcc => FeatureKind::Mfcc,
         Features::Stft => FeatureKind::Stft,
+        Features::LogStft => FeatureKind::LogStft,
     };
     cfg.augment = Augment {
         sigma: a.sigma,

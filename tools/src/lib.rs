@@ -19,6 +19,7 @@ pub mod frontend;
 pub mod nn;
 pub mod onnx;
 pub mod plot;
+pub mod rebuild;
 pub mod train;
 
 pub use error::{Result, ToolsError};

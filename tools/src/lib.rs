@@ -21,5 +21,6 @@ pub mod onnx;
 pub mod plot;
 pub mod rebuild;
 pub mod train;
+pub mod transfer;
 
 pub use error::{Result, ToolsError};

@@ -13,7 +13,7 @@ use soundproof_tools::export::{evenly, export, quantize, quantized_path};
 use soundproof_tools::nn::Arch;
 use soundproof_tools::train::{train, TrainConfig};
 use soundproof_tools::rebuild::{GriffinLim, PhaseInit, Rebuild};
-use soundproof_tools::transfer::{LabelledClip, Member, MemberSpec, TransferOptions};
+use soundproof_tools::transfer::{db, LabelledClip, Member, MemberSpec, TransferOptions};
 use soundproof_tools::{onnx, plot};
 use std::path::{Path, PathBuf};
 
@@ -574,7 +574,7 @@ fn run_transfer(a: TransferArgs) -> anyhow::Result<()> {
     } else {
         for s in &report.sources {
             println!(
-                "{} ({}, {:?} ε = {}): fooling rate {:.1}% in its domain ({}/{}); SNR rebuilt vs clip {:.1} dB, Eq. 3 {:.1} ± {:.1} dB, adversarial vs clip {:.1} dB",
+                "{} ({}, {:?} ε = {}): fooling rate {:.1}% in its domain ({}/{}); SNR (dB) rebuilt vs clip {}, Eq. 3 {}, adversarial vs clip {}",
                 s.source,
                 s.representation,
                 s.config.kind,
@@ -582,10 +582,9 @@ fn run_transfer(a: TransferArgs) -> anyhow::Result<()> {
                 100.0 * s.attack.fooling_rate,
                 s.attack.successes,
                 s.attack.counted,
-                s.snr_rebuild_db.mean,
-                s.snr_db.mean,
-                s.snr_db.sd,
-                s.snr_vs_clean_db.mean
+                db(&s.snr_rebuild_db),
+                db(&s.snr_db),
+                db(&s.snr_vs_clean_db)
             );
         }
         println!();

@@ -593,7 +593,8 @@ fn pct(r: &Rate) -> String {
     }
 }
 
-fn db(m: &MeanSd) -> String {
+/// `mean ± SD` in dB, `∞` when no clip had a finite value (nothing rebuilt, or no change).
+pub fn db(m: &MeanSd) -> String {
     if m.n == 0 {
         "∞".into()
     } else {

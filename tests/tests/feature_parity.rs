@@ -2,7 +2,8 @@
 //! `tests/reference/features_ref.py`, in float64).
 //!
 //! Judged tolerances (issue: front end): STFT power max abs error ≤ 1e-4 of the frame's peak;
-//! log-mel ≤ 0.01 dB; MFCC ≤ 1e-3. Checked on real FSDD recordings and on a synthetic signal,
+//! log-STFT (`power_to_db` of that power) ≤ 0.01 dB within 60 dB of the frame's top and, back
+//! in power, within the power bound everywhere; log-mel ≤ 0.01 dB; MFCC ≤ 1e-3. Checked on real FSDD recordings and on a synthetic signal,
 //! for slaney/slaney and htk/no-norm mel banks, centred and uncentred framing, and both FFT
 //! backends (microfft, the `no_std` one, and realfft).
 //!
@@ -121,6 +122,7 @@ fn load(path: &Path) -> npy::NpyArray {
 
 struct Errors {
     power_rel: f64,
+    log_stft_db: f64,
     logmel_db: f64,
     logmel_db_quiet: f64,
     logmel_db_quiet_ref32: f64,
@@ -168,7 +170,7 @@ fn reference(tag: &str, cfg: &FeatureConfig, samples: &[f32]) -> Reference {
 fn compare(tag: &str, cfg: &FeatureConfig, samples: &[f32], refs: &Reference) -> Errors {
     let (r_power, r_logmel, r_logmel32, r_mfcc) = (&refs.power, &refs.logmel, &refs.logmel32, &refs.mfcc);
 
-    let mut errs = Errors { power_rel: 0.0, logmel_db: 0.0, logmel_db_quiet: 0.0, logmel_db_quiet_ref32: 0.0, mfcc: 0.0, mfcc_frames_with_quiet_bands: 0 };
+    let mut errs = Errors { power_rel: 0.0, log_stft_db: 0.0, logmel_db: 0.0, logmel_db_quiet: 0.0, logmel_db_quiet_ref32: 0.0, mfcc: 0.0, mfcc_frames_with_quiet_bands: 0 };
 
     // STFT power.
     let mut c = *cfg;
@@ -181,6 +183,32 @@ fn compare(tag: &str, cfg: &FeatureConfig, samples: &[f32], refs: &Reference) ->
         let rel = if peak > 0.0 { err / peak } else { err };
         assert!(rel <= 1e-4, "{tag}: power frame {f}: max abs error {err:e} = {rel:e} of peak {peak:e}");
         errs.power_rel = errs.power_rel.max(rel);
+    }
+
+    // Log STFT: librosa's power_to_db(power, amin, top_db=None) of the same power. Bins within
+    // 60 dB of their frame's top to 0.01 dB; every bin, back in power, to the power bound above
+    // (deep bins carry the f32 FFT's absolute error, which the log magnifies).
+    c.kind = FeatureKind::LogStft;
+    let (ours, bins) = run_front_end(&c, samples);
+    assert_eq!(r_power.shape, vec![ours.len() / bins, bins], "{tag}: log-stft shape");
+    let amin = cfg.mel.amin as f64;
+    for (f, (o, r)) in ours.chunks(bins).zip(r_power.data.chunks(bins)).enumerate() {
+        let peak = r.iter().cloned().fold(0.0, f64::max);
+        let top = 10.0 * peak.max(amin).log10();
+        for k in 0..bins {
+            let want = 10.0 * r[k].max(amin).log10();
+            let back = 10f64.powf(o[k] as f64 / 10.0);
+            assert!(
+                (back - r[k].max(amin)).abs() <= 1e-4 * peak + amin,
+                "{tag}: log-stft frame {f} bin {k}: {} dB vs librosa {want} dB",
+                o[k]
+            );
+            if want >= top - 60.0 {
+                let err = (o[k] as f64 - want).abs();
+                assert!(err <= 0.01, "{tag}: log-stft frame {f} bin {k}: {} dB vs librosa {want} dB ({err} dB)", o[k]);
+                errs.log_stft_db = errs.log_stft_db.max(err);
+            }
+        }
     }
 
     // Log-mel.
@@ -256,8 +284,8 @@ fn check_all(signal_name: &str, samples: &[f32], eight_k: bool) {
             let tag = format!("{signal_name}-{}-{backend:?}", case.name);
             let e = compare(&tag, &cfg, samples, &refs);
             println!(
-                "{tag}: power {:.2e} of peak | log-mel {:.2e} dB (quiet bands {:.2e}, librosa f32 there {:.2e}) | mfcc {:.2e} ({} frames with quiet bands)",
-                e.power_rel, e.logmel_db, e.logmel_db_quiet, e.logmel_db_quiet_ref32, e.mfcc, e.mfcc_frames_with_quiet_bands
+                "{tag}: power {:.2e} of peak | log-stft {:.2e} dB | log-mel {:.2e} dB (quiet bands {:.2e}, librosa f32 there {:.2e}) | mfcc {:.2e} ({} frames with quiet bands)",
+                e.power_rel, e.log_stft_db, e.logmel_db, e.logmel_db_quiet, e.logmel_db_quiet_ref32, e.mfcc, e.mfcc_frames_with_quiet_bands
             );
         }
     }

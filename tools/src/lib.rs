@@ -19,6 +19,8 @@ pub mod frontend;
 pub mod nn;
 pub mod onnx;
 pub mod plot;
+pub mod rebuild;
 pub mod train;
+pub mod transfer;
 
 pub use error::{Result, ToolsError};

@@ -6,7 +6,7 @@
 //! engine builds the front end from it, so a model cannot run with the wrong features.
 
 use super::{
-    check_capacity, mfcc::Mfcc, stft::Stft, wavelet::{DwtBands, DwtBandsParams, Scalogram, ScalogramParams},
+    check_capacity, mfcc::Mfcc, stft::{LogStft, Stft}, wavelet::{DwtBands, DwtBandsParams, Scalogram, ScalogramParams},
     DspError, FftBackend, FrameFeature, Framer, GainPolicy, LogMel, MelParams, MfccParams, StftParams,
 };
 use heapless::Vec;
@@ -18,6 +18,9 @@ use heapless::Vec;
 pub enum FeatureKind {
     /// STFT power spectrum, `n_fft/2 + 1` bins per frame.
     Stft,
+    /// STFT power spectrum in dB, `10·log10(max(amin, ·))`, `n_fft/2 + 1` bins per frame (the
+    /// STFT spectrogram of 000/001/002; floor `mel.amin`).
+    LogStft,
     /// Log-mel energies in dB, `n_mels` per frame.
     Logmel,
     /// MFCC, `n_mfcc` per frame.
@@ -32,6 +35,7 @@ impl FeatureKind {
     pub fn name(&self) -> &'static str {
         match self {
             FeatureKind::Stft => "stft",
+            FeatureKind::LogStft => "log-stft",
             FeatureKind::Logmel => "logmel",
             FeatureKind::Mfcc => "mfcc",
             FeatureKind::Dwt => "dwt",
@@ -46,9 +50,9 @@ impl FeatureKind {
 #[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
 pub struct FeatureConfig {
     pub kind: FeatureKind,
-    /// Framing and FFT (stft, logmel, mfcc).
+    /// Framing and FFT (stft, log-stft, logmel, mfcc).
     pub stft: StftParams,
-    /// Mel bank and log floor (logmel, mfcc).
+    /// Mel bank (logmel, mfcc) and log floor (logmel, mfcc, log-stft).
     pub mel: MelParams,
     /// Cepstrum (mfcc).
     pub mfcc: MfccParams,
@@ -105,6 +109,7 @@ impl FeatureConfig {
 /// One of the feature extractors.
 pub enum Extractor<const N: usize = { super::MAX_N_FFT }> {
     Stft(Stft<N>),
+    LogStft(LogStft<N>),
     Logmel(LogMel<N>),
     Mfcc(Mfcc<N>),
     Dwt(Scalogram<N>),
@@ -115,6 +120,7 @@ impl<const N: usize> Extractor<N> {
     pub fn new(cfg: &FeatureConfig) -> Result<Self, DspError> {
         Ok(match cfg.kind {
             FeatureKind::Stft => Extractor::Stft(Stft::new(&cfg.stft, cfg.fft_backend)?),
+            FeatureKind::LogStft => Extractor::LogStft(LogStft::new(&cfg.stft, cfg.mel.amin, cfg.fft_backend)?),
             FeatureKind::Logmel => Extractor::Logmel(LogMel::new(&cfg.stft, &cfg.mel, cfg.fft_backend)?),
             FeatureKind::Mfcc => Extractor::Mfcc(Mfcc::new(&cfg.stft, &cfg.mel, &cfg.mfcc, cfg.fft_backend)?),
             FeatureKind::Dwt => Extractor::Dwt(Scalogram::new(&cfg.scalogram, cfg.fft_backend)?),
@@ -125,6 +131,7 @@ impl<const N: usize> Extractor<N> {
     fn inner(&mut self) -> &mut dyn FrameFeature {
         match self {
             Extractor::Stft(x) => x,
+            Extractor::LogStft(x) => x,
             Extractor::Logmel(x) => x,
             Extractor::Mfcc(x) => x,
             Extractor::Dwt(x) => x,
@@ -135,6 +142,7 @@ impl<const N: usize> Extractor<N> {
     fn inner_ref(&self) -> &dyn FrameFeature {
         match self {
             Extractor::Stft(x) => x,
+            Extractor::LogStft(x) => x,
             Extractor::Logmel(x) => x,
             Extractor::Mfcc(x) => x,
             Extractor::Dwt(x) => x,

@@ -3,7 +3,7 @@
 //! `np.abs(librosa.stft(y, n_fft, hop_length, win_length, window="hann", center,
 //! pad_mode="constant"))**2` column by column.
 
-use super::{check_capacity, check_len, fft::RealFft, window, DspError, FftBackend, FrameFeature};
+use super::{check_capacity, check_len, fft::RealFft, math, window, DspError, FftBackend, FrameFeature};
 use heapless::Vec;
 
 /// Framing and FFT parameters (librosa names; defaults are 003's: 16 kHz, n_fft 1024,
@@ -117,5 +117,41 @@ impl<const N: usize> FrameFeature for Stft<N> {
     }
     fn process(&mut self, frame: &[f32], out: &mut [f32]) -> Result<(), DspError> {
         self.power(frame, out)
+    }
+}
+
+/// Log power spectrum of a frame in dB, `10·log10(max(amin, |X[k]|²))`: the STFT spectrogram of
+/// 000/001 and 002, on the log-mel map's scale (librosa `power_to_db(np.abs(stft(y))**2,
+/// ref=1.0, amin, top_db=None)`). Same framing and window as [`Stft`]; the floor is the front
+/// end's `mel.amin`.
+pub struct LogStft<const N: usize = { super::MAX_N_FFT }> {
+    stft: Stft<N>,
+    amin: f32,
+}
+
+impl<const N: usize> LogStft<N> {
+    pub fn new(params: &StftParams, amin: f32, backend: FftBackend) -> Result<Self, DspError> {
+        if !(amin >= f32::MIN_POSITIVE) || !amin.is_finite() {
+            return Err(DspError::InvalidParameter { name: "amin", value: amin as f64, expected: "a finite floor > 0" });
+        }
+        Ok(LogStft { stft: Stft::new(params, backend)?, amin })
+    }
+
+    pub fn n_bins(&self) -> usize {
+        self.stft.n_bins()
+    }
+}
+
+impl<const N: usize> FrameFeature for LogStft<N> {
+    fn frame_length(&self) -> usize {
+        self.stft.params().n_fft
+    }
+    fn n_features(&self) -> usize {
+        self.n_bins()
+    }
+    fn process(&mut self, frame: &[f32], out: &mut [f32]) -> Result<(), DspError> {
+        self.stft.power(frame, out)?;
+        math::power_to_db(out, self.amin);
+        Ok(())
     }
 }

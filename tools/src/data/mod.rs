@@ -206,17 +206,23 @@ impl ClipPipeline {
         } else {
             resample(&clip.samples, clip.sample_rate, self.sample_rate)?
         };
+        self.apply(&samples, &path.display().to_string())
+    }
+
+    /// `x = s · CropPad(a)` for samples `a` already at the model rate (`what` names them in
+    /// errors); returns `(x, s)`.
+    pub fn apply(&self, samples: &[f32], what: &str) -> Result<(Vec<f32>, f32)> {
         // s from the whole clip zero-padded to at least one window (the engine's clip gain:
         // padding adds length, not energy), then applied to the cropped / padded window.
         let w = self.window_samples.max(samples.len()).max(1);
-        let padded_rms = gain::rms(&samples) * (samples.len() as f32 / w as f32).sqrt();
+        let padded_rms = gain::rms(samples) * (samples.len() as f32 / w as f32).sqrt();
         let s = gain::fixed_gain_from_calibration(padded_rms, self.target_rms).map_err(|_| {
             ToolsError::dataset(
-                path.display().to_string(),
+                what,
                 "the clip is silent (RMS 0): it cannot be gain-normalized; remove it from the dataset",
             )
         })?;
-        let mut x = crop_pad(&samples, self.window_samples);
+        let mut x = crop_pad(samples, self.window_samples);
         GainPolicy::Fixed { gain: s }.apply(&mut x)?;
         Ok((x, s))
     }

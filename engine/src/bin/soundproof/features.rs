@@ -16,6 +16,7 @@ use crate::peak_rss_mib;
 #[derive(Clone, Copy, ValueEnum)]
 enum Kind {
     Stft,
+    LogStft,
     Logmel,
     Mfcc,
     /// Framed wavelet scalogram (the "DWT" representation of 000/001).
@@ -172,6 +173,7 @@ fn parse_gain(s: &str) -> Result<GainPolicy> {
 fn feature_config(a: &FeaturesArgs, file_rate: u32) -> Result<FeatureConfig> {
     let kind = match a.kind {
         Kind::Stft => FeatureKind::Stft,
+        Kind::LogStft => FeatureKind::LogStft,
         Kind::Logmel => FeatureKind::Logmel,
         Kind::Mfcc => FeatureKind::Mfcc,
         Kind::Dwt => FeatureKind::Dwt,

@@ -108,8 +108,7 @@ impl Member {
         if spec.engine {
             let model = soundproof::model::Model::load(&spec.path).map_err(|e| ToolsError::Onnx(e.to_string()))?;
             let card = model.card().clone();
-            let waveform = card.input == InputKind::Waveform;
-            if waveform {
+            if card.input == InputKind::Waveform {
                 return Err(ToolsError::model(
                     &spec.name,
                     "a waveform ONNX model: the engine's pipeline serves feature models (give its checkpoint folder with --model instead)",

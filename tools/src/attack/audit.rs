@@ -34,7 +34,7 @@ use crate::error::{Result, ToolsError};
 use serde::Serialize;
 use soundproof::model::Model;
 use soundproof::pipeline::ClipGain;
-use soundproof::smooth::report::{clip_window, gain_name};
+use soundproof::smooth::report::{clip_window, gain_name, median};
 use soundproof::smooth::{clip_key, Certificate, Contract, Prediction, SmoothParams, Smoother, Transform};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -156,15 +156,6 @@ pub struct AuditReport {
     pub min_base_min_over_radius: Option<f64>,
     pub seconds: f64,
     pub results: Vec<ClipAudit>,
-}
-
-fn median(mut v: Vec<f64>) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(|a, b| a.total_cmp(b));
-    let k = v.len() / 2;
-    Some(if v.len() % 2 == 1 { v[k] } else { 0.5 * (v[k - 1] + v[k]) })
 }
 
 /// One clip to audit: samples at the model's rate and the dataset label.

@@ -35,7 +35,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Instant;
 
-pub use online::{Budget, LookSchedule};
+pub use online::{all_agree_radius, Budget, LookSchedule};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SmoothError {

@@ -43,6 +43,21 @@ impl LookSchedule {
     }
 }
 
+/// The radius CERTIFY gives when all `n` estimation samples vote for the candidate, at level
+/// `alpha`: the one-sided Clopper-Pearson lower bound is then exactly `alpha^(1/n)`, so
+/// R = σ Φ⁻¹(α^(1/n)). It is the largest radius `n` samples can certify, and the reference an
+/// online certificate is compared with (n = 10,000 at α = 0.001: 003's fixed-n setting).
+pub fn all_agree_radius(sigma: f64, n: u64, alpha: f64) -> f64 {
+    if n == 0 || !(alpha > 0.0 && alpha < 1.0) {
+        return 0.0;
+    }
+    let p_lower = (alpha.ln() / n as f64).exp();
+    match stats::norm_ppf(p_lower) {
+        Ok(z) if p_lower > 0.5 => sigma * z,
+        _ => 0.0,
+    }
+}
+
 /// When to stop sampling a window.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Budget {
@@ -119,6 +134,18 @@ impl<'m> Smoother<'m> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn all_agree_radius_is_the_clopper_pearson_bound_at_n_of_n() {
+        for &(n, alpha) in &[(256u64, 0.001), (1000, 0.001), (10_000, 0.001), (10_000, 0.05)] {
+            let lower = stats::clopper_pearson_lower(n, n, alpha).unwrap();
+            let r = 0.005 * stats::norm_ppf(lower).unwrap();
+            assert!((all_agree_radius(0.005, n, alpha) - r).abs() < 1e-12 * r.max(1e-12), "n = {n}");
+        }
+        // The demo's former cap: n = 256 at α/9 (nine Bonferroni looks) gives R = 0.0091 at σ = 0.005.
+        assert!((all_agree_radius(0.005, 256, 0.001 / 9.0) - 0.0091).abs() < 5e-5);
+        assert_eq!(all_agree_radius(0.005, 0, 0.001), 0.0);
+    }
 
     #[test]
     fn doubling_schedule_ends_at_n_max() {

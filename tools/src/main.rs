@@ -292,7 +292,8 @@ struct AttackArgs {
     psycho: PsychoArgs,
 }
 
-/// Parameters of `--attack psycho` and `psycho-room` (004 Algorithm 1; defaults: 004 §4.1).
+/// Parameters of `--attack psycho`, `psycho-room` and `psycho-robust` (004 Algorithm 1;
+/// defaults: 004 §4.1-4.3).
 #[derive(Args)]
 struct PsychoArgs {
     /// Stage 1 (L∞ sign-gradient) iterations T1.
@@ -310,17 +311,27 @@ struct PsychoArgs {
     /// Initial weight α of the masking loss ℓθ.
     #[arg(long, default_value_t = 0.05)]
     masking_alpha: f64,
-    /// psycho-room: simulated rooms per iteration K (004 §4.2: 10).
+    /// psycho-room and psycho-robust: simulated rooms per iteration K (004 §4.2: 10).
     #[arg(long, default_value_t = 10)]
     rooms: usize,
-    /// psycho-room: rooms in the pool the K are drawn from.
+    /// psycho-room and psycho-robust: rooms in the pool the K are drawn from.
     #[arg(long, default_value_t = 100)]
     room_pool: usize,
-    /// psycho-room: fraction of the K rooms that must be fooled to count as a success.
+    /// psycho-room and psycho-robust: fraction of the K rooms that must be fooled to count as
+    /// a success (psycho-robust: in its robust stages; 004: 8 of 10).
     #[arg(long, default_value_t = 0.8)]
     room_success: f64,
+    /// psycho-robust: iterations of 004 §4.2 stage 1 and 2 and §4.3 stage 1 and 2.
+    #[arg(long, value_delimiter = ',', default_value = "2000,4000,4000,6000")]
+    robust_steps: Vec<usize>,
+    /// psycho-robust: ∆ of 004 §4.2 stage 2, as a fraction of stage 1's final ε.
+    #[arg(long, default_value_t = 0.25)]
+    robust_delta: f64,
+    /// psycho-robust: fraction of the K rooms that must be fooled in §4.3 stage 1 (004: 4 of 10).
+    #[arg(long, default_value_t = 0.4)]
+    robust_low_success: f64,
     /// Held-out simulated rooms to play every adversarial example in (waveform domain;
-    /// default 20 for psycho-room, else 0).
+    /// default 20 for psycho-room and psycho-robust, else 0).
     #[arg(long)]
     eval_rooms: Option<usize>,
     /// Seed of the simulated rooms.
@@ -625,7 +636,8 @@ fn run_attack(a: AttackArgs) -> anyhow::Result<()> {
     if let Some(n) = a.threads {
         tch::set_num_threads(n as i32);
     }
-    let psycho_kind = matches!(a.attack, AttackKind::Psycho | AttackKind::PsychoRoom);
+    let psycho_kind = matches!(a.attack, AttackKind::Psycho | AttackKind::PsychoRoom | AttackKind::PsychoRobust);
+    let room_kind = matches!(a.attack, AttackKind::PsychoRoom | AttackKind::PsychoRobust);
     let eps = match (a.eps, a.attack) {
         (Some(e), _) => e,
         (None, AttackKind::Deepfool | AttackKind::DeepfoolLinf | AttackKind::Jsma | AttackKind::CwL2 | AttackKind::Lbfgs) => 0.0,
@@ -670,7 +682,13 @@ fn run_attack(a: AttackArgs) -> anyhow::Result<()> {
         c.lr2 = p.stage2_lr.unwrap_or(eps / 100.0);
         c.steps2 = p.stage2_steps;
         c.alpha = p.masking_alpha;
-        c.rooms = if a.attack == AttackKind::PsychoRoom { p.rooms } else { 0 };
+        c.rooms = if room_kind { p.rooms } else { 0 };
+        anyhow::ensure!(p.robust_steps.len() == 4, "--robust-steps takes four counts (004 §4.2 stages 1-2, §4.3 stages 1-2)");
+        c.robust = soundproof_tools::attack::psycho::RobustStages {
+            steps: [p.robust_steps[0], p.robust_steps[1], p.robust_steps[2], p.robust_steps[3]],
+            delta: p.robust_delta,
+            low_success: p.robust_low_success,
+        };
         c.room_pool = p.room_pool;
         c.room_success = p.room_success;
         c.seed = p.seed;
@@ -679,7 +697,7 @@ fn run_attack(a: AttackArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    let eval_rooms = p.eval_rooms.unwrap_or(if a.attack == AttackKind::PsychoRoom { 20 } else { 0 });
+    let eval_rooms = p.eval_rooms.unwrap_or(if room_kind { 20 } else { 0 });
     anyhow::ensure!(eval_rooms == 0 || a.domain == Domain::Waveform, "--eval-rooms needs --domain waveform");
     let opts = RunOptions { config, domain: a.domain, box_spec, batch: a.batch_size, device, quiet: a.json, opt, plots: !a.no_plots, psycho, eval_rooms, seed: p.seed };
     let report = run_on_clips(&a.checkpoint, &clips, &opts, &a.out).with_context(|| format!("attacking with {}", a.checkpoint.display()))?;

@@ -25,7 +25,7 @@ use soundproof::dsp::{FeatureConfig, FeatureKind};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use tch::{nn, nn::OptimizerConfig, Device, Kind};
+use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrainConfig {
@@ -128,6 +128,29 @@ pub struct TrainReport {
 }
 
 /// Cosine decay from `lr` at step 0 to 0 at `total`.
+/// Scales the gradients of `vs`'s trainable variables so that their global L2 norm is at most
+/// `max` (tch's `Optimizer::clip_grad_norm`, same arithmetic: the norm of the per-variable
+/// norms, the factor `max / (norm + 1e-6)` in float64, applied when below 1), computed on the
+/// device: tch's reads the norm back to the host at every step, which stalls a GPU.
+pub fn clip_grad_norm(vs: &nn::VarStore, max: f64) {
+    tch::no_grad(|| {
+        let vars = vs.trainable_variables();
+        let norms: Vec<Tensor> = vars.iter().map(|v| v.grad()).filter(|g| g.defined()).map(|g| g.norm()).collect();
+        if norms.is_empty() {
+            return;
+        }
+        let total = Tensor::stack(&norms, 0).norm().to_kind(Kind::Double) + 1e-6;
+        // Factors ≥ 1 become exactly 1 (a no-op multiplication), as tch skips them.
+        let coef = (Tensor::full([], max, (Kind::Double, total.device())) / total).clamp_max(1.0).to_kind(Kind::Float);
+        for v in &vars {
+            let mut g = v.grad();
+            if g.defined() {
+                let _ = g.g_mul_(&coef.to_kind(g.kind()));
+            }
+        }
+    })
+}
+
 pub fn cosine_lr(lr: f64, step: usize, total: usize) -> f64 {
     if total == 0 {
         return lr;
@@ -291,7 +314,12 @@ pub fn train(cfg: &TrainConfig, dataset: &DatasetSpec, out: &Path) -> Result<Tra
     for epoch in 1..=cfg.epochs {
         let te = Instant::now();
         order.shuffle(&mut StdRng::seed_from_u64(derive_seed(cfg.seed, &[u64::MAX, epoch as u64])));
-        let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0i64, 0usize);
+        // Loss and accuracy accumulate on the device and are read once per epoch (and for the
+        // progress message at most once a second): no host round trip per step.
+        let mut loss_sum = Tensor::zeros([], (Kind::Double, dev));
+        let mut correct = Tensor::zeros([], (Kind::Int64, dev));
+        let mut seen = 0usize;
+        let mut shown = Instant::now();
         progress.batches.set_length(steps_per_epoch as u64);
         progress.batches.set_position(0);
         let mut lr = cfg.lr;
@@ -307,19 +335,21 @@ pub fn train(cfg: &TrainConfig, dataset: &DatasetSpec, out: &Path) -> Result<Tra
             let loss = logits.cross_entropy_for_logits(&y);
             opt.zero_grad();
             loss.backward();
-            opt.clip_grad_norm(cfg.clip_norm);
+            clip_grad_norm(&vs, cfg.clip_norm);
             opt.step();
-            let l = f64::try_from(loss.detach().to_device(Device::Cpu))?;
-            if !l.is_finite() {
-                return Err(ToolsError::model(cfg.arch.name(), format!("loss became {l} at epoch {epoch}: lower --lr")));
-            }
-            let c = i64::try_from(logits.argmax(-1, false).eq_tensor(&y).sum(Kind::Int64).to_device(Device::Cpu))?;
-            loss_sum += l * chunk.len() as f64;
-            correct += c;
+            loss_sum += loss.detach().to_kind(Kind::Double) * chunk.len() as f64;
+            correct += logits.argmax(-1, false).eq_tensor(&y).sum(Kind::Int64);
             seen += chunk.len();
             step += 1;
             progress.batches.inc(1);
-            progress.batches.set_message(format!("loss {:.4}", loss_sum / seen as f64));
+            if shown.elapsed().as_secs_f64() >= 1.0 {
+                shown = Instant::now();
+                progress.batches.set_message(format!("loss {:.4}", f64::try_from(&loss_sum)? / seen as f64));
+            }
+        }
+        let (loss_sum, correct) = (f64::try_from(&loss_sum)?, i64::try_from(&correct)?);
+        if !loss_sum.is_finite() {
+            return Err(ToolsError::model(cfg.arch.name(), format!("loss became {loss_sum} in epoch {epoch}: lower --lr")));
         }
         let train_seconds = te.elapsed().as_secs_f64();
         train_clip_seconds += train_seconds;
@@ -410,4 +440,36 @@ pub fn train(cfg: &TrainConfig, dataset: &DatasetSpec, out: &Path) -> Result<Tra
         progress.line(&format!("warning: no training curve: {e}"));
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The device-side clipping equals tch's `Optimizer::clip_grad_norm` bit for bit, when it
+    /// scales and when it does not.
+    #[test]
+    fn clip_grad_norm_equals_tch() {
+        for (max, scale) in [(1.0, 10.0), (1.0, 1e-3), (0.5, 1.0)] {
+            let grads = |clip: &dyn Fn(&nn::VarStore, &mut nn::Optimizer)| {
+                tch::manual_seed(3);
+                let vs = nn::VarStore::new(Device::Cpu);
+                let lin = nn::linear(vs.root() / "a", 7, 5, Default::default());
+                let lin2 = nn::linear(vs.root() / "b", 5, 3, Default::default());
+                let mut opt = nn::Adam::default().build(&vs, 1e-3).unwrap();
+                let x = Tensor::randn([4, 7], (Kind::Float, Device::Cpu)) * scale;
+                let loss = x.apply(&lin).relu().apply(&lin2).square().sum(Kind::Float);
+                opt.zero_grad();
+                loss.backward();
+                clip(&vs, &mut opt);
+                vs.trainable_variables().iter().map(|v| Vec::<f32>::try_from(v.grad().flatten(0, -1)).unwrap()).collect::<Vec<_>>()
+            };
+            let ours = grads(&|vs, _| clip_grad_norm(vs, max));
+            let theirs = grads(&|_, opt| opt.clip_grad_norm(max));
+            let untouched = grads(&|_, _| ());
+            assert_eq!(ours, theirs, "max {max}, scale {scale}");
+            let norm = untouched.iter().flatten().map(|&g| (g as f64).powi(2)).sum::<f64>().sqrt();
+            assert_eq!(ours == untouched, norm <= max, "clipped exactly when the norm {norm} exceeds {max}");
+        }
+    }
 }

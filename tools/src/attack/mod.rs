@@ -279,8 +279,10 @@ pub enum AttackKind {
     Lbfgs,
     /// 004's imperceptible attack (waveform; parameters in [`psycho::PsychoConfig`]).
     Psycho,
-    /// The same, robust over simulated rooms (004 §4.2).
+    /// The same, robust over simulated rooms (Algorithm 1 with the room-averaged loss).
     PsychoRoom,
+    /// Imperceptible and robust (004 §4.2, then §4.3's two stages; [`psycho::attack_robust`]).
+    PsychoRobust,
 }
 
 impl AttackKind {
@@ -441,7 +443,7 @@ pub fn run_with(target: &AttackTarget, x: &Tensor, reference: &Tensor, bounds: &
                 lbfgs::attack(target, x, reference, bounds, cfg.goal, opt.c_init, opt.search_steps, cfg.steps)?
             }
         }
-        AttackKind::Psycho | AttackKind::PsychoRoom => {
+        AttackKind::Psycho | AttackKind::PsychoRoom | AttackKind::PsychoRobust => {
             return Err(ToolsError::invalid(
                 "attack",
                 "psycho",

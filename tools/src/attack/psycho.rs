@@ -31,6 +31,15 @@
 //! iteration and example from a seeded pool of simulated rooms (see [`super::room`]) of the
 //! loss on `t(x + δ)`; the goal counts as reached when it is reached in at least
 //! `room_success · K` of them. `ℓθ` stays on δ itself. Each room is one model gradient.
+//!
+//! Imperceptible and robust ([`attack_robust`], 004 §4.2 then §4.3): a room-robust δ first
+//! (sign steps, then Adam on the room-averaged `ℓnet` under a fixed L∞ bound), then Adam on
+//! room-averaged `ℓnet + α · ℓθ` twice: a stage that favours the masking loss (α doubled when
+//! 4 of 10 rooms are fooled) and one that restores robustness (8 of 10).
+//!
+//! Every per-example quantity (ε, α, the best `ℓθ`, the goal test) lives in a tensor on the
+//! attack's device, so an iteration never waits for the device: on a GPU the host only queues
+//! work, and the per-example metrics are read once, at the end.
 
 use super::room::{reverberate, RirPool, RoomDistribution};
 use super::{AttackOutput, AttackTarget, Bounds, Domain, Goal};
@@ -72,6 +81,8 @@ pub struct PsychoConfig {
     pub room_success: f64,
     /// Length of the room impulse responses in samples.
     pub rir_len: usize,
+    /// The stages of the imperceptible and robust attack (`psycho-robust`, 004 §4.2-4.3).
+    pub robust: RobustStages,
     pub seed: u64,
 }
 
@@ -92,6 +103,7 @@ impl PsychoConfig {
             room_pool: 100,
             room_success: 0.8,
             rir_len: (sample_rate as usize) / 4,
+            robust: RobustStages::default(),
             seed: 0,
         }
     }
@@ -288,28 +300,34 @@ impl Adam {
     }
 }
 
-/// The loss-gradient oracle `∇δ ℓnet` and the goal test, plain or through rooms.
+/// The loss-gradient oracle `∇δ ℓnet` and the goal test, plain or through rooms. Everything it
+/// returns stays on the device: the goal test is a boolean tensor, so an iteration of the
+/// attack never waits for the device (no host round trip in the inner loop).
 struct Net<'a> {
     target: &'a AttackTarget,
     x: &'a Tensor,
     labels: Tensor,
     reference: &'a Tensor,
     goal: Goal,
-    rooms: Option<(RirPool, usize, usize, StdRng)>,
+    /// `(pool, K, rng)` of the room-robust variants.
+    rooms: Option<(RirPool, usize, StdRng)>,
+    /// Rooms (of the K) in which the goal must be reached for a success.
+    need: usize,
 }
 
 impl Net<'_> {
-    /// `(∇δ ℓnet [B, T], goal reached per example, model gradients per example)` at `δ`.
-    fn eval(&mut self, delta: &Tensor) -> Result<(Tensor, Vec<bool>, u64)> {
+    /// `(∇δ ℓnet [B, T], goal reached per example [B] (bool, on the device), model gradients per
+    /// example)` at `δ`.
+    fn eval(&mut self, delta: &Tensor) -> Result<(Tensor, Tensor, u64)> {
         let n = self.x.size()[0];
         match &mut self.rooms {
             None => {
                 let (g, logits) = self.target.gradient(&(self.x + delta), &self.labels);
-                let ok = Vec::<bool>::try_from(self.goal.achieved(&logits.argmax(-1, false), self.reference))?;
+                let ok = self.goal.achieved(&logits.argmax(-1, false), self.reference);
                 Ok((g * self.factor(&logits, &self.labels), ok, 1))
             }
-            Some((pool, k, need, rng)) => {
-                let (k, need) = (*k as i64, *need);
+            Some((pool, k, rng)) => {
+                let k = *k as i64;
                 let idx: Vec<i64> = (0..n * k).map(|_| rng.random_range(0..pool.len() as i64)).collect();
                 let idx = Tensor::from_slice(&idx).reshape([n, k]).to_device(self.x.device());
                 let d = delta.detach().set_requires_grad(true);
@@ -320,8 +338,7 @@ impl Net<'_> {
                 let g_in = g_in * self.factor(&logits, &rep(&self.labels));
                 let g = Tensor::run_backward(&[(&xin * g_in).sum(Kind::Float)], &[&d], false, false).remove(0);
                 let fooled = self.goal.achieved(&logits.argmax(-1, false), &rep(self.reference)).reshape([n, k]).sum_dim_intlist(1, false, Kind::Int64);
-                let ok = Vec::<i64>::try_from(fooled)?.into_iter().map(|c| c as usize >= need).collect();
-                Ok((g / k as f64, ok, k as u64))
+                Ok((g / k as f64, fooled.ge(self.need as i64), k as u64))
             }
         }
     }
@@ -342,91 +359,219 @@ impl Net<'_> {
     }
 }
 
-fn per_example(v: &[f64], device: Device) -> Tensor {
-    Tensor::from_slice(v).to_kind(Kind::Float).reshape([-1, 1]).to_device(device)
+/// Per-example values `[B]` in float64 on `device`, all `v`.
+fn per_example(n: usize, v: f64, device: Device) -> Tensor {
+    Tensor::full([n as i64], v, (Kind::Double, device))
 }
 
-/// Algorithm 1 of 004 on the batch `x` `[B, T]` (waveform domain) against `reference` `[B]`.
-pub fn attack(target: &AttackTarget, x: &Tensor, reference: &Tensor, bounds: &Bounds, goal: Goal, cfg: &PsychoConfig) -> Result<AttackOutput> {
+/// Everything the stages share: the clips, the goal oracle, the masks, the box and the cost.
+struct Run<'a> {
+    x: &'a Tensor,
+    net: Net<'a>,
+    masks: Masks,
+    psd: PsdTch,
+    bounds: &'a Bounds,
+    /// Model gradients per example so far (the same for every example: each iteration costs
+    /// every example the same).
+    gradients: u64,
+}
+
+impl Run<'_> {
+    fn box_clip(&self, d: &Tensor) -> Tensor {
+        self.bounds.clip(&(self.x + d)) - self.x
+    }
+
+    /// Stage 1 of Algorithm 1 (minimize ‖δ‖∞): from `δ = 0`, `steps` sign-gradient steps of
+    /// `lr` under the bound `ε` (`[B]`, float64), which shrinks to `0.8 · min(ε, max|δ|)` at every
+    /// tenth iteration where the goal is reached. Returns the last `δ` that reached the goal
+    /// (else the last `δ`), whether one did `[B]`, and the final `ε` `[B]`.
+    fn sign_stage(&mut self, eps0: f64, lr: f64, steps: usize) -> Result<(Tensor, Tensor, Tensor)> {
+        let (n, dev) = (self.x.size()[0] as usize, self.x.device());
+        let mut delta = self.x.zeros_like();
+        let mut eps = per_example(n, eps0, dev);
+        let mut kept = self.x.zeros_like();
+        let mut found = Tensor::zeros([n as i64], (Kind::Bool, dev));
+        for i in 0..steps {
+            let (g, ok, cost) = self.net.eval(&delta)?;
+            self.gradients += cost;
+            if i % EPS_CHECK == 0 {
+                let peak = delta.abs().amax([1].as_slice(), false).to_kind(Kind::Double);
+                eps = eps.minimum(&peak).g_mul_scalar(0.8).where_self(&ok, &eps);
+                found = found.logical_or(&ok);
+                kept = delta.where_self(&ok.unsqueeze(1), &kept);
+            }
+            let e = eps.to_kind(Kind::Float).unsqueeze(1);
+            delta = self.box_clip(&(&delta - g.sign() * lr).clamp_tensor(Some(&-&e), Some(&e)));
+        }
+        Ok((kept.where_self(&found.unsqueeze(1), &delta), found, eps))
+    }
+
+    /// An Adam stage on `ℓnet + α · ℓθ` from `delta` (see [`AdamStage`]). Returns the `δ` of
+    /// lowest `ℓθ` among those that reached the goal, whether one did `[B]`, and the last `δ`.
+    fn adam_stage(&mut self, delta: &Tensor, stage: &AdamStage) -> Result<(Tensor, Tensor, Tensor)> {
+        let (n, dev) = (self.x.size()[0] as usize, self.x.device());
+        let mut delta = delta.shallow_clone();
+        let mut alpha = per_example(n, stage.alpha, dev);
+        let mut adam = Adam::new(&delta);
+        let mut best = delta.copy();
+        let mut best_loss = per_example(n, f64::INFINITY, dev);
+        let linf = stage.linf.as_ref().map(|e| e.to_kind(Kind::Float).unsqueeze(1));
+        for i in 0..stage.steps {
+            let d = delta.detach().set_requires_grad(true);
+            let lt = self.masks.loss(&self.psd, &d);
+            let g_theta = if stage.alpha > 0.0 {
+                Some(Tensor::run_backward(&[(&lt * alpha.to_kind(Kind::Float)).sum(Kind::Float)], &[&d], false, false).remove(0))
+            } else {
+                None
+            };
+            let lt = lt.detach().to_kind(Kind::Double);
+            let (g_net, ok, cost) = self.net.eval(&delta)?;
+            self.gradients += cost;
+            let better = ok.logical_and(&lt.lt_tensor(&best_loss));
+            best_loss = lt.where_self(&better, &best_loss);
+            best = delta.where_self(&better.unsqueeze(1), &best);
+            if i % ALPHA_UP_CHECK == 0 {
+                alpha = alpha.g_mul_scalar(stage.alpha_up).where_self(&ok, &alpha);
+            }
+            if i % ALPHA_DOWN_CHECK == 0 {
+                alpha = alpha.g_mul_scalar(stage.alpha_down).where_self(&ok.logical_not(), &alpha);
+            }
+            let lr = if stage.lr_drop && i >= stage.steps - stage.steps / 4 { stage.lr / 10.0 } else { stage.lr };
+            let g = match g_theta {
+                Some(gt) => g_net + gt,
+                None => g_net,
+            };
+            let mut next = &delta - adam.step(&g, lr);
+            if let Some(e) = &linf {
+                next = next.clamp_tensor(Some(&-e), Some(e));
+            }
+            delta = self.box_clip(&next);
+        }
+        Ok((best, best_loss.isfinite(), delta))
+    }
+}
+
+impl Run<'_> {
+    /// An Adam stage whose output is its best successful `δ`, else its start.
+    fn chained(&mut self, start: &Tensor, stage: &AdamStage) -> Result<Tensor> {
+        let (best, found, _) = self.adam_stage(start, stage)?;
+        Ok(best.where_self(&found.unsqueeze(1), start))
+    }
+}
+
+/// One Adam stage: `steps` iterations of rate `lr` on `ℓnet + α · ℓθ`, α starting at `alpha`
+/// (0: `ℓnet` alone), multiplied by `alpha_up` at every 20th iteration where the goal is
+/// reached and by `alpha_down` at every 50th where it is not (Algorithm 1's schedule); `lr_drop`:
+/// the rate falls to `lr / 10` for the last quarter; `linf`: an L∞ bound `[B]` on δ.
+struct AdamStage {
+    steps: usize,
+    lr: f64,
+    lr_drop: bool,
+    alpha: f64,
+    alpha_up: f64,
+    alpha_down: f64,
+    linf: Option<Tensor>,
+}
+
+fn setup<'a>(target: &'a AttackTarget, x: &'a Tensor, reference: &'a Tensor, bounds: &'a Bounds, goal: Goal, cfg: &PsychoConfig, rooms: usize) -> Result<Run<'a>> {
     cfg.validate()?;
     if target.domain != Domain::Waveform || x.dim() != 2 {
         return Err(ToolsError::invalid("domain", format!("{:?} input of shape {:?}", target.domain, x.size()), "waveform [N, samples] (004's attack perturbs the waveform)"));
     }
-    let (n, dev) = (x.size()[0] as usize, x.device());
-    let x = x.to_kind(Kind::Float);
-    let masks = Masks::of(&x, &cfg.masking)?;
+    let dev = x.device();
+    let masks = Masks::of(x, &cfg.masking)?;
     let psd = PsdTch::new(&cfg.masking, dev, Kind::Float)?;
     let (labels, _) = goal.loss_labels(reference);
-    let rooms = if cfg.rooms > 0 {
+    let need = (cfg.room_success * rooms as f64).ceil() as usize;
+    let rooms = if rooms > 0 {
         let pool = RirPool::new(&RoomDistribution::default(), cfg.room_pool, cfg.masking.sample_rate, cfg.rir_len, cfg.seed, dev)?;
-        let need = (cfg.room_success * cfg.rooms as f64).ceil() as usize;
-        Some((pool, cfg.rooms, need, StdRng::seed_from_u64(derive_seed(cfg.seed, &[u64::MAX]))))
+        Some((pool, rooms, StdRng::seed_from_u64(derive_seed(cfg.seed, &[u64::MAX]))))
     } else {
         None
     };
-    let mut net = Net { target, x: &x, labels, reference, goal, rooms };
-    let mut gradients = vec![0u64; n];
-    let box_clip = |d: Tensor| bounds.clip(&(&x + d)) - &x;
+    Ok(Run { x, net: Net { target, x, labels, reference, goal, rooms, need }, masks, psd, bounds, gradients: 0 })
+}
 
-    // Stage 1.
-    let mut delta = x.zeros_like();
-    let mut eps = vec![cfg.eps; n];
-    let mut kept1 = x.zeros_like();
-    let mut found1 = vec![false; n];
-    for i in 0..cfg.steps1 {
-        let (g, ok, cost) = net.eval(&delta)?;
-        gradients.iter_mut().for_each(|c| *c += cost);
-        if i % EPS_CHECK == 0 && ok.iter().any(|&s| s) {
-            let peak = Vec::<f64>::try_from(delta.abs().amax([1].as_slice(), false).to_kind(Kind::Double))?;
-            let won: Vec<i64> = (0..n).filter(|&b| ok[b]).map(|b| b as i64).collect();
-            for &b in &won {
-                let b = b as usize;
-                eps[b] = eps[b].min(peak[b]) * 0.8;
-                found1[b] = true;
-            }
-            let idx = Tensor::from_slice(&won).to_device(dev);
-            kept1 = kept1.index_copy(0, &idx, &delta.index_select(0, &idx));
-        }
-        let e = per_example(&eps, dev);
-        delta = box_clip((&delta - g.sign() * cfg.lr1).clamp_tensor(Some(&-&e), Some(&e)));
-    }
-    let f1 = Tensor::from_slice(&found1).to_device(dev).unsqueeze(1);
-    delta = kept1.where_self(&f1, &delta);
-
-    // Stage 2.
-    let mut alpha = vec![cfg.alpha; n];
-    let mut adam = Adam::new(&delta);
-    let mut best = delta.copy();
-    let mut best_loss = vec![f64::INFINITY; n];
-    for i in 0..cfg.steps2 {
-        let d = delta.detach().set_requires_grad(true);
-        let lt = masks.loss(&psd, &d);
-        let g_theta = Tensor::run_backward(&[(&lt * per_example(&alpha, dev).squeeze_dim(1)).sum(Kind::Float)], &[&d], false, false).remove(0);
-        let lt = Vec::<f64>::try_from(lt.detach().to_kind(Kind::Double))?;
-        let (g_net, ok, cost) = net.eval(&delta)?;
-        gradients.iter_mut().for_each(|c| *c += cost);
-        let better: Vec<i64> = (0..n).filter(|&b| ok[b] && lt[b] < best_loss[b]).map(|b| b as i64).collect();
-        if !better.is_empty() {
-            for &b in &better {
-                best_loss[b as usize] = lt[b as usize];
-            }
-            let idx = Tensor::from_slice(&better).to_device(dev);
-            best = best.index_copy(0, &idx, &delta.index_select(0, &idx));
-        }
-        for b in 0..n {
-            if i % ALPHA_UP_CHECK == 0 && ok[b] {
-                alpha[b] *= 1.2;
-            }
-            if i % ALPHA_DOWN_CHECK == 0 && !ok[b] {
-                alpha[b] *= 0.8;
-            }
-        }
-        let lr = if i >= cfg.steps2 - cfg.steps2 / 4 { cfg.lr2 / 10.0 } else { cfg.lr2 };
-        delta = box_clip(&delta - adam.step(&(g_net + g_theta), lr));
-    }
-    let found2: Vec<bool> = best_loss.iter().map(|l| l.is_finite()).collect();
-    let f2 = Tensor::from_slice(&found2).to_device(dev).unsqueeze(1);
-    let out = best.where_self(&f2, &delta);
+fn output(run: &Run, delta: &Tensor) -> AttackOutput {
+    let n = run.x.size()[0] as usize;
     // One forward per model gradient.
-    Ok(AttackOutput { adversarial: (&x + out).detach(), forwards: gradients.clone(), gradients })
+    AttackOutput { adversarial: (run.x + delta).detach(), forwards: vec![run.gradients; n], gradients: vec![run.gradients; n] }
+}
+
+/// Algorithm 1 of 004 on the batch `x` `[B, T]` (waveform domain) against `reference` `[B]`.
+pub fn attack(target: &AttackTarget, x: &Tensor, reference: &Tensor, bounds: &Bounds, goal: Goal, cfg: &PsychoConfig) -> Result<AttackOutput> {
+    let x = x.to_kind(Kind::Float);
+    let mut run = setup(target, &x, reference, bounds, goal, cfg, cfg.rooms)?;
+    let (delta, _, _) = run.sign_stage(cfg.eps, cfg.lr1, cfg.steps1)?;
+    let stage2 = AdamStage { steps: cfg.steps2, lr: cfg.lr2, lr_drop: true, alpha: cfg.alpha, alpha_up: 1.2, alpha_down: 0.8, linf: None };
+    // The successful δ of lowest ℓθ, else stage 1's, else the last.
+    let (best, found, last) = run.adam_stage(&delta, &stage2)?;
+    Ok(output(&run, &best.where_self(&found.unsqueeze(1), &last)))
+}
+
+/// The four stages of the imperceptible and room-robust attack (004 §4.2, then §4.3), with
+/// 004's settings as defaults (see [`attack_robust`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RobustStages {
+    /// Iterations: §4.2 stage 1 (sign steps, 004: 2000) and stage 2 (Adam on the room-averaged
+    /// ℓnet under a fixed L∞ bound, 4000); §4.3 stage 1 (imperceptibility, 4000) and stage 2
+    /// (robustness again, 6000).
+    pub steps: [usize; 4],
+    /// ∆ of §4.2 stage 2: the L∞ bound is `ε*_r · (1 + delta)` (004 leaves ∆ open).
+    pub delta: f64,
+    /// Rooms of the K in which §4.3 stage 1 must reach the goal to raise α (004: 4 of 10).
+    pub low_success: f64,
+}
+
+impl Default for RobustStages {
+    fn default() -> Self {
+        RobustStages { steps: [2000, 4000, 4000, 6000], delta: 0.25, low_success: 0.4 }
+    }
+}
+
+/// 004's imperceptible and robust attack: §4.2 builds a room-robust `δ`, §4.3 makes it
+/// imperceptible and then robust again. With the learning rates of [`PsychoConfig`] as the
+/// units of 004's (`lr1` ↔ 100, `lr2` ↔ 1):
+///
+/// 1. §4.2 stage 1: `steps[0]` sign-gradient steps of `lr1 / 2` (004: 50) on the mean `ℓnet`
+///    over `K = cfg.rooms` rooms drawn per iteration, ε shrinking from `cfg.eps` as in
+///    Algorithm 1, success = the goal in `room_success · K` rooms;
+/// 2. §4.2 stage 2: `steps[1]` Adam steps of `5 · lr2` (004: 5) on the room-averaged `ℓnet`
+///    alone, δ held in the L∞ ball of `ε*_r · (1 + delta)` (004's `ε*_r + ∆`);
+/// 3. §4.3 stage 1: `steps[2]` Adam steps of `lr2` (004: 1) on room-averaged `ℓnet + α · ℓθ`,
+///    α from 0.01, doubled at every 20th iteration where the goal is reached in
+///    `low_success · K` rooms (004: 4 of 10), halved at every 50th where it is not;
+/// 4. §4.3 stage 2: `steps[3]` Adam steps of `1.5 · lr2` (004: 1.5), α from 0.00005, ×1.2 at
+///    every 20th iteration with the goal in `room_success · K` rooms (004: 8 of 10), ×0.8 at
+///    every 50th without (Algorithm 1's decrease; 004 states only the increase).
+///
+/// Each stage starts from the previous one's output: the successful `δ` of lowest `ℓθ` it saw,
+/// or its own start when none succeeded. `ℓθ` is on δ itself (the perturbation as played),
+/// `ℓnet` on the reverberated `t(x + δ)`. Each iteration costs K model gradients per example.
+pub fn attack_robust(target: &AttackTarget, x: &Tensor, reference: &Tensor, bounds: &Bounds, goal: Goal, cfg: &PsychoConfig, stages: &RobustStages) -> Result<AttackOutput> {
+    if cfg.rooms == 0 {
+        return Err(ToolsError::invalid("rooms", 0, "at least one room per iteration (the robust attack averages over rooms)"));
+    }
+    if !(stages.delta.is_finite() && stages.delta >= 0.0) || !(stages.low_success > 0.0 && stages.low_success <= 1.0) {
+        return Err(ToolsError::invalid("robust stages", format!("∆ {} and low success {}", stages.delta, stages.low_success), "∆ ≥ 0 and a fraction in (0, 1]"));
+    }
+    let x = x.to_kind(Kind::Float);
+    let mut run = setup(target, &x, reference, bounds, goal, cfg, cfg.rooms)?;
+    let (need_high, need_low) = (run.net.need, ((stages.low_success * cfg.rooms as f64).ceil() as usize).max(1));
+    let [s1, s2, s3, s4] = stages.steps;
+    // §4.2 stage 1.
+    let (delta, _, eps) = run.sign_stage(cfg.eps, cfg.lr1 / 2.0, s1)?;
+    // §4.2 stage 2: ε fixed at ε*_r + ∆, ℓnet alone.
+    let bound = eps.g_mul_scalar(1.0 + stages.delta);
+    let robust = AdamStage { steps: s2, lr: 5.0 * cfg.lr2, lr_drop: false, alpha: 0.0, alpha_up: 1.0, alpha_down: 1.0, linf: Some(bound) };
+    let delta = run.chained(&delta, &robust)?;
+    // §4.3 stage 1: imperceptibility, success in fewer rooms.
+    run.net.need = need_low;
+    let quiet = AdamStage { steps: s3, lr: cfg.lr2, lr_drop: false, alpha: 0.01, alpha_up: 2.0, alpha_down: 0.5, linf: None };
+    let delta = run.chained(&delta, &quiet)?;
+    // §4.3 stage 2: robustness again.
+    run.net.need = need_high;
+    let again = AdamStage { steps: s4, lr: 1.5 * cfg.lr2, lr_drop: false, alpha: 5e-5, alpha_up: 1.2, alpha_down: 0.8, linf: None };
+    let delta = run.chained(&delta, &again)?;
+    Ok(output(&run, &delta))
 }

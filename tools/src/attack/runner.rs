@@ -127,7 +127,7 @@ pub fn run_on_clips(checkpoint: &Path, clips: &[Clip], opts: &RunOptions, out: &
             return Err(ToolsError::invalid("target", t, "a class index of the model"));
         }
     }
-    let psycho_kind = matches!(opts.config.kind, AttackKind::Psycho | AttackKind::PsychoRoom);
+    let psycho_kind = matches!(opts.config.kind, AttackKind::Psycho | AttackKind::PsychoRoom | AttackKind::PsychoRobust);
     if psycho_kind && opts.psycho.is_none() {
         return Err(ToolsError::invalid("attack", "psycho", "a PsychoConfig in the run options"));
     }
@@ -192,6 +192,9 @@ pub fn run_on_clips(checkpoint: &Path, clips: &[Clip], opts: &RunOptions, out: &
         let labels: Vec<Option<i64>> = chunk.iter().map(|c| c.label).collect();
         let goal = opts.config.goal;
         let (adv, mut res) = match (psycho_kind, &opts.psycho) {
+            (true, Some(p)) if opts.config.kind == AttackKind::PsychoRobust => {
+                attack_batch_with(&target, &x, &labels, &names, opts.box_spec, goal, |t, x, r, b| psycho::attack_robust(t, x, r, b, goal, p, &p.robust))?
+            }
             (true, Some(p)) => attack_batch_with(&target, &x, &labels, &names, opts.box_spec, goal, |t, x, r, b| psycho::attack(t, x, r, b, goal, p))?,
             _ => attack_batch_with(&target, &x, &labels, &names, opts.box_spec, goal, |t, x, r, b| run_with(t, x, r, b, &opts.config, &opts.opt))?,
         };

@@ -109,7 +109,7 @@ step psycho "$LIMIT" "${A[@]}" --attack psycho "${PSY[@]}" --max-clips "$CLIPS" 
 
 # 4: the anchors on the same device (features domain; one repeat: a GPU run is short).
 step anchors $((2 * LIMIT)) env PYTHON="$PY" SOUNDPROOF_TOOLS="$TOOLS" CHECKPOINT="$CK" DEVICE="$DEVICE" \
-    BATCH="$BENCH_CLIPS" REPEATS=1 OUT="$OUT/anchors" ONLY="bim-b deepfool cw-l2" THREADS="$(nproc)" \
+    BATCH="$BENCH_CLIPS" REPEATS=1 NO_PLOTS=1 OUT="$OUT/anchors" ONLY="bim-b deepfool cw-l2" THREADS="$(nproc)" \
     benches/run_attack_bench.sh "$BENCH_CLIPS"
 
 # 5: examples/s against the batch size (BIM-b, waveform, ε = 0.02).

@@ -10,7 +10,7 @@
 #
 #   [CHECKPOINT=out/repro-kws-fsdd] [DEVICE=cpu|cuda] [THREADS=2] [BATCH=16] [REPEATS=3] \
 #   [SOUNDPROOF_TOOLS=target/release/soundproof-tools] [PYTHON=.venv/bin/python] \
-#   [SOUNDPROOF_DATA=../shared/data] [OUT=target/attack-bench] [ONLY="fgsm bim-b ..."] \
+#   [SOUNDPROOF_DATA=../shared/data] [OUT=target/attack-bench] [ONLY="fgsm bim-b ..."] [NO_PLOTS=1] \
 #   benches/run_attack_bench.sh [CLIPS]
 #
 # Attacks: FGSM (L∞ ε = 1 dB), FGSM-L2 (ε = 20 dB; torchattacks' PGDL2 with one step of α = ε),
@@ -135,7 +135,7 @@ for r in $(seq -w 1 "$REPEATS"); do
         read -r -a args <<<"${spec#*|}"
         "$TOOLS" attack --checkpoint "$CK" --domain features --dataset fsdd --data-dir "$DATA" \
             --max-clips "$CLIPS" --batch-size "$BATCH" --device "$DEVICE" --threads "$THREADS" \
-            "${args[@]}" --out "$OUT/r$r/$name" > "$OUT/r$r/$name.log"
+            ${NO_PLOTS:+--no-plots} "${args[@]}" --out "$OUT/r$r/$name" > "$OUT/r$r/$name.log"
         if [ $first = 1 ] && [ -n "$onnx" ] && "$PY" -c 'import onnxruntime' 2>/dev/null; then
             # The twin against onnxruntime on the exported f32 model (batch norm folded there).
             echo "twin check: $("$PY" benches/attack_anchor.py check --checkpoint "$CK" --onnx "$onnx" "$OUT/r$r/$name")" >&2

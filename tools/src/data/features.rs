@@ -5,6 +5,7 @@
 use super::{augment::Augment, Prepared};
 use crate::error::{Result, ToolsError};
 use soundproof::dsp::{DspError, FeatureConfig, FrontEnd, GainPolicy};
+use rayon::prelude::*;
 use tch::Tensor;
 
 /// The engine front end run on a whole window: one push, one finish, `frames × bins` out.
@@ -58,18 +59,21 @@ impl Featurizer {
     }
 }
 
-/// Builds input batches for one model.
+/// Builds input batches for one model. The examples of a batch are augmented and featurized
+/// in parallel (rayon, one front end per worker): each has its own seeded generator and its
+/// own slice of the batch, so the batch is the same whatever the number of threads, and a GPU
+/// is not left waiting for one CPU core to compute 32-512 log-mel maps in a row.
 pub struct Batcher {
     featurizer: Option<Featurizer>,
+    features: Option<FeatureConfig>,
     window: usize,
-    wave: Vec<f32>,
 }
 
 impl Batcher {
     /// Feature model when `features` is given, waveform model otherwise.
     pub fn new(features: Option<&FeatureConfig>, window: usize) -> Result<Self> {
         let featurizer = features.map(|c| Featurizer::new(c, window)).transpose()?;
-        Ok(Batcher { featurizer, window, wave: vec![0.0; window] })
+        Ok(Batcher { featurizer, features: features.copied(), window })
     }
 
     /// Shape of one example: `[1, frames, bins]` or `[1, samples]`.
@@ -99,35 +103,49 @@ impl Batcher {
         }
     }
 
-    fn fill(
-        &mut self,
-        data: &Prepared,
-        idx: &[usize],
-        aug: Option<(&Augment, u64, u64)>,
-        wave: &mut [f32],
-        buf: &mut Vec<f32>,
-    ) -> Result<()> {
-        for &i in idx {
-            let clean = data.clip(i);
-            match aug {
-                Some((a, seed, epoch)) => {
-                    a.apply(clean, &mut Augment::rng(seed, epoch, i as u64), wave);
-                    self.push_input(wave, buf)?;
-                }
-                None => self.push_input(clean, buf)?,
+    /// Example `i` (augmented when `aug` is given) into `out`, through `fz` for feature models;
+    /// `wave` is scratch of the window's length.
+    fn example(data: &Prepared, i: usize, aug: Option<(&Augment, u64, u64)>, fz: Option<&mut Featurizer>, wave: &mut [f32], out: &mut [f32]) -> Result<()> {
+        let clean = data.clip(i);
+        let x = match aug {
+            Some((a, seed, epoch)) => {
+                a.apply(clean, &mut Augment::rng(seed, epoch, i as u64), wave);
+                &*wave
+            }
+            None => clean,
+        };
+        match fz {
+            Some(f) => f.compute(x, out),
+            None => {
+                out.copy_from_slice(x);
+                Ok(())
             }
         }
-        Ok(())
+    }
+
+    fn fill(&self, data: &Prepared, idx: &[usize], aug: Option<(&Augment, u64, u64)>, buf: &mut [f32]) -> Result<()> {
+        let (len, window, features) = (self.example_len(), self.window, self.features);
+        buf.par_chunks_mut(len).zip(idx.par_iter()).try_for_each_init(
+            || {
+                let fz = features.as_ref().map(|c| Featurizer::new(c, window));
+                (fz, vec![0.0f32; window])
+            },
+            |(fz, wave), (out, &i)| {
+                let fz = match fz {
+                    Some(Ok(f)) => Some(f),
+                    Some(Err(e)) => return Err(ToolsError::invalid("front end", e.to_string(), "a front end the engine builds")),
+                    None => None,
+                };
+                Self::example(data, i, aug, fz, wave, out)
+            },
+        )
     }
 
     /// `(inputs [B, ...], labels [B])` of examples `idx`; `aug = Some((augment, seed, epoch))`
     /// augments each clip with its own seeded generator.
     pub fn batch(&mut self, data: &Prepared, idx: &[usize], aug: Option<(&Augment, u64, u64)>) -> Result<(Tensor, Tensor)> {
-        let mut buf = Vec::with_capacity(idx.len() * self.example_len());
-        let mut wave = std::mem::take(&mut self.wave);
-        let filled = self.fill(data, idx, aug, &mut wave, &mut buf);
-        self.wave = wave;
-        filled?;
+        let mut buf = vec![0.0f32; idx.len() * self.example_len()];
+        self.fill(data, idx, aug, &mut buf)?;
         let mut shape = vec![idx.len() as i64];
         shape.extend(self.example_shape());
         let x = Tensor::from_slice(&buf).reshape(&shape);

@@ -275,8 +275,10 @@ struct AttackArgs {
     /// Output folder: clean/ and adversarial/ (the inputs as the model saw them) and report.json.
     #[arg(long)]
     out: PathBuf,
-    #[arg(long, default_value_t = 16)]
-    batch_size: usize,
+    /// Clips per batch (default: 16 on a CPU, 128 on a GPU, where one clip at a time leaves
+    /// the device idle: BENCHMARKS.md, "Attacks and training on a GPU").
+    #[arg(long)]
+    batch_size: Option<usize>,
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     device: DeviceChoice,
     /// libtorch CPU threads.
@@ -699,7 +701,8 @@ fn run_attack(a: AttackArgs) -> anyhow::Result<()> {
     };
     let eval_rooms = p.eval_rooms.unwrap_or(if room_kind { 20 } else { 0 });
     anyhow::ensure!(eval_rooms == 0 || a.domain == Domain::Waveform, "--eval-rooms needs --domain waveform");
-    let opts = RunOptions { config, domain: a.domain, box_spec, batch: a.batch_size, device, quiet: a.json, opt, plots: !a.no_plots, psycho, eval_rooms, seed: p.seed };
+    let batch = a.batch_size.unwrap_or(if device.is_cuda() { 128 } else { 16 });
+    let opts = RunOptions { config, domain: a.domain, box_spec, batch, device, quiet: a.json, opt, plots: !a.no_plots, psycho, eval_rooms, seed: p.seed };
     let report = run_on_clips(&a.checkpoint, &clips, &opts, &a.out).with_context(|| format!("attacking with {}", a.checkpoint.display()))?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

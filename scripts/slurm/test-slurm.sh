@@ -40,8 +40,11 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 echo "== slurm test: building soundproof and soundproof-tools (release)"
-cargo build --locked --release -p soundproof --bin soundproof
+# Both packages in one build: the soundproof binary then shares every dependency built for
+# soundproof-tools (same features), so only it is compiled and linked.
 scripts/tools.sh --build-only
+LIBTORCH_USE_PYTORCH=1 PATH="$root/.venv/bin:$PATH" PYTHON_SYS_EXECUTABLE="$root/.venv/bin/python" \
+    cargo build --locked --release -p soundproof-tools -p soundproof
 sp=$root/target/release/soundproof
 spt=$root/target/release/soundproof-tools
 

@@ -48,7 +48,7 @@ const EPS_CHECK: usize = 10;
 const ALPHA_UP_CHECK: usize = 20;
 const ALPHA_DOWN_CHECK: usize = 50;
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct PsychoConfig {
     /// Stage 1: initial L∞ bound ε on δ, in waveform units after the clip gain (004 §4.1:
     /// 2000 of the 16-bit full scale).
@@ -155,7 +155,7 @@ impl PsdTch {
 }
 
 /// How far a perturbation is from audible, against the clean clip's masking threshold.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct MaskingStats {
     /// Analysis frames (centred).
     pub frames: usize,

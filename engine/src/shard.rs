@@ -300,9 +300,10 @@ mod tests {
                 assert!(idx.iter().all(|&j| (j / block) % n == i));
             }
         }
-        // 10 clips, 4 shards, one by one: 0 4 8 | 1 5 9 | 2 6 | 3 7.
+        // 10 clips, 4 shards, one by one: 0 4 8 | 1 5 9 | 2 6 | 3 7; in blocks of 3 over 2 shards:
+        // blocks [0 1 2] [6 7 8] | [3 4 5] [9].
         assert_eq!(Shard::new(1, 4).unwrap().indices(10, 1), vec![1, 5, 9]);
-        assert_eq!(Shard::new(1, 2).unwrap().indices(10, 3), vec![3, 4, 5]);
+        assert_eq!(Shard::new(1, 2).unwrap().indices(10, 3), vec![3, 4, 5, 9]);
     }
 
     #[test]

@@ -21,3 +21,6 @@ echo "== tools (libtorch through tch; installs torch==2.11.0 into .venv when mis
 scripts/tools.sh --build-only
 LIBTORCH_USE_PYTORCH=1 PATH="$PWD/.venv/bin:$PATH" PYTHON_SYS_EXECUTABLE="$PWD/.venv/bin/python" \
     cargo test --locked --release -p soundproof-tools
+
+echo "== Slurm job arrays: certify and attack sharded on a one-node Slurm (installs slurm-wlm + munge)"
+scripts/slurm/test-slurm.sh

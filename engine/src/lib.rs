@@ -12,6 +12,8 @@
 //!   streaming pipeline and window aggregation.
 //! * `smooth` (feature `std`): randomized smoothing (PREDICT, CERTIFY, online CERTIFY) under
 //!   explicit contracts, with the certificate record.
+//! * `shard` (feature `std`): cutting a dataset-scale run across a job array (`--shard i/N`,
+//!   `auto` from Slurm or Kubernetes) and checking the parts of a merge.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 
@@ -32,3 +34,5 @@ pub mod pipeline;
 pub mod labels;
 #[cfg(feature = "std")]
 pub mod smooth;
+#[cfg(feature = "std")]
+pub mod shard;

@@ -142,7 +142,7 @@ fn gain_sweep_moves_snr_cert_under_fixed_gain_only() {
     let m = model();
     ok(&["gain-sweep", "--model", &m, "--gains-db=-6,0,6", "--n", "100", "--n0", "20", "--max-clips", "3", "--split", "test", "--json", j.to_str().unwrap(), &data]);
     let v = read_json(&j);
-    let cells = v.as_array().unwrap();
+    let cells = v["cells"].as_array().unwrap();
     let snr = |db: f64, p: &str| {
         cells.iter().find(|c| c["gain_db"].as_f64() == Some(db) && c["policy"] == p).expect("cell")["summary"]["median_snr_cert_db"].as_f64().expect("snr")
     };

@@ -37,6 +37,9 @@ pub enum ToolsError {
     /// An argument is out of range.
     #[error("invalid {name} = {value}: expected {expected}")]
     InvalidArgument { name: &'static str, value: String, expected: &'static str },
+    /// Shards that do not make up one run (missing, doubled, from another run).
+    #[error("merge: {0}")]
+    Merge(String),
 }
 
 impl ToolsError {

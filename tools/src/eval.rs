@@ -10,6 +10,8 @@ use crate::error::{Result, ToolsError};
 use crate::export::{batcher_of, evenly, pipeline_of};
 use crate::onnx::{self, ModelProto};
 use serde::Serialize;
+use soundproof::shard::Shard;
+use soundproof::smooth::report::RunInputs;
 use soundproof::model::card::{ModelCard, Precision};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -26,16 +28,18 @@ pub struct EvalOptions {
     pub seed: u64,
     /// Evaluate at most this many clips (evenly spaced).
     pub max_clips: Option<usize>,
+    /// The share of the clips this run evaluates (whole batches i, i + N, …).
+    pub shard: Shard,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct ClassRecall {
     pub label: String,
     pub recall: f64,
     pub support: usize,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct EvalReport {
     pub model: String,
     pub path: PathBuf,
@@ -43,6 +47,12 @@ pub struct EvalReport {
     pub dataset: String,
     pub split: Split,
     pub sigma: f32,
+    /// Windows per tract run (a shard takes whole batches).
+    pub batch: usize,
+    /// `[i, N]`: this report counts batches i, i + N, … of the run (`[0, 1]`: all).
+    pub shard: [usize; 2],
+    /// The whole run's clips (all shards).
+    pub inputs: RunInputs,
     pub examples: usize,
     pub accuracy: f64,
     pub per_class: Vec<ClassRecall>,
@@ -101,9 +111,13 @@ pub fn evaluate(path: &Path, dataset: &DatasetSpec, opts: &EvalOptions) -> Resul
         Some(n) => evenly(index.split(opts.split), n),
         None => index.split(opts.split).to_vec(),
     };
+    let inputs = RunInputs::of_paths(&examples.iter().map(|e| e.path.clone()).collect::<Vec<_>>());
+    let batch = opts.batch.max(1);
+    // This shard's clips, and their places in the whole run (the noise of clip i is seeded by i).
+    let global = opts.shard.indices(examples.len(), batch);
+    let examples: Vec<_> = global.iter().map(|&i| examples[i].clone()).collect();
     let data = pipeline_of(&card).prepare(&examples)?;
     let mut batcher = batcher_of(&card)?;
-    let batch = opts.batch.max(1);
     let mut shape = vec![batch];
     shape.extend(batcher.example_shape().iter().map(|&d| d as usize));
     let runner = plan(&proto, &shape)?;
@@ -117,7 +131,7 @@ pub fn evaluate(path: &Path, dataset: &DatasetSpec, opts: &EvalOptions) -> Resul
         let mut buf = Vec::new();
         for &i in chunk {
             if opts.sigma > 0.0 {
-                noise.apply(data.clip(i), &mut Augment::rng(opts.seed, u64::MAX - 1, i as u64), &mut wave);
+                noise.apply(data.clip(i), &mut Augment::rng(opts.seed, u64::MAX - 1, global[i] as u64), &mut wave);
                 batcher.push_input(&wave, &mut buf)?;
             } else {
                 batcher.push_input(data.clip(i), &mut buf)?;
@@ -134,31 +148,45 @@ pub fn evaluate(path: &Path, dataset: &DatasetSpec, opts: &EvalOptions) -> Resul
             }
         }
     }
-    let correct: usize = (0..k).map(|i| confusion[i][i]).sum();
-    let per_class = (0..k)
-        .map(|i| {
-            let support: usize = confusion[i].iter().sum();
-            ClassRecall { label: card.labels[i].clone(), recall: confusion[i][i] as f64 / support.max(1) as f64, support }
-        })
-        .collect();
-    let report = EvalReport {
+    let mut report = EvalReport {
         model: card.name.clone(),
         path: path.to_path_buf(),
         precision: card.precision,
         dataset: index.name.clone(),
         split: opts.split,
         sigma: opts.sigma,
+        batch,
+        shard: opts.shard.pair(),
+        inputs,
         examples: data.len(),
-        accuracy: correct as f64 / data.len().max(1) as f64,
-        per_class,
+        accuracy: 0.0,
+        per_class: Vec::new(),
         labels: card.labels.clone(),
         confusion,
         inference_seconds: seconds,
-        windows_per_s: data.len() as f64 / seconds.max(1e-9),
+        windows_per_s: 0.0,
         accuracy_drop_points: None,
         metrics_recorded: false,
     };
+    report.tabulate();
     Ok((report, proto, card))
+}
+
+impl EvalReport {
+    /// Accuracy, per-class recall and throughput from the confusion matrix and the time.
+    pub fn tabulate(&mut self) {
+        let k = self.labels.len();
+        let c = &self.confusion;
+        let correct: usize = (0..k).map(|i| c[i][i]).sum();
+        self.per_class = (0..k)
+            .map(|i| {
+                let support: usize = c[i].iter().sum();
+                ClassRecall { label: self.labels[i].clone(), recall: c[i][i] as f64 / support.max(1) as f64, support }
+            })
+            .collect();
+        self.accuracy = correct as f64 / self.examples.max(1) as f64;
+        self.windows_per_s = self.examples as f64 / self.inference_seconds.max(1e-9);
+    }
 }
 
 /// The confusion matrix and per-class recall as an aligned text table.

@@ -16,6 +16,8 @@ use soundproof_tools::train::{train, TrainConfig};
 use soundproof_tools::rebuild::{GriffinLim, PhaseInit, Rebuild};
 use soundproof_tools::transfer::{db, LabelledClip, Member, MemberSpec, TransferOptions};
 use soundproof_tools::{onnx, plot};
+use soundproof::shard::Shard;
+use soundproof_tools::shard::{gather_attack_files, merge_attack, merge_audit, merge_eval, shard_dir, write_json, Kind};
 use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
@@ -201,6 +203,11 @@ struct EvalArgs {
     /// Do not store the accuracy in the model card.
     #[arg(long)]
     no_record: bool,
+    /// `i/N`: this task's share of the clips (whole batches i, i + N, …), written into
+    /// OUT/shard-I-of-N/; `auto`: i and N from a Slurm job array; `auto/N`: i from
+    /// SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX. Combine with `soundproof-tools merge`.
+    #[arg(long)]
+    shard: Option<String>,
     #[arg(long)]
     json: bool,
 }
@@ -290,6 +297,11 @@ struct AttackArgs {
     /// Do not draw plots/NAME.png (original / adversarial / perturbation of each example).
     #[arg(long)]
     no_plots: bool,
+    /// `i/N`: this task's share of the clips (whole batches i, i + N, …), written into
+    /// OUT/shard-I-of-N/; `auto`: i and N from a Slurm job array; `auto/N`: i from
+    /// SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX. Combine with `soundproof-tools merge`.
+    #[arg(long)]
+    shard: Option<String>,
     #[command(flatten)]
     psycho: PsychoArgs,
 }
@@ -386,6 +398,11 @@ struct AuditArgs {
     split: Split,
     #[arg(long, default_value_t = 20)]
     max_clips: usize,
+    /// `i/N`: this task's share of the clips (clips i, i + N, …), written into
+    /// OUT/shard-I-of-N/; `auto`: i and N from a Slurm job array; `auto/N`: i from
+    /// SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX. Combine with `soundproof-tools merge`.
+    #[arg(long)]
+    shard: Option<String>,
     /// Output folder: audit.json.
     #[arg(long)]
     out: PathBuf,
@@ -484,6 +501,21 @@ enum Command {
     /// each model in its own representation, rebuild the audio, play it to every model and to
     /// the engine's ONNX models; writes report.json, matrix.json and matrix.md into --out.
     Transfer(TransferArgs),
+    /// Merges the reports of `attack`, `audit` or `eval` run with --shard (their files or the
+    /// shard folders) into what the unsharded run writes into --out: the report with the
+    /// per-example results in order and the summary recomputed; attack's per-clip files; eval's
+    /// confusion-matrix PNG. Checks that the shards are one run, each present once.
+    Merge(MergeArgs),
+}
+
+#[derive(Args)]
+struct MergeArgs {
+    /// Shard reports (report.json, audit.json, eval.json) or the shard folders holding them.
+    #[arg(required = true)]
+    shards: Vec<PathBuf>,
+    /// Folder of the merged run.
+    #[arg(long)]
+    out: PathBuf,
 }
 
 fn command_line() -> String {
@@ -564,7 +596,7 @@ fn run_quantize(a: QuantizeArgs) -> anyhow::Result<()> {
     let card = quantize(&a.model, precision, &spec, a.calibration_clips, &out).with_context(|| format!("quantizing {}", a.model.display()))?;
     let mut result = serde_json::json!({ "model": out, "card": card });
     if !a.no_eval {
-        let opts = EvalOptions { split: Split::Test, batch: 16, sigma: 0.0, seed: 0, max_clips: None };
+        let opts = EvalOptions { split: Split::Test, batch: 16, sigma: 0.0, seed: 0, max_clips: None, shard: Shard::WHOLE };
         let (mut report, proto, card) = evaluate(&out, &spec, &opts).context("evaluating the quantized model")?;
         record_metrics(&mut report, proto, card)?;
         if !a.json {
@@ -588,17 +620,25 @@ fn run_quantize(a: QuantizeArgs) -> anyhow::Result<()> {
 }
 
 fn run_eval(a: EvalArgs) -> anyhow::Result<()> {
-    let opts = EvalOptions { split: a.split, batch: a.batch_size, sigma: a.sigma, seed: a.seed, max_clips: a.max_clips };
+    let shard = parse_shard(a.shard.as_deref())?;
+    let opts = EvalOptions { split: a.split, batch: a.batch_size, sigma: a.sigma, seed: a.seed, max_clips: a.max_clips, shard };
     let (mut report, proto, card) = evaluate(&a.model, &a.data.spec(), &opts).with_context(|| format!("evaluating {}", a.model.display()))?;
-    if !a.no_record && a.max_clips.is_none() {
+    if !a.no_record && a.max_clips.is_none() && shard.is_whole() {
         record_metrics(&mut report, proto, card)?;
     }
-    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-    let split = serde_json::to_value(a.split)?.as_str().unwrap_or("split").to_string();
-    let png = a.out.join(format!("{}-{}-confusion.png", report.model, split));
+    let out = shard_dir(&a.out, shard);
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    write_json(&out.join("eval.json"), &report)?;
+    print_eval(&report, a.json, &out, &a.model)
+}
+
+/// The confusion-matrix PNG of an evaluation (in `out`) and its text (or JSON) on stdout.
+fn print_eval(report: &soundproof_tools::eval::EvalReport, json: bool, out: &Path, model: &Path) -> anyhow::Result<()> {
+    let split = serde_json::to_value(report.split)?.as_str().unwrap_or("split").to_string();
+    let png = out.join(format!("{}-{}-confusion.png", report.model, split));
     let title = format!("{} on {} {} (σ = {}): {:.2}%", report.model, report.dataset, split, report.sigma, 100.0 * report.accuracy);
     let plotted = plot::confusion(&report.confusion, &report.labels, &title, &png);
-    if a.json {
+    if json {
         let mut v = serde_json::to_value(&report)?;
         v["confusion_png"] = serde_json::json!(plotted.as_ref().map(|_| png.clone()).ok());
         println!("{}", serde_json::to_string_pretty(&v)?);
@@ -609,7 +649,7 @@ fn run_eval(a: EvalArgs) -> anyhow::Result<()> {
         );
         print!("{}", confusion_text(&report));
         if report.metrics_recorded {
-            println!("recorded in the card of {}", a.model.display());
+            println!("recorded in the card of {}", model.display());
         }
         match plotted {
             Ok(()) => println!("confusion matrix: {}", png.display()),
@@ -701,16 +741,25 @@ fn run_attack(a: AttackArgs) -> anyhow::Result<()> {
     };
     let eval_rooms = p.eval_rooms.unwrap_or(if room_kind { 20 } else { 0 });
     anyhow::ensure!(eval_rooms == 0 || a.domain == Domain::Waveform, "--eval-rooms needs --domain waveform");
+    let shard = parse_shard(a.shard.as_deref())?;
     let batch = a.batch_size.unwrap_or(if device.is_cuda() { 128 } else { 16 });
-    let opts = RunOptions { config, domain: a.domain, box_spec, batch, device, quiet: a.json, opt, plots: !a.no_plots, psycho, eval_rooms, seed: p.seed };
-    let report = run_on_clips(&a.checkpoint, &clips, &opts, &a.out).with_context(|| format!("attacking with {}", a.checkpoint.display()))?;
-    if a.json {
+    let opts = RunOptions { config, domain: a.domain, box_spec, batch, device, quiet: a.json, opt, plots: !a.no_plots, psycho, eval_rooms, seed: p.seed, shard };
+    let out = shard_dir(&a.out, shard);
+    let report = run_on_clips(&a.checkpoint, &clips, &opts, &out).with_context(|| format!("attacking with {}", a.checkpoint.display()))?;
+    print_attack(&report, a.json, &out)
+}
+
+/// The line of an attack report (or its JSON) on stdout.
+fn print_attack(report: &soundproof_tools::attack::runner::Report, json: bool, out: &Path) -> anyhow::Result<()> {
+    let (attack, domain, eps) = (report.config.kind, report.domain, report.config.eps);
+    let eval_rooms = report.eval_rooms.len();
+    if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         let s = &report.summary;
         println!(
             "{:?} on {} ({:?} domain, ε = {}): fooling rate {:.1}% ({}/{} counted of {}), mean L2 {:.4}, mean L∞ {:.4}, mean SNR {:.1} dB, mean confidence {:.3}, {:.1} gradients and {:.1} forwards per example, {:.1} s",
-            a.attack, report.model, a.domain, eps, 100.0 * s.fooling_rate, s.successes, s.counted, s.examples, s.mean_l2, s.mean_linf, s.mean_snr_db, s.mean_confidence, s.mean_gradients, s.mean_forwards, s.seconds
+            attack, report.model, domain, eps, 100.0 * s.fooling_rate, s.successes, s.counted, s.examples, s.mean_l2, s.mean_linf, s.mean_snr_db, s.mean_confidence, s.mean_gradients, s.mean_forwards, s.seconds
         );
         if let (Some(f), Some(b)) = (s.mean_frames_under, s.mean_bins_under) {
             println!("perturbation under the masking threshold (004) in {:.1}% of frames and {:.2}% of bins (mean over the fooled examples)", 100.0 * f, 100.0 * b);
@@ -718,7 +767,7 @@ fn run_attack(a: AttackArgs) -> anyhow::Result<()> {
         if let Some(r) = s.mean_rooms_fooled {
             println!("fooled in {:.1}% of {} held-out simulated rooms (mean over the fooled examples)", 100.0 * r, eval_rooms);
         }
-        println!("wrote {}", a.out.join("report.json").display());
+        println!("wrote {}", out.join("report.json").display());
     }
     Ok(())
 }
@@ -738,7 +787,11 @@ fn run_audit(a: AuditArgs) -> anyhow::Result<()> {
         }
     };
     let index = a.data.spec(a.data.dataset.as_deref().unwrap_or(&ck.dataset)).index()?;
-    let clips: Vec<AuditClip> = evenly(index.split(a.split), a.max_clips)
+    let shard = parse_shard(a.shard.as_deref())?;
+    let all = evenly(index.split(a.split), a.max_clips);
+    let inputs = soundproof::smooth::report::RunInputs::of_paths(&all.iter().map(|e| e.path.clone()).collect::<Vec<_>>());
+    let clips: Vec<AuditClip> = shard
+        .pick(&all, 1)
         .into_iter()
         .map(|e| {
             let clip = soundproof::audio::read_mono(&e.path).with_context(|| format!("reading {}", e.path.display()))?;
@@ -767,21 +820,30 @@ fn run_audit(a: AuditArgs) -> anyhow::Result<()> {
     if a.json {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    let report = run_audit(&a.checkpoint, &onnx, &clips, &cfg, device, |_| bar.inc(1)).with_context(|| format!("auditing {}", onnx.display()))?;
+    let mut report = run_audit(&a.checkpoint, &onnx, &clips, &cfg, device, |_| bar.inc(1)).with_context(|| format!("auditing {}", onnx.display()))?;
     bar.finish_and_clear();
-    std::fs::create_dir_all(&a.out)?;
-    let path = a.out.join("audit.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")?;
-    if a.json {
+    report.shard = shard.pair();
+    report.inputs = inputs;
+    let out = shard_dir(&a.out, shard);
+    std::fs::create_dir_all(&out)?;
+    let path = out.join("audit.json");
+    write_json(&path, &report)?;
+    print_audit(&report, a.json, &path)
+}
+
+/// The table of an audit report (or its JSON) on stdout.
+fn print_audit(report: &soundproof_tools::attack::audit::AuditReport, json: bool, path: &Path) -> anyhow::Result<()> {
+    if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }
+    let c = &report.config;
     println!(
         "{} ({} contract, σ = {}, n = {}, α = {}): {} of {} clips certified, median R = {}",
-        onnx.display(), a.contract, a.sigma, a.n, a.alpha, report.certified, report.clips,
+        report.onnx.display(), c.contract, c.sigma, c.n, c.alpha, report.certified, report.clips,
         report.median_radius.map_or("-".into(), |r| format!("{r:.4}"))
     );
-    println!("attack on the smoothed classifier: PGD-L2, {} steps × {} noise samples; judged by PREDICT with n = {}", a.steps, a.noise_samples, a.predict_n);
+    println!("attack on the smoothed classifier: PGD-L2, {} steps × {} noise samples; judged by PREDICT with n = {}", c.attack.steps, c.attack.noise_samples, c.predict_n);
     println!("{:>10} {:>9} {:>8} {:>10} {:>10} {:>12}", "budget/R", "attacked", "flipped", "abstained", "flip rate", "base fooled");
     for b in &report.summary {
         println!("{:>10} {:>9} {:>8} {:>10} {:>9.1}% {:>12}", b.multiple, b.attacked, b.flipped, b.abstained, 100.0 * b.flip_rate, b.base_fooled);
@@ -791,6 +853,61 @@ fn run_audit(a: AuditArgs) -> anyhow::Result<()> {
     }
     println!("wrote {}", path.display());
     Ok(())
+}
+
+fn parse_shard(s: Option<&str>) -> anyhow::Result<Shard> {
+    Ok(s.map(Shard::parse).transpose()?.unwrap_or(Shard::WHOLE))
+}
+
+fn run_merge(a: MergeArgs) -> anyhow::Result<()> {
+    let mut parts = Vec::new();
+    let mut kind: Option<Kind> = None;
+    for given in &a.shards {
+        let file = if given.is_dir() {
+            let found: Vec<PathBuf> = ["report.json", "audit.json", "eval.json"].iter().map(|n| given.join(n)).filter(|p| p.is_file()).collect();
+            anyhow::ensure!(found.len() == 1, "{}: expected one of report.json, audit.json, eval.json in it, found {}", given.display(), found.len());
+            found[0].clone()
+        } else {
+            given.clone()
+        };
+        let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+        let v: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
+        let k = Kind::of(&v).with_context(|| format!("{}: not an attack, audit or eval report (certify, gain-sweep and diagnose shards merge with `soundproof merge`)", file.display()))?;
+        if let Some(first) = kind {
+            anyhow::ensure!(first == k, "{} is an {} report, {} an {} report: merge one run at a time", file.display(), k.name(), parts.first().map(|(f, _): &(PathBuf, serde_json::Value)| f.display().to_string()).unwrap_or_default(), first.name());
+        }
+        kind = Some(k);
+        parts.push((file, v));
+    }
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    match kind {
+        Some(Kind::Attack) => {
+            let dirs: Vec<PathBuf> = parts.iter().map(|(f, _)| f.parent().map(Path::to_path_buf).unwrap_or_default()).collect();
+            let report = merge_attack(parts)?;
+            let mut files = 0;
+            for d in &dirs {
+                if d.canonicalize().ok() != a.out.canonicalize().ok() {
+                    files += gather_attack_files(d, &a.out)?;
+                }
+            }
+            write_json(&a.out.join("report.json"), &report)?;
+            eprintln!("gathered {files} per-clip files into {}", a.out.display());
+            print_attack(&report, false, &a.out)
+        }
+        Some(Kind::Audit) => {
+            let report = merge_audit(parts)?;
+            let path = a.out.join("audit.json");
+            write_json(&path, &report)?;
+            print_audit(&report, false, &path)
+        }
+        Some(Kind::Eval) => {
+            let report = merge_eval(parts)?;
+            write_json(&a.out.join("eval.json"), &report)?;
+            let model = report.path.clone();
+            print_eval(&report, false, &a.out, &model)
+        }
+        None => anyhow::bail!("nothing to merge"),
+    }
 }
 
 fn run_transfer(a: TransferArgs) -> anyhow::Result<()> {
@@ -871,5 +988,6 @@ fn main() -> anyhow::Result<()> {
         Command::Attack(a) => run_attack(a),
         Command::Audit(a) => run_audit(a),
         Command::Transfer(a) => run_transfer(a),
+        Command::Merge(a) => run_merge(a),
     }
 }

@@ -23,6 +23,7 @@
 
 pub mod online;
 pub mod report;
+pub mod runs;
 
 use crate::dsp::{gain, DspError, FeatureConfig, FrontEnd, GainPolicy};
 use crate::model::card::InputKind;
@@ -217,7 +218,7 @@ pub fn clip_key(name: &str) -> u64 {
 }
 
 /// Norm statistics of Δ = T(x + ε) − x against ε over the samples (003 Eq. 7-9).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NormStats {
     pub samples: u64,
     sum_delta: f64,
@@ -304,7 +305,7 @@ impl Certificate {
 }
 
 /// The outcome of PREDICT.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Prediction {
     pub prediction: Option<usize>,
     pub n_a: u64,

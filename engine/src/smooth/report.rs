@@ -156,6 +156,25 @@ impl Summary {
     }
 }
 
+/// The inputs of a whole run: how many items, and the [`crate::shard::digest`] of their sorted
+/// list. Every shard of a run records the whole run's inputs, so a merge can tell its parts from
+/// another run's.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct RunInputs {
+    pub count: usize,
+    pub digest: String,
+}
+
+impl RunInputs {
+    pub fn of_paths<P: AsRef<Path>>(paths: &[P]) -> RunInputs {
+        RunInputs { count: paths.len(), digest: crate::shard::digest_paths(paths) }
+    }
+}
+
+fn shard_err(e: crate::shard::ShardError) -> SmoothError {
+    SmoothError::Config(e.0)
+}
+
 /// A whole run, as written by `soundproof certify --json` (one shard or all).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CertifyRun {
@@ -169,12 +188,24 @@ pub struct CertifyRun {
     pub seed: u64,
     /// `[i, N]`: this run holds the files whose index in the sorted input list is ≡ i mod N.
     pub shard: [usize; 2],
+    /// The whole run's input list (all shards).
+    #[serde(default)]
+    pub inputs: RunInputs,
     pub records: Vec<ClipRecord>,
     pub summary: Summary,
 }
 
 impl CertifyRun {
-    pub fn new(model: &Model, contract: Contract, p: &SmoothParams, shard: [usize; 2], mut records: Vec<ClipRecord>, thresholds: &[f64]) -> Self {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        model: &Model,
+        contract: Contract,
+        p: &SmoothParams,
+        shard: [usize; 2],
+        inputs: RunInputs,
+        mut records: Vec<ClipRecord>,
+        thresholds: &[f64],
+    ) -> Self {
         records.sort_by(|a, b| a.path.cmp(&b.path));
         let summary = Summary::of(&records, thresholds);
         CertifyRun {
@@ -187,47 +218,55 @@ impl CertifyRun {
             alpha: p.alpha,
             seed: p.seed,
             shard,
+            inputs,
             records,
             summary,
         }
     }
 
-    /// Merges shards of one run: same model, contract and parameters, shards 0..N each once.
-    /// The records are sorted by path, so the result equals the unsharded run's.
-    pub fn merge(shards: Vec<CertifyRun>) -> Result<CertifyRun, SmoothError> {
-        let first = shards.first().ok_or_else(|| SmoothError::Config("nothing to merge".into()))?.clone();
+    /// What makes two shards parts of one run: the model, the contract, the parameters, the
+    /// radius thresholds and the whole input list.
+    pub fn run_key(&self) -> String {
+        let radii: Vec<f64> = self.summary.at_radius.iter().map(|a| a.radius).collect();
+        format!(
+            "{} ({}), {}, σ = {}, n0 = {}, n = {}, α = {}, seed {}, radii {:?}, {} inputs (digest {})",
+            self.model,
+            self.model_path.display(),
+            self.contract,
+            self.sigma,
+            self.n0,
+            self.n,
+            self.alpha,
+            self.seed,
+            radii,
+            self.inputs.count,
+            self.inputs.digest
+        )
+    }
+
+    /// Merges shards of one run: same model, contract, parameters and inputs, shards 0..N each
+    /// once (`files` name the shards in messages). The records are sorted by path, so the result
+    /// equals the unsharded run's.
+    pub fn merge_files(shards: Vec<(PathBuf, CertifyRun)>) -> Result<CertifyRun, SmoothError> {
+        let parts = shards
+            .iter()
+            .map(|(f, s)| Ok(crate::shard::Part { file: f.clone(), shard: crate::shard::Shard::from_pair(s.shard).map_err(shard_err)?, run: s.run_key() }))
+            .collect::<Result<Vec<_>, SmoothError>>()?;
+        crate::shard::check_parts(&parts).map_err(shard_err)?;
+        let first = shards[0].1.clone();
         let thresholds: Vec<f64> = first.summary.at_radius.iter().map(|a| a.radius).collect();
-        let total = first.shard[1];
-        let mut seen = vec![false; total];
-        let mut records = Vec::new();
-        for s in shards {
-            let same = s.model == first.model
-                && s.contract == first.contract
-                && s.sigma == first.sigma
-                && s.n0 == first.n0
-                && s.n == first.n
-                && s.alpha == first.alpha
-                && s.seed == first.seed
-                && s.shard[1] == total;
-            if !same {
-                return Err(SmoothError::Config(format!(
-                    "shard {}/{} of {} ({}, σ = {}, n = {}, seed {}) is not from the same run as shard {}/{} of {} ({}, σ = {}, n = {}, seed {})",
-                    s.shard[0], s.shard[1], s.model, s.contract, s.sigma, s.n, s.seed, first.shard[0], total, first.model, first.contract, first.sigma, first.n, first.seed
-                )));
-            }
-            let i = s.shard[0];
-            if i >= total || seen[i] {
-                return Err(SmoothError::Config(format!("shard {i}/{total} is missing its place or given twice")));
-            }
-            seen[i] = true;
-            records.extend(s.records);
-        }
-        if let Some(i) = seen.iter().position(|s| !s) {
-            return Err(SmoothError::Config(format!("shard {i}/{total} is missing")));
-        }
+        let mut records: Vec<ClipRecord> = shards.into_iter().flat_map(|(_, s)| s.records).collect();
         records.sort_by(|a, b| a.path.cmp(&b.path));
+        if first.inputs.count > 0 && records.len() != first.inputs.count {
+            return Err(SmoothError::Config(format!("the shards hold {} records, the run has {} inputs", records.len(), first.inputs.count)));
+        }
         let summary = Summary::of(&records, &thresholds);
         Ok(CertifyRun { shard: [0, 1], records, summary, ..first })
+    }
+
+    /// [`CertifyRun::merge_files`] without file names.
+    pub fn merge(shards: Vec<CertifyRun>) -> Result<CertifyRun, SmoothError> {
+        CertifyRun::merge_files(shards.into_iter().enumerate().map(|(k, s)| (PathBuf::from(format!("part {k}")), s)).collect())
     }
 }
 
@@ -305,6 +344,9 @@ pub struct SweepCell {
     /// clip as recorded (RMS normalization before the noise).
     pub policy: String,
     pub summary: Summary,
+    /// The clips' certificates in this cell (sorted by path).
+    #[serde(default)]
+    pub records: Vec<ClipRecord>,
 }
 
 /// 003 failure mode 2 on a dataset: for each microphone gain and policy, certify every clip.
@@ -337,7 +379,7 @@ pub fn gain_sweep(
                 other => return Err(SmoothError::Config(format!("unknown gain policy `{other}` for the sweep: use fixed or rms"))),
             };
             let records = certify_clips(smoother, clips, c, gains)?;
-            cells.push(SweepCell { gain_db: db, policy: policy.clone(), summary: Summary::of(&records, thresholds) });
+            cells.push(SweepCell { gain_db: db, policy: policy.clone(), summary: Summary::of(&records, thresholds), records });
         }
     }
     Ok(cells)

@@ -34,14 +34,14 @@ use crate::error::{Result, ToolsError};
 use serde::Serialize;
 use soundproof::model::Model;
 use soundproof::pipeline::ClipGain;
-use soundproof::smooth::report::{clip_window, gain_name, median};
+use soundproof::smooth::report::{clip_window, gain_name, median, RunInputs};
 use soundproof::smooth::{clip_key, Certificate, Contract, Prediction, SmoothParams, Smoother, Transform};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};
 
 /// The attack on the smoothed classifier.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct SmoothedAttack {
     /// σ of the smoothing noise (the certificate's).
     pub sigma: f64,
@@ -79,7 +79,7 @@ pub fn smoothed_pgd(target: &AttackTarget, x: &Tensor, label: i64, eps: f64, p: 
 }
 
 /// What the audit runs.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct AuditConfig {
     /// `waveform`, `post:fixed` or `feature`.
     pub contract: String,
@@ -98,7 +98,7 @@ pub struct AuditConfig {
 }
 
 /// One budget on one clip.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct BudgetResult {
     /// ε / R.
     pub multiple: f64,
@@ -117,7 +117,7 @@ pub struct BudgetResult {
 }
 
 /// One clip.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct ClipAudit {
     pub name: String,
     pub truth: Option<i64>,
@@ -130,7 +130,7 @@ pub struct ClipAudit {
     pub budgets: Vec<BudgetResult>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct BudgetSummary {
     pub multiple: f64,
     /// Certified clips attacked at this budget.
@@ -142,12 +142,18 @@ pub struct BudgetSummary {
     pub base_fooled: usize,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct AuditReport {
     pub checkpoint: PathBuf,
     pub onnx: PathBuf,
     pub config: AuditConfig,
     pub device: String,
+    /// `[i, N]`: this report holds the clips i, i + N, … of the run (`[0, 1]`: all).
+    #[serde(default = "whole")]
+    pub shard: [usize; 2],
+    /// The whole run's clips (all shards).
+    #[serde(default)]
+    pub inputs: RunInputs,
     pub clips: usize,
     pub certified: usize,
     pub summary: Vec<BudgetSummary>,
@@ -244,39 +250,62 @@ pub fn run_audit(checkpoint: &Path, onnx: &Path, clips: &[AuditClip], cfg: &Audi
         progress(&audit);
         results.push(audit);
     }
-    let certified: Vec<&ClipAudit> = results.iter().filter(|c| c.certificate.prediction.is_some()).collect();
-    let summary = cfg
-        .budgets
-        .iter()
-        .enumerate()
-        .map(|(bi, &multiple)| {
-            let rows: Vec<&BudgetResult> = certified.iter().filter_map(|c| c.budgets.get(bi)).collect();
-            let flipped = rows.iter().filter(|b| b.flipped).count();
-            BudgetSummary {
-                multiple,
-                attacked: rows.len(),
-                flipped,
-                abstained: rows.iter().filter(|b| b.abstained).count(),
-                flip_rate: flipped as f64 / rows.len().max(1) as f64,
-                base_fooled: certified.iter().zip(&rows).filter(|(c, b)| c.certificate.prediction.is_some_and(|a| b.base_label != a as i64)).count(),
-            }
-        })
-        .collect();
-    let ratios: Vec<f64> = certified.iter().filter_map(|c| c.base_min_over_radius).collect();
-    Ok(AuditReport {
+    let mut report = AuditReport {
         checkpoint: checkpoint.to_path_buf(),
         onnx: onnx.to_path_buf(),
         config: cfg.clone(),
         device: crate::device::name(device),
-        clips: results.len(),
-        certified: certified.len(),
-        summary,
-        median_radius: median(certified.iter().map(|c| c.certificate.radius).collect()),
-        median_base_min_over_radius: median(ratios.clone()),
-        min_base_min_over_radius: ratios.iter().copied().reduce(f64::min),
+        shard: whole(),
+        inputs: RunInputs::of_paths(&clips.iter().map(|c| c.path.clone()).collect::<Vec<_>>()),
+        clips: 0,
+        certified: 0,
+        summary: Vec::new(),
+        median_radius: None,
+        median_base_min_over_radius: None,
+        min_base_min_over_radius: None,
         seconds: start.elapsed().as_secs_f64(),
         results,
-    })
+    };
+    report.tabulate();
+    Ok(report)
+}
+
+fn whole() -> [usize; 2] {
+    [0, 1]
+}
+
+impl AuditReport {
+    /// The counts, the per-budget summary and the medians, from the per-clip results.
+    pub fn tabulate(&mut self) {
+        let (cfg, results) = (&self.config, &self.results);
+        let certified: Vec<&ClipAudit> = results.iter().filter(|c| c.certificate.prediction.is_some()).collect();
+        let summary = cfg
+            .budgets
+            .iter()
+            .enumerate()
+            .map(|(bi, &multiple)| {
+                let rows: Vec<&BudgetResult> = certified.iter().filter_map(|c| c.budgets.get(bi)).collect();
+                let flipped = rows.iter().filter(|b| b.flipped).count();
+                BudgetSummary {
+                    multiple,
+                    attacked: rows.len(),
+                    flipped,
+                    abstained: rows.iter().filter(|b| b.abstained).count(),
+                    flip_rate: flipped as f64 / rows.len().max(1) as f64,
+                    base_fooled: certified.iter().zip(&rows).filter(|(c, b)| c.certificate.prediction.is_some_and(|a| b.base_label != a as i64)).count(),
+                }
+            })
+            .collect();
+        let ratios: Vec<f64> = certified.iter().filter_map(|c| c.base_min_over_radius).collect();
+        let median_radius = median(certified.iter().map(|c| c.certificate.radius).collect());
+        let (clips, n_certified) = (results.len(), certified.len());
+        self.clips = clips;
+        self.certified = n_certified;
+        self.summary = summary;
+        self.median_radius = median_radius;
+        self.median_base_min_over_radius = median(ratios.clone());
+        self.min_base_min_over_radius = ratios.iter().copied().reduce(f64::min);
+    }
 }
 
 /// The checkpoint (attacked in tch) and the ONNX model (certified in tract) must be the same

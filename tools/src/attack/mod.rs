@@ -293,7 +293,7 @@ impl AttackKind {
 }
 
 /// Settings of the optimization attacks (JSMA, CW-L2, L-BFGS; the others ignore them).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct OptParams {
     /// JSMA θ: the change of a selected feature, in the units of the domain (dB of the log-mel
     /// map, or waveform samples), clipped to the box; > 0 raises features (Papernot's JSMA+),
@@ -374,7 +374,7 @@ pub fn runner_up(logits: &Tensor, reference: &Tensor) -> Tensor {
     logits.masked_fill(&reference.one_hot(c).to_kind(Kind::Bool), f64::NEG_INFINITY).argmax(-1, false)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct AttackConfig {
     pub kind: AttackKind,
     /// L∞ radius (FGSM, BIM) or L2 radius (FGSM-L2).
@@ -454,13 +454,14 @@ pub fn run_with(target: &AttackTarget, x: &Tensor, reference: &Tensor, bounds: &
 }
 
 /// Size of one perturbation.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct Distortion {
     /// Entries changed (`δ ≠ 0`).
     pub l0: u64,
     pub l2: f64,
     pub linf: f64,
     /// `20·log10(‖x‖₂ / ‖δ‖₂)` (infinite, written as null, when `δ = 0`).
+    #[serde(deserialize_with = "crate::shard::null_as_inf")]
     pub snr_db: f64,
 }
 
@@ -479,7 +480,7 @@ pub fn distortion(clean: &Tensor, adv: &Tensor) -> Vec<Distortion> {
 }
 
 /// One attacked example.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct ExampleResult {
     pub name: String,
     /// Dataset label, when known.
@@ -512,7 +513,7 @@ pub struct ExampleResult {
     pub rooms: Option<room::RoomStats>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Summary {
     pub examples: usize,
     pub counted: usize,

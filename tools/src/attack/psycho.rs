@@ -57,7 +57,7 @@ const EPS_CHECK: usize = 10;
 const ALPHA_UP_CHECK: usize = 20;
 const ALPHA_DOWN_CHECK: usize = 50;
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct PsychoConfig {
     /// Stage 1: initial L∞ bound ε on δ, in waveform units after the clip gain (004 §4.1:
     /// 2000 of the 16-bit full scale).
@@ -167,7 +167,7 @@ impl PsdTch {
 }
 
 /// How far a perturbation is from audible, against the clean clip's masking threshold.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct MaskingStats {
     /// Analysis frames (centred).
     pub frames: usize,
@@ -511,7 +511,7 @@ pub fn attack(target: &AttackTarget, x: &Tensor, reference: &Tensor, bounds: &Bo
 
 /// The four stages of the imperceptible and room-robust attack (004 §4.2, then §4.3), with
 /// 004's settings as defaults (see [`attack_robust`]).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct RobustStages {
     /// Iterations: §4.2 stage 1 (sign steps, 004: 2000) and stage 2 (Adam on the room-averaged
     /// ℓnet under a fixed L∞ bound, 4000); §4.3 stage 1 (imperceptibility, 4000) and stage 2

@@ -26,7 +26,7 @@ use tch::{Device, Kind, Tensor};
 pub const SPEED_OF_SOUND: f64 = 343.0;
 
 /// A shoebox room `[0, Lx] × [0, Ly] × [0, Lz]` (metres) with a source and a microphone inside.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct Room {
     pub size: [f64; 3],
     pub source: [f64; 3],
@@ -104,7 +104,7 @@ impl Room {
 }
 
 /// The distribution rooms are drawn from (uniform in every range).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct RoomDistribution {
     /// Smallest and largest room, metres per axis.
     pub size_min: [f64; 3],
@@ -204,7 +204,7 @@ pub fn reverberate(pool: &RirPool, idx: &Tensor, clean: &Tensor, x: &Tensor) -> 
 }
 
 /// How an adversarial example fares in held-out rooms.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct RoomStats {
     pub rooms: usize,
     /// Fraction of the rooms where the adversarial input reaches the goal.

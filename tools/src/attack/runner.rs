@@ -17,6 +17,8 @@ use crate::error::{Result, ToolsError};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use soundproof::audio::{write_wav, WavFormat};
+use soundproof::shard::Shard;
+use soundproof::smooth::report::RunInputs;
 use std::path::{Path, PathBuf};
 use tch::{Device, Tensor};
 
@@ -46,9 +48,12 @@ pub struct RunOptions {
     pub eval_rooms: usize,
     /// Seed of the held-out rooms.
     pub seed: u64,
+    /// The share of the clips this run attacks: whole batches (`batch` clips) i, i + N, …, so
+    /// every batch is one of the unsharded run's.
+    pub shard: Shard,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Report {
     pub checkpoint: PathBuf,
     pub model: String,
@@ -59,12 +64,18 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub psycho: Option<PsychoConfig>,
     /// Held-out rooms of the room evaluation (none when not asked).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub eval_rooms: Vec<room::Room>,
     pub domain: Domain,
     /// The box, in words.
     pub box_bounds: String,
     pub device: String,
+    /// Clips per attacked batch (a shard takes whole batches).
+    pub batch: usize,
+    /// `[i, N]`: this report holds batches i, i + N, … of the run (`[0, 1]`: all).
+    pub shard: [usize; 2],
+    /// The whole run's clips (all shards).
+    pub inputs: RunInputs,
     pub summary: Summary,
     /// Totals counted by the target (examples × passes); the forwards include those of the
     /// held-out room evaluation (2 per example and room), which the per-example counts do not.
@@ -119,8 +130,11 @@ fn stem(p: &Path) -> String {
     p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "clip".into())
 }
 
-/// Attacks `clips` with the checkpoint in `checkpoint`, writing into `out`.
+/// Attacks `clips` (this shard's share of them) with the checkpoint in `checkpoint`, writing
+/// into `out`.
 pub fn run_on_clips(checkpoint: &Path, clips: &[Clip], opts: &RunOptions, out: &Path) -> Result<Report> {
+    let inputs = RunInputs::of_paths(&clips.iter().map(|c| c.path.clone()).collect::<Vec<_>>());
+    let clips = &opts.shard.pick(clips, opts.batch.max(1))[..];
     let (target, ck) = AttackTarget::from_checkpoint(checkpoint, opts.domain, opts.device)?;
     if let super::Goal::Targeted(t) = opts.config.goal {
         if t < 0 || t as usize >= ck.labels.len() {
@@ -248,13 +262,14 @@ pub fn run_on_clips(checkpoint: &Path, clips: &[Clip], opts: &RunOptions, out: &
         domain: opts.domain,
         box_bounds: box_words(opts.box_spec, opts.domain),
         device: crate::device::name(opts.device),
+        batch: opts.batch.max(1),
+        shard: opts.shard.pair(),
+        inputs,
         summary: super::summarize(&results),
         total_forwards,
         total_gradients,
         results,
     };
-    let path = out.join("report.json");
-    let json = serde_json::to_string_pretty(&report).map_err(|e| ToolsError::Json { path: path.clone(), source: e })?;
-    std::fs::write(&path, json + "\n").map_err(|e| ToolsError::io(&path, e))?;
+    crate::shard::write_json(&out.join("report.json"), &report)?;
     Ok(report)
 }

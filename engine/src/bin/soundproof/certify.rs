@@ -7,7 +7,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use soundproof::audio;
 use soundproof::labels::{fsdd_take, match_label, LabelReader};
 use soundproof::model::Model;
-use soundproof::smooth::report::{certify_clip, default_thresholds, CertifyRun, ClipRecord, Summary};
+use soundproof::shard::Shard;
+use soundproof::smooth::report::{certify_clip, default_thresholds, CertifyRun, ClipRecord, RunInputs, Summary};
+use soundproof::smooth::runs::{DiagnoseRun, GainSweepRun};
 use soundproof::smooth::{Budget, Contract, LookSchedule, SmoothParams, Smoother};
 use std::time::Duration;
 use std::path::{Path, PathBuf};
@@ -47,7 +49,10 @@ pub struct CertifyArgs {
     /// At most this many clips (evenly spaced over the sorted list).
     #[arg(long)]
     max_clips: Option<usize>,
-    /// `i/N`: certify only the files whose index in the sorted list is ≡ i mod N.
+    /// `i/N`: certify only the files whose index in the sorted list is ≡ i mod N; `auto`: i and
+    /// N from a Slurm job array (SLURM_ARRAY_TASK_ID / _COUNT); `auto/N`: i from
+    /// SLURM_ARRAY_TASK_ID or a Kubernetes Indexed Job's JOB_COMPLETION_INDEX. Combine the
+    /// shards' --json files with `soundproof merge`.
     #[arg(long)]
     shard: Option<String>,
     /// Radius thresholds for the table (default: 0 and σ × 0.25, 0.5, 1, 2, 3).
@@ -96,21 +101,30 @@ impl SamplingArgs {
 
 #[derive(Args)]
 pub struct MergeArgs {
-    /// Shard JSON files written by `certify --shard i/N --json`.
+    /// Shard JSON files written with --shard by `certify`, `gain-sweep` or `diagnose` (one kind,
+    /// one run, each shard once).
     #[arg(required = true)]
     shards: Vec<PathBuf>,
-    /// The merged run.
+    /// The merged run (what the unsharded run writes with --json).
     #[arg(long)]
     json: PathBuf,
+    /// The plot of the run (certify: the certified-accuracy curve; gain-sweep: SNR_cert against
+    /// the gain), as the unsharded run's --plot.
+    #[arg(long)]
+    plot: Option<PathBuf>,
 }
 
-fn parse_shard(s: &str) -> Result<[usize; 2]> {
-    let (i, n) = s.split_once('/').with_context(|| format!("--shard {s}: expected i/N"))?;
-    let (i, n): (usize, usize) = (i.trim().parse()?, n.trim().parse()?);
-    if n == 0 || i >= n {
-        bail!("--shard {s}: need 0 ≤ i < N");
-    }
-    Ok([i, n])
+/// `--shard` of the dataset commands: `i/N`, `auto` or `auto/N` (see [`Shard::parse`]).
+pub fn parse_shard(s: Option<&str>) -> Result<Shard> {
+    Ok(s.map(Shard::parse).transpose()?.unwrap_or(Shard::WHOLE))
+}
+
+/// Writes `v` as pretty JSON through a temporary file (a killed run leaves no partial file).
+pub fn write_json<T: serde::Serialize>(path: &Path, v: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(v)? + "\n";
+    soundproof::shard::write_atomic(path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
 }
 
 pub fn files_of(inputs: &[String], dataset: Option<&Path>, split: Option<&str>, max: Option<usize>) -> Result<Vec<PathBuf>> {
@@ -151,9 +165,10 @@ pub fn run(a: CertifyArgs) -> Result<()> {
     let params = a.sampling.params(a.sigma, a.n);
     params.validate()?;
     let gain = parse_gain(&a.gain)?;
-    let shard = a.shard.as_deref().map(parse_shard).transpose()?.unwrap_or([0, 1]);
+    let shard = parse_shard(a.shard.as_deref())?;
     let files = files_of(&a.inputs, a.dataset.as_deref(), a.split.as_deref(), a.max_clips)?;
-    let mine: Vec<PathBuf> = files.iter().enumerate().filter(|(i, _)| i % shard[1] == shard[0]).map(|(_, p)| p.clone()).collect();
+    let inputs = RunInputs::of_paths(&files);
+    let mine: Vec<PathBuf> = shard.pick(&files, 1);
     let thresholds = a.radii.clone().unwrap_or_else(|| default_thresholds(a.sigma));
 
     let bar = if a.quiet { ProgressBar::hidden() } else { ProgressBar::new(mine.len() as u64) };
@@ -209,17 +224,22 @@ pub fn run(a: CertifyArgs) -> Result<()> {
     for (r, path) in results.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner).into_iter().zip(&mine) {
         records.push(r.with_context(|| format!("{} was not certified", path.display()))??);
     }
-    let run = CertifyRun::new(&model, contract, &params, shard, records, &thresholds);
+    let run = CertifyRun::new(&model, contract, &params, shard.pair(), inputs, records, &thresholds);
     print_run(&run);
     if let Some(p) = &a.json {
-        std::fs::write(p, serde_json::to_string_pretty(&run)? + "\n").with_context(|| format!("writing {}", p.display()))?;
-        eprintln!("wrote {}", p.display());
+        write_json(p, &run)?;
     }
     if let Some(p) = &a.plot {
-        let title = format!("{} · {} · σ = {} · n = {}", run.model, run.contract, run.sigma, run.n);
-        crate::plot::certified_accuracy(&[(run.contract.clone(), Summary::curve(&run.records))], &title, radius_unit(contract), p)?;
-        eprintln!("wrote {}", p.display());
+        plot_run(&run, contract, p)?;
     }
+    Ok(())
+}
+
+/// The certified-accuracy curve of a run.
+pub fn plot_run(run: &CertifyRun, contract: Contract, p: &Path) -> Result<()> {
+    let title = format!("{} · {} · σ = {} · n = {}", run.model, run.contract, run.sigma, run.n);
+    crate::plot::certified_accuracy(&[(run.contract.clone(), Summary::curve(&run.records))], &title, radius_unit(contract), p)?;
+    eprintln!("wrote {}", p.display());
     Ok(())
 }
 
@@ -281,15 +301,56 @@ pub fn print_run(run: &CertifyRun) {
 }
 
 pub fn merge(a: MergeArgs) -> Result<()> {
-    let mut shards = Vec::new();
+    let mut parts = Vec::new();
+    let mut kind = None;
     for p in &a.shards {
         let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-        let run: CertifyRun = serde_json::from_str(&text).with_context(|| format!("{} is not a certify --json file", p.display()))?;
-        shards.push(run);
+        let v: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON (a shard cut short? rerun it)", p.display()))?;
+        let k = match v.get("kind").and_then(|k| k.as_str()) {
+            Some(k) => k.to_string(),
+            None if v.get("records").is_some() && v.get("contract").is_some() => "certify".to_string(),
+            None => bail!("{}: not a shard of certify, gain-sweep or diagnose (attack, audit and eval shards merge with `soundproof-tools merge`)", p.display()),
+        };
+        match &kind {
+            None => kind = Some(k),
+            Some(first) if *first != k => bail!("{} is a {k} shard, {} a {first} shard: merge one run at a time", p.display(), a.shards[0].display()),
+            _ => {}
+        }
+        parts.push((p.clone(), v));
     }
-    let run = CertifyRun::merge(shards)?;
-    print_run(&run);
-    std::fs::write(&a.json, serde_json::to_string_pretty(&run)? + "\n").with_context(|| format!("writing {}", a.json.display()))?;
-    eprintln!("wrote {}", a.json.display());
+    fn typed<T: serde::de::DeserializeOwned>(parts: Vec<(PathBuf, serde_json::Value)>, what: &str) -> Result<Vec<(PathBuf, T)>> {
+        parts
+            .into_iter()
+            .map(|(p, v)| Ok((p.clone(), serde_json::from_value(v).with_context(|| format!("{} is not a {what} --json file", p.display()))?)))
+            .collect()
+    }
+    match kind.as_deref() {
+        Some("certify") => {
+            let run = CertifyRun::merge_files(typed(parts, "certify")?)?;
+            print_run(&run);
+            write_json(&a.json, &run)?;
+            if let Some(p) = &a.plot {
+                plot_run(&run, run.contract.parse()?, p)?;
+            }
+        }
+        Some("gain-sweep") => {
+            let run = GainSweepRun::merge_files(typed(parts, "gain-sweep")?)?;
+            crate::diagnose::print_sweep(&run);
+            write_json(&a.json, &run)?;
+            if let Some(p) = &a.plot {
+                crate::diagnose::plot_sweep(&run, p)?;
+            }
+        }
+        Some("diagnose") => {
+            let run = DiagnoseRun::merge_files(typed(parts, "diagnose")?)?;
+            crate::diagnose::print_diagnose(&run);
+            write_json(&a.json, &run)?;
+            if a.plot.is_some() {
+                bail!("diagnose has no plot");
+            }
+        }
+        Some(k) => bail!("{}: shards of kind `{k}` merge with `soundproof-tools merge`", a.shards[0].display()),
+        None => bail!("nothing to merge"),
+    }
     Ok(())
 }

@@ -6,12 +6,13 @@ use clap::Args;
 use soundproof::audio;
 use soundproof::labels::{match_label, LabelReader};
 use soundproof::model::Model;
-use soundproof::pipeline::ClipGain;
-use soundproof::smooth::report::{certify_clips, clip_window, default_thresholds, gain_sweep, geometry, GeometryRow, LoadedClip, Summary};
-use soundproof::smooth::{clip_key, Contract, Smoother, Transform};
+use soundproof::shard::Shard;
+use soundproof::smooth::report::{default_thresholds, LoadedClip, RunInputs};
+use soundproof::smooth::runs::{DiagnoseRun, DiagnoseSettings, GainSweepRun};
+use soundproof::smooth::{Contract, Smoother};
 use std::path::PathBuf;
 
-use crate::certify::{files_of, SamplingArgs};
+use crate::certify::{files_of, parse_shard, write_json, SamplingArgs};
 
 #[derive(Args)]
 pub struct DiagnoseArgs {
@@ -39,6 +40,9 @@ pub struct DiagnoseArgs {
     /// Table 3 only (no certification runs).
     #[arg(long)]
     geometry_only: bool,
+    /// `i/N`, `auto` or `auto/N`: this task's share of the clips (see `certify --shard`).
+    #[arg(long)]
+    shard: Option<String>,
     #[arg(long)]
     json: Option<PathBuf>,
     /// Dataset folders, files or globs.
@@ -66,6 +70,9 @@ pub struct GainSweepArgs {
     max_clips: usize,
     #[arg(long, value_parser = ["test", "train"])]
     split: Option<String>,
+    /// `i/N`, `auto` or `auto/N`: this task's share of the clips (see `certify --shard`).
+    #[arg(long)]
+    shard: Option<String>,
     #[arg(long)]
     json: Option<PathBuf>,
     /// PNG: median SNR_cert and certified accuracy against the gain, per policy.
@@ -75,12 +82,16 @@ pub struct GainSweepArgs {
     inputs: Vec<String>,
 }
 
-fn load_clips(model: &Model, inputs: &[String], split: Option<&str>, max: usize) -> Result<Vec<LoadedClip>> {
-    let files = files_of(inputs, None, split, Some(max))?;
+/// The clips of a run (`max` evenly spaced over the sorted list), this shard's loaded; and the
+/// whole run's inputs.
+fn load_clips(model: &Model, inputs: &[String], split: Option<&str>, max: usize, shard: Shard) -> Result<(Vec<LoadedClip>, RunInputs)> {
+    let all = files_of(inputs, None, split, Some(max))?;
+    let run_inputs = RunInputs::of_paths(&all);
     let sr = model.card().features.sample_rate();
     let labels = model.labels().to_vec();
     let mut reader = LabelReader::default();
-    files
+    let clips = shard
+        .pick(&all, 1)
         .into_iter()
         .map(|path| {
             let clip = audio::read_mono(&path).with_context(|| format!("reading {}", path.display()))?;
@@ -89,113 +100,91 @@ fn load_clips(model: &Model, inputs: &[String], split: Option<&str>, max: usize)
             let truth_index = truth.as_deref().and_then(|t| match_label(t, &labels));
             Ok(LoadedClip { path, samples, truth, truth_index })
         })
-        .collect()
-}
-
-fn key_of(c: &LoadedClip) -> u64 {
-    clip_key(c.path.file_name().and_then(|n| n.to_str()).unwrap_or_default())
-}
-
-#[derive(serde::Serialize)]
-struct Table2Row {
-    diagnostic: String,
-    a: String,
-    a_certified_accuracy: Option<f64>,
-    b: String,
-    b_certified_accuracy: Option<f64>,
+        .collect::<Result<_>>()?;
+    Ok((clips, run_inputs))
 }
 
 pub fn diagnose(a: DiagnoseArgs) -> Result<()> {
     let model = Model::load(&a.model)?;
-    let clips = load_clips(&model, &a.inputs, a.split.as_deref(), a.max_clips)?;
-    let card_rms = model.card().normalization.target_rms;
-    let transforms = [Transform::Fixed, Transform::Rms, Transform::Clip, Transform::Peak, Transform::UnitPeak];
-    // Table 3 at the card's level (the level the model was trained and is certified at) and at
-    // the recordings' own level (no gain), to show how clip and peak depend on the level.
-    let mut rows: Vec<GeometryRow> = Vec::new();
-    for (level, gain) in [(format!("card gain (RMS {card_rms})"), ClipGain::ClipRms), ("recording level (gain 1)".to_string(), ClipGain::Fixed(1.0))] {
-        let windows: Vec<(u64, Vec<f32>)> = clips
-            .iter()
-            .map(|c| Ok((key_of(c), clip_window(&model, &c.samples, gain)?.0)))
-            .collect::<Result<_, soundproof::smooth::SmoothError>>()?;
-        let rms_mean = windows.iter().map(|(_, x)| soundproof::dsp::gain::rms(x) as f64).sum::<f64>() / windows.len().max(1) as f64;
-        let peak_mean = windows.iter().map(|(_, x)| soundproof::dsp::gain::peak(x) as f64).sum::<f64>() / windows.len().max(1) as f64;
-        let level = format!("{level}; window RMS {rms_mean:.3}, peak {peak_mean:.2} (means)");
-        rows.extend(geometry(&model, &windows, a.sigma, a.noise_samples, a.sampling.seed, &transforms, &level)?);
-    }
-    println!("Table 3: perturbation geometry at σ = {} ({} clips × {} noise draws; {}), Δ = T(x+ε) − x", a.sigma, clips.len(), a.noise_samples, model.card().name);
-    println!("{:<10} {:>14} {:>14}   level", "T", "D_geom", "eff. ratio");
-    for r in &rows {
-        println!("{:<10} {:>14.4e} {:>14.6}   {}", r.transform, r.d_geom, r.effective_ratio, r.level);
-    }
-
-    let mut table2 = Vec::new();
-    if !a.geometry_only {
-        let thresholds = [0.0];
-        let gains = vec![ClipGain::ClipRms; clips.len()];
-        let run = |contract: Contract, sigma: f64| -> Result<Summary> {
-            eprint!("\r{contract} σ = {sigma} on {} clips ", clips.len());
-            let params = a.sampling.params(sigma, a.n);
-            let mut s = Smoother::new(&model, contract, params)?;
-            let records = certify_clips(&mut s, &clips, 1.0, &gains)?;
-            eprint!("\r");
-            Ok(Summary::of(&records, &thresholds))
-        };
-        let sr = a.sigma_representation;
-        let logmel = run(Contract::Feature, sr)?;
-        let wave_r = run(Contract::Waveform, sr)?;
-        let clip = run(Contract::Post(Transform::Clip), a.sigma)?;
-        let wave = run(Contract::Waveform, a.sigma)?;
-        table2.push(Table2Row {
-            diagnostic: format!("log-mel vs waveform, σ = {sr}"),
-            a: "feature".into(),
-            a_certified_accuracy: logmel.certified_accuracy,
-            b: "waveform".into(),
-            b_certified_accuracy: wave_r.certified_accuracy,
-        });
-        table2.push(Table2Row {
-            diagnostic: format!("clip vs waveform, σ = {}", a.sigma),
-            a: "post:clip".into(),
-            a_certified_accuracy: clip.certified_accuracy,
-            b: "waveform".into(),
-            b_certified_accuracy: wave.certified_accuracy,
-        });
-        println!();
-        println!("Table 2: positive-radius certified accuracy (n0 = {}, n = {}, α = {}, {} clips)", a.sampling.n0, a.n, a.sampling.alpha, clips.len());
-        let pct = |v: Option<f64>| v.map(|x| format!("{:.2} %", 100.0 * x)).unwrap_or_else(|| "—".into());
-        for r in &table2 {
-            println!("{:<34} {} {} vs {} {}", r.diagnostic, r.a, pct(r.a_certified_accuracy), r.b, pct(r.b_certified_accuracy));
-        }
-        println!("(the feature certificate is over the log-mel tensor in dB, the others over the waveform: not comparable as robustness)");
-    }
+    let shard = parse_shard(a.shard.as_deref())?;
+    let (clips, inputs) = load_clips(&model, &a.inputs, a.split.as_deref(), a.max_clips, shard)?;
+    let settings = DiagnoseSettings {
+        sigma: a.sigma,
+        sigma_representation: a.sigma_representation,
+        noise_samples: a.noise_samples,
+        n0: a.sampling.n0,
+        n: a.n,
+        alpha: a.sampling.alpha,
+        seed: a.sampling.seed,
+        geometry_only: a.geometry_only,
+    };
+    let total = clips.len();
+    let run = DiagnoseRun::run(&model, &clips, &settings, shard, inputs, |k| eprint!("\rdiagnose: clip {k}/{total} "))?;
+    eprint!("\r");
+    print_diagnose(&run);
     if let Some(p) = &a.json {
-        let v = serde_json::json!({ "model": model.card().name, "sigma": a.sigma, "table3": rows, "table2": table2 });
-        std::fs::write(p, serde_json::to_string_pretty(&v)? + "\n").with_context(|| format!("writing {}", p.display()))?;
-        eprintln!("wrote {}", p.display());
+        write_json(p, &run)?;
     }
     Ok(())
 }
 
+/// Tables 3 and 2 of a diagnose run.
+pub fn print_diagnose(run: &DiagnoseRun) {
+    let s = &run.settings;
+    let shard = if run.shard[1] > 1 { format!(", shard {}/{}", run.shard[0], run.shard[1]) } else { String::new() };
+    println!("Table 3: perturbation geometry at σ = {} ({} clips × {} noise draws; {}{shard}), Δ = T(x+ε) − x", s.sigma, run.clips.len(), s.noise_samples, run.model);
+    println!("{:<10} {:>14} {:>14}   level", "T", "D_geom", "eff. ratio");
+    for r in &run.table3 {
+        println!("{:<10} {:>14.4e} {:>14.6}   {}", r.transform, r.d_geom, r.effective_ratio, r.level);
+    }
+    if s.geometry_only {
+        return;
+    }
+    println!();
+    println!("Table 2: positive-radius certified accuracy (n0 = {}, n = {}, α = {}, {} clips)", s.n0, s.n, s.alpha, run.clips.len());
+    let pct = |v: Option<f64>| v.map(|x| format!("{:.2} %", 100.0 * x)).unwrap_or_else(|| "—".into());
+    for r in &run.table2 {
+        println!("{:<34} {} {} vs {} {}", r.diagnostic, r.a, pct(r.a_certified_accuracy), r.b, pct(r.b_certified_accuracy));
+    }
+    println!("(the feature certificate is over the log-mel tensor in dB, the others over the waveform: not comparable as robustness)");
+}
+
 pub fn gain_sweep_cmd(a: GainSweepArgs) -> Result<()> {
     let model = Model::load(&a.model)?;
-    let clips = load_clips(&model, &a.inputs, a.split.as_deref(), a.max_clips)?;
+    let shard = parse_shard(a.shard.as_deref())?;
+    let (clips, inputs) = load_clips(&model, &a.inputs, a.split.as_deref(), a.max_clips, shard)?;
     let params = a.sampling.params(a.sigma, a.n);
     let mut s = Smoother::new(&model, Contract::Waveform, params)?;
     let thresholds = default_thresholds(a.sigma);
-    let cells = gain_sweep(&mut s, &clips, &a.gains_db, &a.policies, &thresholds, |db, p| eprint!("\rgain {db:+} dB, policy {p}   "))?;
+    let run = GainSweepRun::run(&mut s, &clips, &a.gains_db, &a.policies, &thresholds, shard, inputs, |db, p| eprint!("\rgain {db:+} dB, policy {p}   "))?;
     eprint!("\r");
+    print_sweep(&run);
+    if let Some(p) = &a.json {
+        write_json(p, &run)?;
+    }
+    if let Some(p) = &a.plot {
+        plot_sweep(&run, p)?;
+    }
+    Ok(())
+}
+
+/// The table of a gain sweep.
+pub fn print_sweep(run: &GainSweepRun) {
+    let clips = run.cells.first().map(|c| c.summary.clips).unwrap_or(0);
     println!(
-        "gain sweep: {} · waveform contract · σ = {} · n0 = {} · n = {} · α = {} · {} clips",
-        model.card().name,
-        a.sigma,
-        a.sampling.n0,
-        a.n,
-        a.sampling.alpha,
-        clips.len()
+        "gain sweep: {} · {} contract · σ = {} · n0 = {} · n = {} · α = {} · {} clips{}",
+        run.model,
+        run.contract,
+        run.sigma,
+        run.n0,
+        run.n,
+        run.alpha,
+        clips,
+        if run.shard[1] > 1 { format!(" · shard {}/{}", run.shard[0], run.shard[1]) } else { String::new() }
     );
     println!("{:>8} {:>7} {:>10} {:>10} {:>12} {:>14}", "gain dB", "policy", "clean acc", "cert acc", "median R", "median SNR_cert");
     let pct = |v: Option<f64>| v.map(|x| format!("{:.1} %", 100.0 * x)).unwrap_or_else(|| "—".into());
-    for c in &cells {
+    for c in &run.cells {
         let s = &c.summary;
         println!(
             "{:>+8.1} {:>7} {:>10} {:>10} {:>12} {:>14}",
@@ -207,19 +196,17 @@ pub fn gain_sweep_cmd(a: GainSweepArgs) -> Result<()> {
             s.median_snr_cert_db.map(|r| format!("{r:.2} dB")).unwrap_or_else(|| "—".into())
         );
     }
-    if let Some(p) = &a.json {
-        std::fs::write(p, serde_json::to_string_pretty(&cells)? + "\n").with_context(|| format!("writing {}", p.display()))?;
-        eprintln!("wrote {}", p.display());
+}
+
+/// Median SNR_cert against the microphone gain, per policy.
+pub fn plot_sweep(run: &GainSweepRun, p: &std::path::Path) -> Result<()> {
+    let mut series = Vec::new();
+    for policy in &run.policies {
+        let pts: Vec<(f64, f64)> = run.cells.iter().filter(|c| &c.policy == policy).map(|c| (c.gain_db, c.summary.median_snr_cert_db.unwrap_or(f64::NAN))).collect();
+        series.push((format!("{policy}: median SNR_cert (dB)"), pts));
     }
-    if let Some(p) = &a.plot {
-        let mut series = Vec::new();
-        for policy in &a.policies {
-            let pts: Vec<(f64, f64)> = cells.iter().filter(|c| &c.policy == policy).map(|c| (c.gain_db, c.summary.median_snr_cert_db.unwrap_or(f64::NAN))).collect();
-            series.push((format!("{policy}: median SNR_cert (dB)"), pts));
-        }
-        let title = format!("{}: median SNR_cert against microphone gain (σ = {})", model.card().name, a.sigma);
-        crate::plot::lines(&series, &title, "microphone gain change (dB)", "median SNR_cert (dB)", p)?;
-        eprintln!("wrote {}", p.display());
-    }
+    let title = format!("{}: median SNR_cert against microphone gain (σ = {})", run.model, run.sigma);
+    crate::plot::lines(&series, &title, "microphone gain change (dB)", "median SNR_cert (dB)", p)?;
+    eprintln!("wrote {}", p.display());
     Ok(())
 }

@@ -91,6 +91,11 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
     loop {}
 }
 
+#[exception]
+unsafe fn HardFault(_frame: &cortex_m_rt::ExceptionFrame) -> ! {
+    fail("hard fault");
+}
+
 /// The DMA engine: at the end of each half period, the block it was writing lands in its half
 /// (read from the host file, standing in for the codec) and the half-transfer /
 /// transfer-complete interrupt hands it to the CPU.

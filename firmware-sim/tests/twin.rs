@@ -77,9 +77,10 @@ fn tract_windows(model: &Model, s: &clip::Stream) -> Vec<Vec<f32>> {
     model.run(&input, n).unwrap().chunks(10).map(|c| c.to_vec()).collect()
 }
 
+/// A core fast enough for the measured costs: 80 M instructions per 0.25-s hop (320 M
+/// instructions/s; an inference is 52.45 M, a hop's 25 frames 1.9 M).
 fn cfg(slowdown: f64) -> TwinConfig {
-    // 80 MHz at CPI 1.25: 16 M instructions per 0.25-s hop.
-    TwinConfig { insns_per_half: 16_000_000, cost: CostModel::KWS_RT_INT8, slowdown }
+    TwinConfig { insns_per_half: 80_000_000, cost: CostModel::KWS_RT_INT8, slowdown }
 }
 
 #[test]
@@ -90,7 +91,7 @@ fn twin_windows_equal_tract_bit_for_bit() {
     let want = tract_windows(&model, &s);
     let run = twin::run(&m, &s.samples, s.gain, &cfg(1.0)).unwrap();
     assert_eq!(run.windows.len(), want.len());
-    assert!(want.len() >= 20, "{} windows", want.len());
+    assert!(want.len() >= 8, "{} windows", want.len());
     for (w, t) in run.windows.iter().zip(&want) {
         assert!(w.logits.iter().zip(t).all(|(a, b)| a.to_bits() == b.to_bits()), "window {}: {:?} vs tract {t:?}", w.index, w.logits);
     }
@@ -106,7 +107,7 @@ fn overload_is_counted_never_silent() {
     let model = Model::load(model_path()).unwrap();
     let s = long_stream(&model);
     let normal = twin::run(&m, &s.samples, s.gain, &cfg(1.0)).unwrap();
-    // An inference costs 10.8 M instructions: at 3× it alone (32 M) exceeds the 16 M hop.
+    // At 3× an inference alone (157 M instructions) lasts two hops.
     let slow = twin::run(&m, &s.samples, s.gain, &cfg(3.0)).unwrap();
     let st = &slow.stats;
     assert!(st.overruns > 0, "{st:?}");
@@ -147,6 +148,6 @@ fn the_loop_allocates_nothing() {
     engine.finish(&NoClock, |_| n += 1).unwrap();
     ACTIVE.with(|a| a.set(false));
     assert_eq!(ALLOCS.load(Ordering::SeqCst), 0, "allocations in the loop");
-    assert!(n >= 20, "{n} windows");
+    assert!(n >= 8, "{n} windows");
     let _ = ClipGain::ClipRms;
 }

@@ -90,6 +90,7 @@ impl QLinearConv<'_> {
         let hw_out = self.h_out * self.w_out;
         let x0 = self.x_zero as i16;
         let y0 = self.y_zero as i32;
+        let any_w_zero = self.w_zero.iter().any(|&z| z != 0);
         let mut column = [0i16; MAX_COLUMN];
         let column = &mut column[..col_len];
         for g in 0..self.group {
@@ -99,31 +100,49 @@ impl QLinearConv<'_> {
                     // Gather the im2col column of this pixel: x - x0, 0 where padded.
                     let iy0 = (oy * sh) as isize - pt as isize;
                     let ix0 = (ox * sw) as isize - pl as isize;
-                    let mut k = 0;
-                    for ci in 0..cin_g {
-                        let plane = &xg[ci * hw_in..(ci + 1) * hw_in];
-                        for dy in 0..kh {
-                            let iy = iy0 + dy as isize;
-                            let row_ok = iy >= 0 && (iy as usize) < self.h_in;
-                            for dx in 0..kw {
-                                let ix = ix0 + dx as isize;
-                                column[k] = if row_ok && ix >= 0 && (ix as usize) < self.w_in {
-                                    plane[iy as usize * self.w_in + ix as usize] as i16 - x0
-                                } else {
-                                    0
-                                };
-                                k += 1;
+                    let inside = iy0 >= 0 && ix0 >= 0 && iy0 as usize + kh <= self.h_in && ix0 as usize + kw <= self.w_in;
+                    if inside {
+                        // Fast path (every tap in the image): one slice per kernel row.
+                        let (iy0, ix0) = (iy0 as usize, ix0 as usize);
+                        let mut k = 0;
+                        for ci in 0..cin_g {
+                            let base = ci * hw_in + iy0 * self.w_in + ix0;
+                            for dy in 0..kh {
+                                let row = &xg[base + dy * self.w_in..base + dy * self.w_in + kw];
+                                for (c, &v) in column[k..k + kw].iter_mut().zip(row) {
+                                    *c = v as i16 - x0;
+                                }
+                                k += kw;
+                            }
+                        }
+                    } else {
+                        let mut k = 0;
+                        for ci in 0..cin_g {
+                            let plane = &xg[ci * hw_in..(ci + 1) * hw_in];
+                            for dy in 0..kh {
+                                let iy = iy0 + dy as isize;
+                                let row_ok = iy >= 0 && (iy as usize) < self.h_in;
+                                for dx in 0..kw {
+                                    let ix = ix0 + dx as isize;
+                                    column[k] = if row_ok && ix >= 0 && (ix as usize) < self.w_in {
+                                        plane[iy as usize * self.w_in + ix as usize] as i16 - x0
+                                    } else {
+                                        0
+                                    };
+                                    k += 1;
+                                }
                             }
                         }
                     }
                     let p = oy * self.w_out + ox;
-                    for co in g * cout_g..(g + 1) * cout_g {
-                        let w = &self.weights[co * col_len..(co + 1) * col_len];
-                        let w0 = if self.w_zero.len() == 1 { self.w_zero[0] } else { self.w_zero[co] } as i32;
+                    let col_sum: i32 = if any_w_zero { column.iter().map(|&c| c as i32).sum() } else { 0 };
+                    let ws = &self.weights[g * cout_g * col_len..(g + 1) * cout_g * col_len];
+                    for (j, w) in ws.chunks_exact(col_len).enumerate() {
+                        let co = g * cout_g + j;
                         let mut acc = self.bias[co] + dot(column, w);
-                        if w0 != 0 {
-                            let s: i32 = column.iter().map(|&c| c as i32).sum();
-                            acc -= w0 * s;
+                        if any_w_zero {
+                            let w0 = if self.w_zero.len() == 1 { self.w_zero[0] } else { self.w_zero[co] } as i32;
+                            acc -= w0 * col_sum;
                         }
                         y[co * hw_out + p] = requant_u8(acc, &self.requant, co, y0);
                     }

@@ -168,6 +168,8 @@ pub struct FirmwareRun {
     pub overruns: u64,
     pub dropped_blocks: u64,
     pub stack_high_water: u64,
+    /// Timer ticks per graph step, summed over the inferences.
+    pub step_ticks: Vec<u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -218,6 +220,8 @@ pub fn parse(stdout: &str) -> Result<FirmwareRun> {
             r.stages_ticks = [kv(line, "framing")?, kv(line, "fft")?, kv(line, "mel")?, kv(line, "log")?, kv(line, "inference")?];
             r.frames = kv(line, "frames")?;
             r.inferences = kv(line, "inferences")?;
+        } else if let Some(rest) = line.strip_prefix("steps ") {
+            r.step_ticks = list(rest)?;
         } else if line.starts_with("deadline ") {
             r.period_ticks = kv(line, "period")?;
             r.hops = kv(line, "hops")?;

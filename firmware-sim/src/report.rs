@@ -71,6 +71,8 @@ pub struct StageReport {
     pub log_per_frame: f64,
     pub front_end_per_frame: f64,
     pub inference: f64,
+    /// Per graph step: (op, multiply-accumulates, instructions per inference).
+    pub steps: Vec<(String, usize, f64)>,
     /// Front end of one second of audio (sample_rate / hop_length frames) + the inferences of
     /// one second (1 / hop_s).
     pub per_second: f64,
@@ -106,7 +108,7 @@ pub struct RunReport {
     pub deadline: Option<DeadlineReport>,
 }
 
-pub fn stages(runs: &[&FirmwareRun], t: &Timing) -> Option<StageReport> {
+pub fn stages(runs: &[&FirmwareRun], t: &Timing, ops: &[(String, usize)]) -> Option<StageReport> {
     let first = runs.first()?;
     let ipt = first.insns_per_tick();
     let mut s = [0u64; 5];
@@ -121,6 +123,18 @@ pub fn stages(runs: &[&FirmwareRun], t: &Timing) -> Option<StageReport> {
     let pf = |k: usize| s[k] as f64 * ipt / frames.max(1) as f64;
     let front = pf(0) + pf(1) + pf(2) + pf(3);
     let inference = s[4] as f64 * ipt / inf.max(1) as f64;
+    let mut step_ticks = vec![0u64; ops.len()];
+    for r in runs {
+        for (a, b) in step_ticks.iter_mut().zip(&r.step_ticks) {
+            *a += b;
+        }
+    }
+    let steps = ops
+        .iter()
+        .zip(&step_ticks)
+        .skip(1)
+        .map(|((name, macs), &tk)| (name.clone(), *macs, tk as f64 * ipt / inf.max(1) as f64))
+        .collect();
     let per_second = front * t.sample_rate as f64 / t.hop_length as f64 + inference / t.hop_s;
     let required = per_second * t.cpi;
     Some(StageReport {
@@ -133,6 +147,7 @@ pub fn stages(runs: &[&FirmwareRun], t: &Timing) -> Option<StageReport> {
         log_per_frame: pf(3),
         front_end_per_frame: front,
         inference,
+        steps,
         per_second,
         required_clock_hz: required,
         clock_margin: 1.0 - required / t.clock_hz,
@@ -220,6 +235,12 @@ pub fn print_table(r: &RunReport) {
             "  per frame: framing {:.0}, FFT {:.0}, mel {:.0}, log+quantize {:.0} = {:.0}; per inference {:.0}",
             s.framing_per_frame, s.fft_per_frame, s.mel_per_frame, s.log_per_frame, s.front_end_per_frame, s.inference
         );
+        let steps: Vec<String> = s
+            .steps
+            .iter()
+            .map(|(n, macs, i)| if *macs > 0 { format!("{n} {:.2} M ({:.1}/MAC)", i / 1e6, i / *macs as f64) } else { format!("{n} {:.2} M", i / 1e6) })
+            .collect();
+        println!("  inference by step: {}", steps.join(", "));
         println!(
             "  per second of audio ({} frames + {:.0} inferences): {:.2} M instructions → {:.1} MHz at CPI {} (margin {:.0} % at {:.0} MHz)",
             r.timing.sample_rate as usize / r.timing.hop_length,

@@ -151,7 +151,7 @@ impl Clock for NoClock {
 }
 
 /// Time spent per stage, in the clock's unit.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stages {
     /// Framer and gain (everything in the push outside the per-frame features).
     pub framing: u64,
@@ -163,6 +163,17 @@ pub struct Stages {
     pub inference: u64,
     pub frames: u64,
     pub inferences: u64,
+    /// Inference time per step of the graph (step 0, the input quantization, is in `log`).
+    pub per_step: [u64; MAX_STEPS],
+}
+
+/// Steps whose time is kept separately.
+pub const MAX_STEPS: usize = 32;
+
+impl Default for Stages {
+    fn default() -> Self {
+        Stages { framing: 0, fft: 0, mel: 0, log: 0, inference: 0, frames: 0, inferences: 0, per_step: [0; MAX_STEPS] }
+    }
 }
 
 /// One window's verdict.
@@ -395,7 +406,15 @@ impl<'g, 'b> Engine<'g, 'b> {
                 input[..split].copy_from_slice(&ring[start * bins..]);
                 input[split..].copy_from_slice(&ring[..start * bins]);
                 let n = graph.n_classes;
-                graph.run_quantized(arena, &mut logits[..n], |_| {});
+                let mut t_step = clock.now();
+                let per_step = &mut stages.per_step;
+                graph.run_quantized(arena, &mut logits[..n], |i| {
+                    let t = clock.now();
+                    if i < MAX_STEPS {
+                        per_step[i] += t - t_step;
+                    }
+                    t_step = t;
+                });
                 let last = graph.steps[graph.steps.len() - 1].input;
                 let mut label = 0;
                 for k in 1..n {

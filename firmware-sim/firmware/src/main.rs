@@ -308,6 +308,7 @@ fn main() -> ! {
         "stages framing={} fft={} mel={} log={} inference={} frames={} inferences={}",
         st.framing, st.fft, st.mel, st.log, st.inference, st.frames, st.inferences
     );
+    hprintln!("steps {:?}", &st.per_step[..GRAPH.steps.len().min(firmware_sim_core::MAX_STEPS)]);
     hprintln!(
         "deadline period={} hops={} missed={} worst={} min_margin={} busy={}",
         period, hops, missed, worst, if min_margin == u64::MAX { 0 } else { min_margin }, total_busy

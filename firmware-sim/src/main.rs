@@ -274,6 +274,7 @@ fn run(a: RunArgs) -> Result<()> {
         mode: if a.host { "host twin" } else { "QEMU mps2-an386 (Cortex-M4F)" },
         timing,
         windows: all.len(),
+        windows_compared: all.iter().filter(|w| w.equal_to_tract.is_some()).count(),
         windows_equal_to_tract: all.iter().filter(|w| w.equal_to_tract == Some(true)).count(),
         windows_equal_to_classify: all.iter().filter(|w| w.equal_to_classify == Some(true)).count(),
         clips_agreeing_with_classify: reports.iter().filter(|f| f.label_agrees_with_classify == Some(true)).count(),

@@ -100,6 +100,8 @@ pub struct RunReport {
     pub timing: Timing,
     pub files: Vec<FileReport>,
     pub windows: usize,
+    /// Windows compared with the host engine (none of a file whose audio lost blocks).
+    pub windows_compared: usize,
     pub windows_equal_to_tract: usize,
     pub windows_equal_to_classify: usize,
     pub clips_agreeing_with_classify: usize,
@@ -181,6 +183,8 @@ pub fn print_table(r: &RunReport) {
             (Some(c), Some(false)) => format!("  DIFFERS from classify ({c})"),
             _ => String::new(),
         };
+        let lost = f.firmware.as_ref().map_or(0, |x| x.dropped_blocks) + f.twin.as_ref().map_or(0, |t| t.dropped_blocks);
+        let cmp = if lost > 0 { format!("  ({lost} blocks dropped by overruns: not compared with the host engine)") } else { cmp };
         println!("{}: {} ({:.3}){cmp}", f.path, f.label, f.score);
         for w in &f.windows {
             let eq = |b: Option<bool>| match b {
@@ -199,14 +203,15 @@ pub fn print_table(r: &RunReport) {
         }
     }
     println!(
-        "\n{} ({}): {} windows; logits bit-equal to tract on the firmware's features: {}/{}; to classify: {}/{}; clip labels equal to classify: {}/{}",
+        "\n{} ({}): {} windows, {} compared with the host engine; logits bit-equal to tract on the firmware's features: {}/{}; to classify: {}/{}; clip labels equal to classify: {}/{}",
         r.model,
         r.mode,
         r.windows,
+        r.windows_compared,
         r.windows_equal_to_tract,
-        r.windows,
+        r.windows_compared,
         r.windows_equal_to_classify,
-        r.windows,
+        r.windows_compared,
         r.clips_agreeing_with_classify,
         r.files.len()
     );

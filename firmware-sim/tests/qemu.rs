@@ -29,6 +29,7 @@ fn firmware_matches_the_host_engine_and_fits_the_budget() {
     args.extend(files.iter().map(String::as_str));
     let r = run(&args);
     let n = r["windows"].as_u64().unwrap();
+    assert_eq!(r["windows_compared"].as_u64().unwrap(), n);
     assert!(n >= CLIPS.len() as u64);
     assert_eq!(r["windows_equal_to_tract"].as_u64().unwrap(), n, "every window's logits bit-equal to tract on the firmware's features");
     assert_eq!(r["clips_agreeing_with_classify"].as_u64().unwrap(), CLIPS.len() as u64, "clip labels equal to classify");

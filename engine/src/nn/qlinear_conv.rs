@@ -90,6 +90,10 @@ impl QLinearConv<'_> {
         let hw_out = self.h_out * self.w_out;
         let x0 = self.x_zero as i16;
         let y0 = self.y_zero as i32;
+        if cin_g == 1 && kh * kw <= MAX_TAPS {
+            self.run_one_input_channel(x, y);
+            return;
+        }
         let any_w_zero = self.w_zero.iter().any(|&z| z != 0);
         let mut column = [0i16; MAX_COLUMN];
         let column = &mut column[..col_len];
@@ -152,6 +156,84 @@ impl QLinearConv<'_> {
     }
 }
 
+/// Largest kernel (kh · kw) of the one-input-channel path.
+const MAX_TAPS: usize = 49;
+
+impl QLinearConv<'_> {
+    /// Convolutions where each output channel reads one input plane (depthwise, or a single
+    /// input channel): per output channel, weights as `w - w0` in i32 and their sum, then per
+    /// pixel `bias + Σ x·(w - w0) - x0·Σ(w - w0)` where every tap is inside the image (equal, in
+    /// exact integer arithmetic, to `Σ (x - x0)(w - w0)`), the taps inside only at the borders.
+    fn run_one_input_channel(&self, x: &[u8], y: &mut [u8]) {
+        let [kh, kw] = self.kernel;
+        let [sh, sw] = self.stride;
+        let [pt, pl] = self.pad;
+        let taps = kh * kw;
+        let cout_g = self.c_out / self.group;
+        let (hw_in, hw_out) = (self.h_in * self.w_in, self.h_out * self.w_out);
+        let (x0, y0) = (self.x_zero as i32, self.y_zero as i32);
+        let mut ww = [0i32; MAX_TAPS];
+        for co in 0..self.c_out {
+            let g = co / cout_g;
+            let plane = &x[g * hw_in..(g + 1) * hw_in];
+            let w0 = if self.w_zero.len() == 1 { self.w_zero[0] } else { self.w_zero[co] } as i32;
+            let mut wsum = 0i32;
+            for (d, &w) in ww[..taps].iter_mut().zip(&self.weights[co * taps..(co + 1) * taps]) {
+                *d = w as i32 - w0;
+                wsum += *d;
+            }
+            let base_acc = self.bias[co] - x0 * wsum;
+            let out = &mut y[co * hw_out..(co + 1) * hw_out];
+            for oy in 0..self.h_out {
+                let iy0 = (oy * sh) as isize - pt as isize;
+                let rows_inside = iy0 >= 0 && iy0 as usize + kh <= self.h_in;
+                for ox in 0..self.w_out {
+                    let ix0 = (ox * sw) as isize - pl as isize;
+                    let inside = rows_inside && ix0 >= 0 && ix0 as usize + kw <= self.w_in;
+                    let acc = if inside && kh == 3 && kw == 3 {
+                        // The 3×3 case of the shipped models, unrolled over fixed-size rows.
+                        let start = iy0 as usize * self.w_in + ix0 as usize;
+                        let mut acc = base_acc;
+                        for dy in 0..3 {
+                            let r = start + dy * self.w_in;
+                            if let Some(row) = plane.get(r..r + 3) {
+                                acc += row[0] as i32 * ww[3 * dy] + row[1] as i32 * ww[3 * dy + 1] + row[2] as i32 * ww[3 * dy + 2];
+                            }
+                        }
+                        acc
+                    } else if inside {
+                        let mut acc = base_acc;
+                        let start = iy0 as usize * self.w_in + ix0 as usize;
+                        for (dy, wrow) in ww[..taps].chunks_exact(kw).enumerate() {
+                            let row = &plane[start + dy * self.w_in..start + dy * self.w_in + kw];
+                            for (&v, &w) in row.iter().zip(wrow) {
+                                acc += v as i32 * w;
+                            }
+                        }
+                        acc
+                    } else {
+                        let mut acc = self.bias[co];
+                        for dy in 0..kh {
+                            let iy = iy0 + dy as isize;
+                            if iy < 0 || iy as usize >= self.h_in {
+                                continue;
+                            }
+                            for dx in 0..kw {
+                                let ix = ix0 + dx as isize;
+                                if ix >= 0 && (ix as usize) < self.w_in {
+                                    acc += (plane[iy as usize * self.w_in + ix as usize] as i32 - x0) * ww[dy * kw + dx];
+                                }
+                            }
+                        }
+                        acc
+                    };
+                    out[oy * self.w_out + ox] = requant_u8(acc, &self.requant, co, y0);
+                }
+            }
+        }
+    }
+}
+
 /// `Σ c[i]·w[i]` in i32, four products per iteration (exact, so the order is free).
 #[inline]
 fn dot(c: &[i16], w: &[i8]) -> i32 {
@@ -183,7 +265,18 @@ mod tests {
     /// grouped, strided, padded case with scales that are powers of two (exact in f64).
     #[test]
     fn grouped_strided_padded_conv_matches_the_definition() {
-        let (c_in, h, w, c_out, group) = (4usize, 5usize, 6usize, 6usize, 2usize);
+        check_against_definition(4, 6, 2);
+    }
+
+    /// Depthwise (one input plane per output channel): the kernel's other path.
+    #[test]
+    fn depthwise_and_single_input_conv_match_the_definition() {
+        check_against_definition(4, 4, 4);
+        check_against_definition(1, 3, 1);
+    }
+
+    fn check_against_definition(c_in: usize, c_out: usize, group: usize) {
+        let (h, w) = (5usize, 6usize);
         let (kh, kw, s, p) = (3usize, 2usize, 2usize, 1usize);
         let h_out = (h + 2 * p - kh) / s + 1;
         let w_out = (w + 2 * p - kw) / s + 1;

@@ -336,7 +336,7 @@ pub fn compile(path: &Path) -> Result<CompiledModel> {
                 let k = ints(node, "kernel_shape").ok_or_else(|| anyhow!("{}: no kernel_shape", here()))?;
                 let s = ints(node, "strides").unwrap_or(vec![1, 1]);
                 let p = ints(node, "pads").unwrap_or(vec![0, 0, 0, 0]);
-                ensure!(ints(node, "ceil_mode").map_or(true, |c| c[0] == 0), "{}: ceil_mode is not supported", here());
+                ensure!(ints(node, "ceil_mode").is_none_or(|c| c[0] == 0), "{}: ceil_mode is not supported", here());
                 let h_out = (h_in + p[0] as usize + p[2] as usize - k[0] as usize) / s[0] as usize + 1;
                 let w_out = (w_in + p[1] as usize + p[3] as usize - k[1] as usize) / s[1] as usize + 1;
                 let mp = MaxPool {

@@ -125,8 +125,8 @@ pub fn measure(elf: &Path, arena_bytes: u64) -> Result<MemoryReport> {
             flash_syms.push((name, sz));
         }
     }
-    flash_syms.sort_by(|a, b| b.1.cmp(&a.1));
-    ram_syms.sort_by(|a, b| b.1.cmp(&a.1));
+    flash_syms.sort_by_key(|b| std::cmp::Reverse(b.1));
+    ram_syms.sort_by_key(|b| std::cmp::Reverse(b.1));
     flash_syms.truncate(8);
     ram_syms.truncate(8);
     Ok(MemoryReport {

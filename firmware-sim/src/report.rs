@@ -116,8 +116,8 @@ pub fn stages(runs: &[&FirmwareRun], t: &Timing, ops: &[(String, usize)]) -> Opt
     let mut s = [0u64; 5];
     let (mut frames, mut inf) = (0u64, 0u64);
     for r in runs {
-        for k in 0..5 {
-            s[k] += r.stages_ticks[k];
+        for (a, b) in s.iter_mut().zip(&r.stages_ticks) {
+            *a += b;
         }
         frames += r.frames;
         inf += r.inferences;

@@ -115,7 +115,6 @@ pub fn run(model: &CompiledModel, samples: &[f32], gain: f32, cfg: &TwinConfig) 
     stats.dropped_blocks = dma.dropped_blocks;
     stats.frames = engine.frames();
     stats.inferences = engine.windows();
-    drop(engine);
     Ok(TwinRun { windows, stats })
 }
 

@@ -75,7 +75,7 @@ pub struct Graph<'a> {
     pub n_classes: usize,
 }
 
-fn split<'b>(arena: &'b mut [u8], input: Buf, output: Buf) -> (&'b [u8], &'b mut [u8]) {
+fn split(arena: &mut [u8], input: Buf, output: Buf) -> (&[u8], &mut [u8]) {
     if input.offset < output.offset {
         let (a, b) = arena.split_at_mut(output.offset);
         (&a[input.offset..input.end()], &mut b[..output.len])

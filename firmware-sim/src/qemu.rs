@@ -29,8 +29,11 @@ pub fn build(model: &CompiledModel) -> Result<PathBuf> {
     let src = gen_dir.join(format!("{}.rs", model.card.name));
     let code = model.to_rust();
     // Rewrite only on change, so cargo's fingerprint sees an unchanged model as unchanged.
+    // Written to a temporary file and renamed, so concurrent runs never read a partial file.
     if std::fs::read_to_string(&src).ok().as_deref() != Some(code.as_str()) {
-        std::fs::write(&src, code)?;
+        let tmp = gen_dir.join(format!(".{}.{}.rs", model.card.name, std::process::id()));
+        std::fs::write(&tmp, code)?;
+        std::fs::rename(&tmp, &src)?;
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let target_dir = root.join("target");
@@ -57,7 +60,9 @@ pub fn build(model: &CompiledModel) -> Result<PathBuf> {
     ensure!(elf.exists(), "the build did not produce {}", elf.display());
     // One ELF per model: copy it out so builds for other models do not overwrite it.
     let kept = root.join(format!("{}.elf", model.card.name));
-    std::fs::copy(&elf, &kept)?;
+    let tmp = root.join(format!(".{}.{}.elf", model.card.name, std::process::id()));
+    std::fs::copy(&elf, &tmp)?;
+    std::fs::rename(&tmp, &kept)?;
     Ok(kept)
 }
 

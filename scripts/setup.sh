@@ -9,7 +9,10 @@ need_apt=()
 # libasound2-dev: ALSA headers for the `mic` feature (cpal) and its tests.
 # libfontconfig1-dev + fonts-dejavu-core: text in the PNG figures of soundproof-tools (plotters
 # draws through fontconfig/freetype).
-for pkg in pkg-config python3-venv libasound2-dev libfontconfig1-dev fonts-dejavu-core; do
+# qemu-system-arm + binutils-arm-none-eabi: firmware-sim runs the Cortex-M4F firmware under QEMU
+# (mps2-an386) and measures its ELF with arm-none-eabi-size / nm.
+for pkg in pkg-config python3-venv libasound2-dev libfontconfig1-dev fonts-dejavu-core \
+           qemu-system-arm binutils-arm-none-eabi; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -17,6 +20,12 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+# The firmware's Rust target (Cortex-M4F, hard float).
+if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed | grep -qx thumbv7em-none-eabihf; then
+    echo "setup: adding the Rust target thumbv7em-none-eabihf (rustup)"
+    rustup target add thumbv7em-none-eabihf
 fi
 
 PY=${PYTHON:-python3}

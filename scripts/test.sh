@@ -8,8 +8,11 @@ export SOUNDPROOF_PYTHON="$PWD/.venv/bin/python"
 
 echo "== no_std build of dsp + stats (no default features)"
 cargo build --locked -p soundproof --no-default-features
+echo "== the same (dsp, stats, nn int8 kernels) for the Cortex-M4F target"
+cargo build --locked -p soundproof --no-default-features --target thumbv7em-none-eabihf
 
-echo "== engine, end-to-end and bench-crate tests (default members: no libtorch needed)"
+echo "== engine, end-to-end, bench-crate and firmware-sim tests (default members: no libtorch needed;"
+echo "   firmware-sim builds its thumbv7em firmware --locked and runs it under qemu-system-arm)"
 cargo test --locked
 
 echo "== microphone path (feature mic: cpal over ALSA; virtual devices, no sound card needed)"

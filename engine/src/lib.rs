@@ -5,6 +5,8 @@
 //!
 //! * [`dsp`] everything numeric about one frame; `no_std`, no heap, every buffer sized at
 //!   construction.
+//! * [`nn`] int8 inference of QLinear models: kernels and a statically planned schedule equal
+//!   to tract's integer execution bit for bit; `no_std`, no heap (what `firmware-sim` runs).
 //! * [`stats`] the bounds certification needs (Φ⁻¹, incomplete beta, Clopper-Pearson); `no_std`.
 //! * `audio` (feature `std`): WAV sources, resampling, synthetic sources and the streaming
 //!   ring between a producer and the front end.
@@ -18,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 pub mod dsp;
+pub mod nn;
 pub mod stats;
 
 #[cfg(feature = "std")]

@@ -203,8 +203,8 @@ pub enum Phase {
 /// through `seed_from_u64` (a PCG32 expansion of the 64-bit per-sample seed into its 256-bit
 /// state). Any generator whose per-sample streams are independent and seeded keeps CERTIFY
 /// valid and the results a function of the seed; xoshiro256++ passes BigCrush and PractRand
-/// and draws the 16,000 Gaussians of a 1-s window about 1.5× faster than ChaCha12, the
-/// previous `StdRng` (BENCHMARKS.md, certification: the per-copy cost split).
+/// and draws the 16,000 Gaussians of a 1-s window 1.9× faster than ChaCha12, the previous
+/// `StdRng` (0.081 against 0.157 ms, measured alternately: BENCHMARKS.md, online certificates).
 pub type NoiseRng = Xoshiro256PlusPlus;
 
 fn splitmix(mut z: u64) -> u64 {

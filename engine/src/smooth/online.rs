@@ -49,7 +49,8 @@
 //! # Workers
 //!
 //! [`OnlineCertifier`] spreads a window's noisy copies over a pool of workers, each with its own
-//! [`Smoother`] (front end, buffers) and its own tract state; they take chunks of
+//! [`Smoother`] (front end, buffers) on its own persistent thread (a rayon pool), and so its
+//! own tract plan and state (`Model::plan_for` keeps a plan per thread); they take chunks of
 //! [`CHUNK`] consecutive sample indices from a shared counter. Counts are sums over a fixed set
 //! of per-sample seeded copies, so results depend on the seed only, never on the number of
 //! workers or on which worker drew which copy (the norm statistics are merged in chunk order
@@ -159,6 +160,9 @@ pub struct Budget {
 /// Online CERTIFY on a pool of workers (see the module doc).
 pub struct OnlineCertifier<'m> {
     workers: Vec<Smoother<'m>>,
+    /// One persistent thread per worker (more than one worker): each keeps its own tract plan
+    /// (`Model::plan_for`), made once, not per window.
+    pool: Option<rayon::ThreadPool>,
     /// Copies per second of the pool in the last estimation phase.
     last_rate: Option<f64>,
 }
@@ -174,7 +178,17 @@ impl<'m> OnlineCertifier<'m> {
     /// `workers` smoothers for `model` (at least one; the caller's thread is one of them).
     pub fn new(model: &'m Model, contract: Contract, params: SmoothParams, workers: usize) -> Result<Self, SmoothError> {
         let workers = (0..workers.max(1)).map(|_| Smoother::new(model, contract, params)).collect::<Result<Vec<_>, _>>()?;
-        Ok(OnlineCertifier { workers, last_rate: None })
+        let pool = if workers.len() > 1 {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(workers.len())
+                .thread_name(|i| format!("certifier-{i}"))
+                .build()
+                .map_err(|e| SmoothError::Config(format!("cannot start the certifier's workers: {e}")))?;
+            Some(pool)
+        } else {
+            None
+        };
+        Ok(OnlineCertifier { workers, pool, last_rate: None })
     }
 
     /// Workers of the pool.
@@ -246,22 +260,23 @@ impl<'m> OnlineCertifier<'m> {
                 }
             }
         };
-        let (first, rest) = self.workers.split_first_mut().expect("at least one worker");
-        let results: Vec<Result<_, SmoothError>> = if rest.is_empty() || count <= CHUNK {
-            vec![job(first)]
-        } else {
-            // Scoped threads, one per extra worker, spawned per call: a spawn costs tens of µs
-            // against a window's hundreds of ms of sampling, and each worker borrows its own
-            // `Smoother` mutably, which a long-lived pool would need channels to hand around.
-            std::thread::scope(|s| {
-                let job = &job;
-                let handles: Vec<_> = rest.iter_mut().map(|sm| s.spawn(move || job(sm))).collect();
-                let mut out = vec![job(first)];
-                for h in handles {
-                    out.push(h.join().unwrap_or_else(|_| Err(SmoothError::Config("a certifier worker panicked".into()))));
-                }
-                out
-            })
+        let results: Vec<Result<_, SmoothError>> = match &self.pool {
+            Some(pool) if count > CHUNK => {
+                // Each worker's job on a pool thread (rayon's scope lets the jobs borrow the
+                // workers and the window); the pool's threads live as long as the certifier.
+                let out = std::sync::Mutex::new(Vec::with_capacity(self.workers.len()));
+                pool.scope(|s| {
+                    for sm in self.workers.iter_mut() {
+                        let (job, out) = (&job, &out);
+                        s.spawn(move |_| {
+                            let r = job(sm);
+                            out.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(r);
+                        });
+                    }
+                });
+                out.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner)
+            }
+            _ => vec![job(&mut self.workers[0])],
         };
         let mut drawn = Drawn { counts: vec![0u64; c], norms: NormStats::default(), complete: true };
         let mut chunks = Vec::new();

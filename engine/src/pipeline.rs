@@ -32,7 +32,7 @@
 use crate::audio::{self, stream, AudioError, Source, StreamConfig, StreamStats};
 use crate::dsp::{gain, DspError, FeatureConfig, FrontEnd, GainPolicy};
 use crate::model::{argmax, softmax, Model, ModelError};
-use crate::smooth::{Budget, Certificate, Contract, LookSchedule, SmoothError, SmoothParams, Smoother};
+use crate::smooth::{Budget, Certificate, Contract, OnlineBound, OnlineCertifier, SmoothError, SmoothParams, Smoother};
 use crossbeam_channel as chan;
 use std::cell::RefCell;
 use std::path::Path;
@@ -349,8 +349,13 @@ impl Default for StreamOptions {
 pub struct OnlineCertify {
     pub contract: Contract,
     pub params: SmoothParams,
-    pub schedule: LookSchedule,
+    /// How the window's estimation samples and bound are chosen (default: n planned from the
+    /// measured throughput, full α).
+    pub bound: OnlineBound,
     pub budget: Budget,
+    /// Certifier workers sharing each window's noisy copies (the certifier thread is one of
+    /// them); results do not depend on it.
+    pub workers: usize,
     /// Certify every `every`-th window (1: all; window/hop: non-overlapping windows).
     pub every: u64,
     /// How the stream's gain was chosen, for the record.
@@ -545,10 +550,10 @@ where
         let cert_ref = cert.as_ref();
         let certifier = s.spawn(move || -> Result<u64, PipelineError> {
             let Some(c) = cert_ref else { return Ok(0) };
-            let mut sm = Smoother::new(model, c.contract, c.params)?;
+            let mut sm = OnlineCertifier::new(model, c.contract, c.params, c.workers)?;
             let mut done = 0u64;
             for (index, label, wave) in cert_rx.iter() {
-                let r = sm.certify_online(&wave, index, &c.gain_policy, g, &c.schedule, c.budget);
+                let r = sm.certify(&wave, index, &c.gain_policy, g, &c.bound, c.budget);
                 let _ = cert_free_tx.send(wave);
                 let start_s = plan.start_s(index);
                 let certificate = r?;

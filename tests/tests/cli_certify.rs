@@ -5,7 +5,7 @@
 use soundproof::model::Model;
 use soundproof::pipeline::{stream_file_certified, ClipGain, OnlineCertify, StreamOptions};
 use soundproof::smooth::report::clip_window;
-use soundproof::smooth::{Budget, Contract, LookSchedule, SmoothParams, Smoother};
+use soundproof::smooth::{Budget, Contract, LookSchedule, OnlineBound, Plan, SmoothParams, Smoother};
 use soundproof_tests::{fsdd, root, scratch, soundproof_bin};
 use std::process::{Command, Output};
 
@@ -165,8 +165,10 @@ fn online_certificate_equals_fixed_n_certify_on_the_same_window() {
         certify: Some(OnlineCertify {
             contract: Contract::Waveform,
             params,
-            schedule: LookSchedule { looks: vec![200] },
+            // No time budget: the planned n is n, on two workers.
+            bound: OnlineBound::Planned(Plan::default()),
             budget: Budget { time: None },
+            workers: 2,
             every: 1,
             gain_policy: "clip-rms".into(),
         }),
@@ -201,7 +203,7 @@ fn online_certificate_equals_fixed_n_certify_on_the_same_window() {
     let offline = Smoother::new(&model, Contract::Waveform, params).unwrap().certify(&x, 0, "clip-rms", 1.0).unwrap();
     assert_eq!(online.candidate, offline.candidate);
     assert_eq!(online.n_a, offline.n_a);
-    assert_eq!(online.p_a_lower, offline.p_a_lower, "one look at level α is fixed-n CERTIFY");
+    assert_eq!(online.p_a_lower, offline.p_a_lower, "the planned n at level α is fixed-n CERTIFY");
     assert_eq!(online.prediction, Some(7));
 }
 
@@ -218,8 +220,9 @@ fn a_busy_certifier_skips_and_counts_on_a_live_source_while_labels_flow() {
         certify: Some(OnlineCertify {
             contract: Contract::Waveform,
             params,
-            schedule: LookSchedule::doubling(64, params.n),
+            bound: OnlineBound::Looks(LookSchedule::doubling(64, params.n)),
             budget: Budget { time: Some(std::time::Duration::from_millis(150)) },
+            workers: 1,
             every: 1,
             gain_policy: "calibration".into(),
         }),

@@ -6,19 +6,24 @@
 //! pA = Φ(|w·u + b| / (σ‖w‖)) and the true L2 radius R* = |w·u + b| / ‖w‖ (Cohen et al. 2019,
 //! the linear case). We place a window x at true radius R* = 2σ from the decision boundary.
 //!
-//! - validity: over 500 independent certifications (different clip keys) at α = 0.05, the
-//!   number whose certified radius exceeds R* must be consistent with a rate ≤ α (binomial
-//!   upper tail 1e-4), and the pooled noise counts must equal pA in distribution (checks that
-//!   σ is applied, in the right space);
+//! - validity: over 500 independent certifications (different clip keys) at α = 0.05 of a
+//!   window at R* = σ/2 (pA = Φ(1/2), where a bound at level α does exceed pA, at a rate just
+//!   under α), the number whose certified radius exceeds R* must be consistent with a rate ≤ α
+//!   (binomial upper tail 1e-4) and not zero, and the pooled noise counts must equal pA in
+//!   distribution (checks that σ is applied, in the right space);
 //! - convergence: the radius grows toward R* as n grows (n = 100 … 100,000 at α = 0.001),
 //!   each within the band the binomial law of nA allows around its closed-form value;
 //! - the feature contract: noise on the feature tensor of a feature-input linear model gives
 //!   pA = Φ(margin/(σ‖w‖)) in feature units;
-//! - reproducibility: results depend on the seed only, not on the batch size.
+//! - the online certifier (`smooth::online`): the same check over 500 certifications whose
+//!   sample count is planned from the measured throughput of two workers under a 12-ms budget,
+//!   with the Clopper-Pearson bound at the full α (the planned-n argument of the module doc);
+//! - reproducibility: results depend on the seed only, not on the batch size nor on the number
+//!   of certifier workers.
 
 use soundproof::model::card::{InputKind, ModelCard};
 use soundproof::model::Model;
-use soundproof::smooth::{Contract, Phase, SmoothParams, Smoother};
+use soundproof::smooth::{Budget, Contract, OnlineBound, OnlineCertifier, Phase, Plan, SmoothParams, Smoother};
 use soundproof::stats::{binom_sf, clopper_pearson_lower, norm_cdf, norm_ppf};
 use soundproof_tests::{onnx::write_linear_model, scratch, toy};
 use rand::rngs::StdRng;
@@ -65,18 +70,16 @@ fn binom_upper(n: u64, p: f64, tail: f64) -> u64 {
     (0..=n).find(|&k| binom_sf(k, n, p).unwrap() <= tail).unwrap()
 }
 
-#[test]
-fn certified_radii_exceed_the_true_radius_at_most_at_rate_alpha() {
-    let sigma = 0.05;
-    let r_true = 2.0 * sigma;
-    let x: Vec<f32> = randn(WINDOW, 3).iter().map(|v| 0.3 * v).collect();
-    let (model, _) = linear_at_radius(&waveform_card(), &x, r_true, "validity");
-    let params = SmoothParams { sigma, n0: 20, n: 100, alpha: 0.05, batch: 64, seed: 5 };
-    let mut s = Smoother::new(&model, Contract::Waveform, params).unwrap();
-    let trials = 500u64;
-    let (mut above, mut certified, mut n_a_total) = (0u64, 0u64, 0u64);
+/// The rate of certified radii above the true radius R* = 0.5σ (pA = Φ(0.5) = 0.69, so that a
+/// Clopper-Pearson bound at α = 0.05 lands above pA, and the radius above R*, at a rate close
+/// to α: the check can fail) over `trials` certifications by `certify(key)`; asserts it is
+/// consistent with a rate ≤ α (binomial upper tail 1e-4) and that some radii do exceed R*.
+/// Returns (certifications with R > R*, certified, total nA, total n).
+fn check_rate_alpha(trials: u64, alpha: f64, label: &str, mut certify: impl FnMut(u64) -> soundproof::smooth::Certificate) -> (u64, u64, u64, u64) {
+    let r_true = 0.5 * VALIDITY_SIGMA;
+    let (mut above, mut certified, mut n_a_total, mut n_total) = (0u64, 0u64, 0u64, 0u64);
     for key in 0..trials {
-        let c = s.certify(&x, key, "fixed", 1.0).unwrap();
+        let c = certify(key);
         if c.radius > 0.0 {
             certified += 1;
             assert_eq!(c.prediction, Some(1));
@@ -86,18 +89,33 @@ fn certified_radii_exceed_the_true_radius_at_most_at_rate_alpha() {
         }
         if c.candidate == 1 {
             n_a_total += c.n_a;
+            n_total += c.samples;
         }
     }
-    let limit = binom_upper(trials, params.alpha, 1e-4);
-    println!("{above} of {trials} certified radii above R* = {r_true} (limit {limit} for rate α = {}); {certified} certified", params.alpha);
-    assert!(above <= limit, "{above} radii above the true radius");
-    assert!(certified >= trials * 9 / 10, "pA = Φ(2) = 0.977 should certify almost always: {certified}");
-    // Pooled counts: nA over 500 × 100 samples is Binomial(50,000, Φ(2)).
-    let p = norm_cdf(2.0);
-    let total = trials * params.n;
+    let limit = binom_upper(trials, alpha, 1e-4);
+    println!("{label}: {above} of {trials} certified radii above R* = {r_true} (limit {limit} for rate α = {alpha}); {certified} certified");
+    assert!(above <= limit, "{label}: {above} radii above the true radius");
+    assert!(above >= 1, "{label}: no radius above R*: the check would not see an invalid bound");
+    (above, certified, n_a_total, n_total)
+}
+
+const VALIDITY_SIGMA: f64 = 0.05;
+
+#[test]
+fn certified_radii_exceed_the_true_radius_at_most_at_rate_alpha() {
+    let sigma = VALIDITY_SIGMA;
+    let x: Vec<f32> = randn(WINDOW, 3).iter().map(|v| 0.3 * v).collect();
+    let (model, _) = linear_at_radius(&waveform_card(), &x, 0.5 * sigma, "validity");
+    let params = SmoothParams { sigma, n0: 20, n: 400, alpha: 0.05, batch: 64, seed: 5 };
+    let mut s = Smoother::new(&model, Contract::Waveform, params).unwrap();
+    let trials = 500u64;
+    let (_, certified, n_a_total, total) = check_rate_alpha(trials, params.alpha, "fixed n", |key| s.certify(&x, key, "fixed", 1.0).unwrap());
+    assert!(certified >= trials * 9 / 10, "pA = Φ(0.5) = 0.69 at n = 400 should certify almost always: {certified}");
+    // Pooled counts: nA over the estimation samples is Binomial(total, Φ(0.5)).
+    let p = norm_cdf(0.5);
     let sd = (total as f64 * p * (1.0 - p)).sqrt();
     let z = (n_a_total as f64 - total as f64 * p) / sd;
-    println!("pooled pA {:.5} vs Φ(2) = {p:.5} (z = {z:.2})", n_a_total as f64 / total as f64);
+    println!("pooled pA {:.5} vs Φ(0.5) = {p:.5} (z = {z:.2})", n_a_total as f64 / total as f64);
     assert!(z.abs() < 4.5, "pooled noise counts disagree with the closed form: z = {z}");
 }
 
@@ -195,4 +213,51 @@ fn results_depend_on_the_seed_only() {
         assert_eq!(run(batch, 1), reference, "batch {batch}");
     }
     assert_ne!(run(7, 2).1, reference.1, "another seed, other noise");
+}
+
+#[test]
+fn planned_online_radii_exceed_the_true_radius_at_most_at_rate_alpha() {
+    let sigma = VALIDITY_SIGMA;
+    let x: Vec<f32> = randn(WINDOW, 6).iter().map(|v| 0.3 * v).collect();
+    let (model, _) = linear_at_radius(&waveform_card(), &x, 0.5 * sigma, "online-validity");
+    let params = SmoothParams { sigma, n0: 32, n: 4_000, alpha: 0.05, batch: 16, seed: 8 };
+    let mut oc = OnlineCertifier::new(&model, Contract::Waveform, params, 2).unwrap();
+    // n is planned from the throughput the previous window measured (timing only, never the
+    // outcomes); the bound is fixed-n Clopper-Pearson at the full α.
+    let bound = OnlineBound::Planned(Plan { margin: 0.85, n_min: 32 });
+    let budget = Budget { time: Some(std::time::Duration::from_millis(12)) };
+    let trials = 500u64;
+    let mut ns = Vec::new();
+    let (_, certified, n_a_total, total) = check_rate_alpha(trials, params.alpha, "planned n", |key| {
+        let c = oc.certify(&x, 10_000 + key, "fixed", 1.0, &bound, budget).unwrap();
+        assert_eq!(c.samples, c.n, "the planned n is drawn whole");
+        assert!(c.n >= 32 && c.n <= params.n);
+        assert!(c.bound.contains("planned"), "{}", c.bound);
+        // The record's bound is the fixed-n Clopper-Pearson bound at the full α on its n.
+        assert_eq!(c.p_a_lower, clopper_pearson_lower(c.n_a, c.n, params.alpha).unwrap());
+        ns.push(c.n);
+        c
+    });
+    ns.sort();
+    println!("planned n from {} to {} (median {})", ns[0], ns[ns.len() - 1], ns[ns.len() / 2]);
+    assert!(certified >= trials * 9 / 10, "pA = Φ(0.5) should certify almost always: {certified}");
+    let p = norm_cdf(0.5);
+    let z = (n_a_total as f64 - total as f64 * p) / (total as f64 * p * (1.0 - p)).sqrt();
+    assert!(z.abs() < 4.5, "pooled noise counts disagree with the closed form: z = {z}");
+}
+
+#[test]
+fn online_results_depend_on_the_seed_only_not_on_the_workers() {
+    let x: Vec<f32> = randn(WINDOW, 5).iter().map(|v| 0.3 * v).collect();
+    let (model, _) = linear_at_radius(&waveform_card(), &x, 0.02, "workers");
+    let params = SmoothParams { sigma: 0.02, n0: 50, n: 700, alpha: 0.001, batch: 1, seed: 1 };
+    let fixed = Smoother::new(&model, Contract::Waveform, params).unwrap().certify(&x, 3, "fixed", 1.0).unwrap();
+    let counts = Smoother::new(&model, Contract::Waveform, params).unwrap().counts(&x, 3, Phase::Estimation, 5, 333).unwrap();
+    for workers in [1, 2, 3] {
+        let mut oc = OnlineCertifier::new(&model, Contract::Waveform, params, workers).unwrap();
+        assert_eq!(oc.counts(&x, 3, Phase::Estimation, 5, 333).unwrap(), counts, "{workers} workers");
+        // Without a time budget the planned n is n: fixed-n CERTIFY, whatever the pool.
+        let c = oc.certify(&x, 3, "fixed", 1.0, &OnlineBound::Planned(Plan::default()), Budget { time: None }).unwrap();
+        assert_eq!((c.candidate, c.n_a, c.n, c.p_a_lower.to_bits()), (fixed.candidate, fixed.n_a, fixed.n, fixed.p_a_lower.to_bits()));
+    }
 }

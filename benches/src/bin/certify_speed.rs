@@ -1,26 +1,54 @@
 //! Noisy samples per second of CERTIFY's inner loop, and where the time goes.
 //!
-//! `cargo run --release -p soundproof-benches --bin certify_speed -- MODEL.onnx [N] [BATCH]`
+//! `cargo run --release -p soundproof-benches --bin certify_speed -- MODEL.onnx [N] [BATCH] [OUT_DIR]`
 //!
-//! On the FSDD test clip 0_george_0 (gain-normalized as the model was trained), one thread:
-//! - `full`: `Smoother::counts` under the waveform contract (noise, front end, model), N samples;
-//! - `feature`: the feature contract (noise on the log-mel tensor, model; no front end);
+//! On the FSDD test clip 0_george_0 (gain-normalized as the model was trained):
+//! - `noise`: one window's 16,000 Gaussian draws from a per-sample seeded generator, the
+//!   engine's (`smooth::NoiseRng`, xoshiro256++) beside ChaCha12 (rand's `StdRng`, the
+//!   previous one), both with rand_distr's ziggurat, measured alternately;
 //! - `front end`: the log-mel of one window (what each waveform sample pays);
-//! - `model`: `Model::run` on batches of BATCH clean windows.
-//! Prints one JSON object per line.
+//! - `model`: `Model::run` on batches of BATCH clean windows (tract);
+//! - `full`: `OnlineCertifier::counts` under the waveform contract (noise, front end, model)
+//!   with 1 worker and with 2 workers, N samples each, measured alternately (3 rounds, median);
+//! - `feature`: the feature contract (noise on the log-mel tensor, model; no front end), 1 worker.
+//! Writes the clean model input as `OUT_DIR/input-NAME.npy` (for onnxruntime on the same
+//! input) and prints one JSON object per line.
 
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use rand_distr::{Distribution, StandardNormal};
 use soundproof::audio;
 use soundproof::model::Model;
 use soundproof::pipeline::ClipGain;
 use soundproof::smooth::report::clip_window;
-use soundproof::smooth::{Contract, Phase, SmoothParams, Smoother};
+use soundproof::smooth::{sample_seed, Contract, NoiseRng, OnlineCertifier, Phase, SmoothParams, Smoother};
 use std::time::Instant;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// ms per window of `reps` noise windows from generator `R`, seeded per window as the engine does.
+fn noise_ms<R: SeedableRng + rand::Rng>(x: &[f32], out: &mut [f32], reps: u64) -> f64 {
+    let t = Instant::now();
+    for i in 0..reps {
+        let mut rng = R::seed_from_u64(sample_seed(0, 1, Phase::Estimation, i));
+        for (o, &v) in out.iter_mut().zip(x) {
+            let g: f32 = StandardNormal.sample(&mut rng);
+            *o = v + 0.005 * g;
+        }
+    }
+    std::hint::black_box(&out);
+    t.elapsed().as_secs_f64() * 1e3 / reps as f64
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let path = args.get(1).expect("usage: certify_speed MODEL.onnx [N] [BATCH]");
+    let path = args.get(1).expect("usage: certify_speed MODEL.onnx [N] [BATCH] [OUT_DIR]");
     let n: u64 = args.get(2).map(|s| s.parse().expect("N")).unwrap_or(1000);
-    let batch: usize = args.get(3).map(|s| s.parse().expect("BATCH")).unwrap_or(16);
+    let batch: usize = args.get(3).map(|s| s.parse().expect("BATCH")).unwrap_or(1);
+    let out_dir = args.get(4).map(std::path::PathBuf::from);
     let model = Model::load(path).expect("model");
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/fsdd/recordings/0_george_0.wav");
     let clip = audio::read_mono(&root).expect("clip");
@@ -30,21 +58,29 @@ fn main() {
     let name = &model.card().name;
     let params = SmoothParams { sigma: 0.005, n0: 100, n, alpha: 0.001, batch, seed: 0 };
 
-    for (label, contract) in [("full", Contract::Waveform), ("feature", Contract::Feature)] {
-        let mut s = Smoother::new(&model, contract, params).expect("smoother");
-        let _ = s.counts(&x, 1, Phase::Estimation, 0, batch as u64).expect("warm-up");
-        let t = Instant::now();
-        let c = s.counts(&x, 1, Phase::Estimation, 0, n).expect("counts");
-        let secs = t.elapsed().as_secs_f64();
-        println!(
-            "{{\"model\":\"{name}\",\"part\":\"{label}\",\"batch\":{batch},\"samples\":{n},\"seconds\":{secs:.4},\"samples_per_s\":{:.1},\"top_count\":{}}}",
-            n as f64 / secs,
-            c.iter().max().unwrap()
-        );
+    // Noise: the two generators alternately, 5 rounds of 200 windows, medians.
+    let mut buf = vec![0.0f32; x.len()];
+    let (mut xo, mut cc) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        xo.push(noise_ms::<NoiseRng>(&x, &mut buf, 200));
+        cc.push(noise_ms::<StdRng>(&x, &mut buf, 200));
     }
+    println!(
+        "{{\"model\":\"{name}\",\"part\":\"noise\",\"draws\":{},\"xoshiro256pp_ms\":{:.4},\"chacha12_ms\":{:.4}}}",
+        x.len(),
+        median(xo),
+        median(cc)
+    );
+
     let mut s = Smoother::new(&model, Contract::Waveform, params).expect("smoother");
     let mut input = Vec::new();
-    let reps = 200;
+    s.input_of(&x, &mut input).expect("features");
+    if let Some(d) = &out_dir {
+        let mut shape = vec![1];
+        shape.extend_from_slice(model.example_shape());
+        soundproof::npy::write_f32(&d.join(format!("input-{name}.npy")), &shape, &input).expect("write input");
+    }
+    let reps = 300;
     let t = Instant::now();
     for _ in 0..reps {
         input.clear();
@@ -56,12 +92,42 @@ fn main() {
     for _ in 0..batch {
         batch_in.extend_from_slice(&input);
     }
-    let _ = model.run(&batch_in, batch).expect("warm-up");
-    let runs = (reps / batch).max(5);
-    let t = Instant::now();
-    for _ in 0..runs {
-        let _ = model.run(&batch_in, batch).expect("run");
+    for _ in 0..20 {
+        let _ = model.run(&batch_in, batch).expect("warm-up");
     }
-    let model_ms = t.elapsed().as_secs_f64() * 1e3 / (runs * batch) as f64;
-    println!("{{\"model\":\"{name}\",\"part\":\"model\",\"batch\":{batch},\"ms_per_window\":{model_ms:.4}}}");
+    let mut ms = Vec::new();
+    for _ in 0..(600 / batch).max(20) {
+        let t = Instant::now();
+        let _ = model.run(&batch_in, batch).expect("run");
+        ms.push(t.elapsed().as_secs_f64() * 1e3 / batch as f64);
+    }
+    println!("{{\"model\":\"{name}\",\"part\":\"model\",\"batch\":{batch},\"ms_per_window\":{:.4}}}", median(ms));
+
+    let mut pools: Vec<OnlineCertifier> = [1usize, 2].iter().map(|&w| OnlineCertifier::new(&model, Contract::Waveform, params, w).expect("pool")).collect();
+    let mut rates = vec![Vec::new(); pools.len()];
+    let mut top = 0;
+    for round in 0..3u64 {
+        for (p, r) in pools.iter_mut().zip(rates.iter_mut()) {
+            let _ = p.counts(&x, 1, Phase::Estimation, 0, 64).expect("warm-up");
+            let t = Instant::now();
+            let c = p.counts(&x, 1 + round, Phase::Estimation, 0, n).expect("counts");
+            r.push(n as f64 / t.elapsed().as_secs_f64());
+            top = *c.iter().max().unwrap();
+        }
+    }
+    for (p, r) in pools.iter().zip(rates) {
+        println!(
+            "{{\"model\":\"{name}\",\"part\":\"full\",\"workers\":{},\"batch\":{batch},\"samples\":{n},\"samples_per_s\":{:.1},\"top_count\":{top}}}",
+            p.workers(),
+            median(r)
+        );
+    }
+    let mut f = OnlineCertifier::new(&model, Contract::Feature, params, 1).expect("pool");
+    let _ = f.counts(&x, 1, Phase::Estimation, 0, 64).expect("warm-up");
+    let t = Instant::now();
+    let _ = f.counts(&x, 1, Phase::Estimation, 0, n).expect("counts");
+    println!(
+        "{{\"model\":\"{name}\",\"part\":\"feature\",\"workers\":1,\"samples\":{n},\"samples_per_s\":{:.1}}}",
+        n as f64 / t.elapsed().as_secs_f64()
+    );
 }

@@ -35,10 +35,10 @@ pub enum ModelError {
 pub struct Model {
     path: PathBuf,
     card: ModelCard,
-    /// The parsed ONNX graph, from which a plan per batch size is made on first use (see
-    /// [`Model::load`]), and those plans.
+    /// The parsed ONNX graph, from which a plan per batch size and thread is made on first use
+    /// (see [`Model::load`] and [`Model::plan_for`]), and those plans.
     proto: Box<tract_onnx::pb::ModelProto>,
-    plans: std::sync::Mutex<Vec<(usize, Arc<TypedSimplePlan>)>>,
+    plans: std::sync::Mutex<Vec<((usize, std::thread::ThreadId), Arc<TypedSimplePlan>)>>,
     /// Per-example input shape, without the batch dimension.
     example_shape: Vec<usize>,
     n_classes: usize,
@@ -109,10 +109,18 @@ impl Model {
         Ok(m)
     }
 
-    /// The plan for batches of `n`, made (and cached) on first use.
+    /// The plan for batches of `n` on the calling thread, made (and cached) on first use.
+    ///
+    /// One plan per thread: tract 0.23's optimized int8 plans are not safe to share between
+    /// threads on a CPU with Intel AMX (its `avx512amx_mmm_i32_16x16` kernel crashed with a
+    /// segmentation fault when two threads ran the same kws-fsdd-int8 plan, even one at a time:
+    /// `certify --threads 2` and `demo` on this project's development machine); a plan per
+    /// thread never did. The threads that run models are long-lived (the pipeline's model
+    /// thread, the certifier's worker pool, `certify --threads`), so this is a handful of plans.
     fn plan_for(&self, n: usize) -> TractResult<Arc<TypedSimplePlan>> {
+        let key = (n, std::thread::current().id());
         let mut cache = self.plans.lock().map_err(|_| anyhow::anyhow!("plan cache poisoned"))?;
-        if let Some((_, p)) = cache.iter().find(|(b, _)| *b == n) {
+        if let Some((_, p)) = cache.iter().find(|(k, _)| *k == key) {
             return Ok(p.clone());
         }
         let mut m = tract_onnx::onnx().model_for_proto_model(&self.proto)?;
@@ -120,11 +128,12 @@ impl Model {
         dims.extend(self.example_shape.iter().copied());
         m.set_input_fact(0, f32::fact(dims).into())?;
         let plan = m.into_optimized()?.into_runnable()?;
-        // A handful of batch sizes in practice (1, the certification batch, a tail).
-        if cache.len() >= 8 {
+        // A few batch sizes (1, the certification batch, a tail) on a few threads in practice;
+        // the oldest plan goes first beyond that (a thread that ended never asks again).
+        if cache.len() >= 64 {
             cache.remove(0);
         }
-        cache.push((n, plan.clone()));
+        cache.push((key, plan.clone()));
         Ok(plan)
     }
 

@@ -2,7 +2,7 @@
 //! summary table of a run (003's reporting: clean accuracy, certified accuracy at radius
 //! thresholds, median radius and SNR_cert), and merging sharded runs.
 
-use super::{clip_key, crop_pad, Certificate, Contract, SmoothError, SmoothParams, Smoother};
+use super::{clip_key, crop_pad, Budget, Certificate, Contract, OnlineBound, OnlineCertifier, SmoothError, SmoothParams, Smoother};
 use crate::model::Model;
 use crate::pipeline::{clip_gain, ClipGain};
 use std::path::{Path, PathBuf};
@@ -45,8 +45,7 @@ impl ClipRecord {
     }
 }
 
-/// Certifies one clip already at the model's rate: fixed-n CERTIFY, or online (a look schedule
-/// under a budget) when `online` is given.
+/// Certifies one clip already at the model's rate: fixed-n CERTIFY.
 pub fn certify_clip(
     smoother: &mut Smoother<'_>,
     path: &Path,
@@ -54,16 +53,32 @@ pub fn certify_clip(
     gain: ClipGain,
     truth: Option<String>,
     truth_index: Option<usize>,
-    online: Option<(&super::LookSchedule, super::Budget)>,
 ) -> Result<ClipRecord, SmoothError> {
     let (x, s) = clip_window(smoother.model(), samples, gain)?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-    let key = clip_key(name);
-    let certificate = match online {
-        None => smoother.certify(&x, key, gain_name(gain), s)?,
-        Some((schedule, budget)) => smoother.certify_online(&x, key, gain_name(gain), s, schedule, budget)?,
-    };
+    let certificate = smoother.certify(&x, clip_key(file_name(path)), gain_name(gain), s)?;
     Ok(ClipRecord { path: path.to_path_buf(), truth, truth_index, certificate })
+}
+
+/// Certifies one clip online: CERTIFY under `budget` on the certifier's workers, the estimation
+/// samples chosen by `bound` (`smooth::online`), as a stream certifies each window.
+#[allow(clippy::too_many_arguments)]
+pub fn certify_clip_online(
+    certifier: &mut OnlineCertifier<'_>,
+    path: &Path,
+    samples: &[f32],
+    gain: ClipGain,
+    truth: Option<String>,
+    truth_index: Option<usize>,
+    bound: &OnlineBound,
+    budget: Budget,
+) -> Result<ClipRecord, SmoothError> {
+    let (x, s) = clip_window(certifier.model(), samples, gain)?;
+    let certificate = certifier.certify(&x, clip_key(file_name(path)), gain_name(gain), s, bound, budget)?;
+    Ok(ClipRecord { path: path.to_path_buf(), truth, truth_index, certificate })
+}
+
+fn file_name(path: &Path) -> &str {
+    path.file_name().and_then(|n| n.to_str()).unwrap_or_default()
 }
 
 /// Certified accuracy at one radius threshold.
@@ -331,7 +346,7 @@ pub fn certify_clips(smoother: &mut Smoother<'_>, clips: &[LoadedClip], scale: f
     let mut out = Vec::with_capacity(clips.len());
     for (c, &g) in clips.iter().zip(gains) {
         let scaled: Vec<f32> = c.samples.iter().map(|v| v * scale).collect();
-        out.push(certify_clip(smoother, &c.path, &scaled, g, c.truth.clone(), c.truth_index, None)?);
+        out.push(certify_clip(smoother, &c.path, &scaled, g, c.truth.clone(), c.truth_index)?);
     }
     Ok(out)
 }

@@ -212,7 +212,7 @@ impl DiagnoseRun {
             }
             let table2 = certifiers
                 .iter_mut()
-                .map(|sm| certify_clip(sm, &c.path, &c.samples, ClipGain::ClipRms, c.truth.clone(), c.truth_index, None))
+                .map(|sm| certify_clip(sm, &c.path, &c.samples, ClipGain::ClipRms, c.truth.clone(), c.truth_index))
                 .collect::<Result<Vec<_>, _>>()?;
             out.push(DiagnoseClip { path: c.path.clone(), levels: clip_levels, table2 });
             progress(i + 1);

@@ -8,9 +8,9 @@ use soundproof::audio;
 use soundproof::labels::{fsdd_take, match_label, LabelReader};
 use soundproof::model::Model;
 use soundproof::shard::Shard;
-use soundproof::smooth::report::{certify_clip, default_thresholds, CertifyRun, ClipRecord, RunInputs, Summary};
+use soundproof::smooth::report::{certify_clip, certify_clip_online, default_thresholds, CertifyRun, ClipRecord, RunInputs, Summary};
 use soundproof::smooth::runs::{DiagnoseRun, GainSweepRun};
-use soundproof::smooth::{Budget, Contract, LookSchedule, SmoothParams, Smoother};
+use soundproof::smooth::{Budget, Contract, LookSchedule, OnlineBound, OnlineCertifier, Plan, SmoothParams, Smoother};
 use std::time::Duration;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -64,10 +64,18 @@ pub struct CertifyArgs {
     /// Write the certified-accuracy curve here (PNG).
     #[arg(long)]
     plot: Option<PathBuf>,
-    /// Online CERTIFY: a doubling look schedule from 64 up to n (α split across the looks),
-    /// stopped after this many milliseconds per clip (what a stream can afford per window).
+    /// Online CERTIFY with this many milliseconds per clip (what a stream can afford per
+    /// window): the sample count planned from the measured throughput, at most n (see --bound).
     #[arg(long)]
     budget_ms: Option<f64>,
+    /// Online bound: `planned` (n fixed before sampling from the measured throughput, one
+    /// Clopper-Pearson bound at the full α) or `looks` (a doubling look schedule from 64 up to n,
+    /// α split across the looks, stopped at the budget).
+    #[arg(long, default_value = "planned", value_parser = ["planned", "looks"])]
+    bound: String,
+    /// Online: workers sharing each clip's noisy copies (results do not depend on it).
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
@@ -180,12 +188,23 @@ pub fn run(a: CertifyArgs) -> Result<()> {
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Result<ClipRecord>>>> = Mutex::new((0..mine.len()).map(|_| None).collect());
     let sr = model.card().features.sample_rate();
-    let schedule = LookSchedule::doubling(64, params.n);
-    let online = a.budget_ms.map(|ms| (&schedule, Budget { time: Some(Duration::from_secs_f64(ms.max(0.0) / 1e3)) }));
-    // One smoother per thread, made (and the contract checked) before any work.
-    let smoothers = (0..a.threads.max(1)).map(|_| Smoother::new(&model, contract, params)).collect::<Result<Vec<_>, _>>()?;
+    let bound = if a.bound == "looks" { OnlineBound::Looks(LookSchedule::doubling(64, params.n)) } else { OnlineBound::Planned(Plan::default()) };
+    let budget = a.budget_ms.map(|ms| Budget { time: Some(Duration::from_secs_f64(ms.max(0.0) / 1e3)) });
+    // One smoother (online: one pool of workers) per thread, made (and the contract checked)
+    // before any work.
+    enum Certifier<'m> {
+        Fixed(Smoother<'m>),
+        Online(OnlineCertifier<'m>),
+    }
+    let certifiers = (0..a.threads.max(1))
+        .map(|_| match budget {
+            None => Smoother::new(&model, contract, params).map(Certifier::Fixed),
+            Some(_) => OnlineCertifier::new(&model, contract, params, a.workers).map(Certifier::Online),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let bound = &bound;
     std::thread::scope(|s| {
-        for mut smoother in smoothers {
+        for mut certifier in certifiers {
             let (next, results, bar, labels, mine) = (&next, &results, &bar, &labels, &mine);
             s.spawn(move || {
                 let mut reader = LabelReader::default();
@@ -200,7 +219,12 @@ pub fn run(a: CertifyArgs) -> Result<()> {
                         let samples = audio::resample(&clip.samples, clip.sample_rate, sr)?;
                         let truth = reader.label(path);
                         let ti = truth.as_deref().and_then(|t| match_label(t, labels));
-                        Ok(certify_clip(&mut smoother, path, &samples, gain, truth, ti, online)?)
+                        Ok(match &mut certifier {
+                            Certifier::Fixed(sm) => certify_clip(sm, path, &samples, gain, truth, ti)?,
+                            Certifier::Online(oc) => {
+                                certify_clip_online(oc, path, &samples, gain, truth, ti, bound, budget.unwrap_or(Budget { time: None }))?
+                            }
+                        })
                     })()
                     .with_context(|| format!("certifying {}", path.display()));
                     if let Ok(rec) = &r {

@@ -63,6 +63,11 @@ impl core::fmt::Debug for RealFft {
 pub const MICROFFT_SIZES: [usize; 5] = [256, 512, 1024, 2048, 4096];
 
 impl RealFft {
+    /// An unplanned FFT of length 0 (a placeholder, e.g. in a `static`, until [`RealFft::new`]).
+    pub const fn empty() -> Self {
+        RealFft { n: 0, inner: Inner::Micro }
+    }
+
     /// Plans a forward real FFT of length `n` (allocates only for the `Realfft` backend, here).
     pub fn new(n: usize, backend: FftBackend) -> Result<Self, DspError> {
         match backend {

@@ -29,6 +29,19 @@ pub struct Framer<const N: usize = { super::MAX_N_FFT }> {
 
 impl<const N: usize> Framer<N> {
     pub fn new(frame_length: usize, hop_length: usize, center: bool) -> Result<Self, DspError> {
+        let mut f = Self::empty();
+        f.init(frame_length, hop_length, center)?;
+        Ok(f)
+    }
+
+    /// A placeholder (frame length 0), to be set up by [`Framer::init`]: a `static` can hold
+    /// it without its `N`-float buffer ever passing through the stack.
+    pub const fn empty() -> Self {
+        Framer { frame_length: 0, hop_length: 0, center: false, buf: Vec::new(), skip: 0, frames: 0, finished: false }
+    }
+
+    /// Sets this framer up in place (what [`Framer::new`] returns); unchanged on error.
+    pub fn init(&mut self, frame_length: usize, hop_length: usize, center: bool) -> Result<(), DspError> {
         check_capacity("frame_length", frame_length, N)?;
         if frame_length == 0 {
             return Err(DspError::InvalidParameter { name: "frame_length", value: 0.0, expected: ">= 1" });
@@ -36,9 +49,11 @@ impl<const N: usize> Framer<N> {
         if hop_length == 0 {
             return Err(DspError::InvalidParameter { name: "hop_length", value: 0.0, expected: ">= 1" });
         }
-        let mut f = Framer { frame_length, hop_length, center, buf: Vec::new(), skip: 0, frames: 0, finished: false };
-        f.reset();
-        Ok(f)
+        self.frame_length = frame_length;
+        self.hop_length = hop_length;
+        self.center = center;
+        self.reset();
+        Ok(())
     }
 
     /// Returns the framer to its state before the first sample.

@@ -119,6 +119,33 @@ pub struct MelFilterbank<const N: usize = { super::MAX_N_FFT }> {
 
 impl<const N: usize> MelFilterbank<N> {
     pub fn new(sample_rate: u32, n_fft: usize, p: &MelParams) -> Result<Self, DspError> {
+        let mut b = Self::empty();
+        b.init(sample_rate, n_fft, p)?;
+        Ok(b)
+    }
+
+    /// A bank of no filters, to be set up by [`MelFilterbank::init`]: a `static` can hold it
+    /// without its two `N`-float weight tables ever passing through the stack.
+    pub const fn empty() -> Self {
+        MelFilterbank { n_mels: 0, n_bins: 0, seg: Vec::new(), rise: Vec::new(), fall: Vec::new() }
+    }
+
+    /// Builds the bank in place (the very weights [`MelFilterbank::new`] returns); on error it
+    /// is left as [`MelFilterbank::empty`].
+    pub fn init(&mut self, sample_rate: u32, n_fft: usize, p: &MelParams) -> Result<(), DspError> {
+        self.n_mels = 0;
+        self.n_bins = 0;
+        self.seg.clear();
+        self.rise.clear();
+        self.fall.clear();
+        let r = self.build(sample_rate, n_fft, p);
+        if r.is_err() {
+            *self = Self::empty();
+        }
+        r
+    }
+
+    fn build(&mut self, sample_rate: u32, n_fft: usize, p: &MelParams) -> Result<(), DspError> {
         let n_bins = n_fft / 2 + 1;
         check_capacity("n_fft/2+1", n_bins, N)?;
         check_capacity("n_mels", p.n_mels, MAX_MELS)?;
@@ -165,9 +192,7 @@ impl<const N: usize> MelFilterbank<N> {
                 MelNorm::Slaney => (tri as f64 * (2.0 / (f2 - f0))) as f32,
             }
         };
-        let mut rise: Vec<f32, N> = Vec::new();
-        let mut fall: Vec<f32, N> = Vec::new();
-        let mut seg: Vec<u16, { MAX_MELS + 2 }> = Vec::new();
+        let (rise, fall, seg) = (&mut self.rise, &mut self.fall, &mut self.seg);
         let mut next_interval = 0usize;
         for k in 0..n_bins {
             let fk = freq(k);
@@ -202,7 +227,9 @@ impl<const N: usize> MelFilterbank<N> {
                 }
             }
         }
-        Ok(MelFilterbank { n_mels: m, n_bins, seg, rise, fall })
+        self.n_mels = m;
+        self.n_bins = n_bins;
+        Ok(())
     }
 
     pub fn n_mels(&self) -> usize {

@@ -71,14 +71,48 @@ pub struct Stft<const N: usize = { super::MAX_N_FFT }> {
 
 impl<const N: usize> Stft<N> {
     pub fn new(params: &StftParams, backend: FftBackend) -> Result<Self, DspError> {
+        let mut s = Self::empty();
+        s.init(params, backend)?;
+        Ok(s)
+    }
+
+    /// A placeholder of no length (`n_fft` 0), to be set up by [`Stft::init`]: a `static`
+    /// can hold it without the two `N`-float buffers ever passing through the stack.
+    pub const fn empty() -> Self {
+        Stft {
+            params: StftParams { sample_rate: 0, n_fft: 0, win_length: 0, hop_length: 0, center: false },
+            fft: RealFft::empty(),
+            window: Vec::new(),
+            buf: Vec::new(),
+            support: (0, 0),
+        }
+    }
+
+    /// Sets this STFT up for `params` in place (what [`Stft::new`] returns); on error it is
+    /// left as [`Stft::empty`].
+    pub fn init(&mut self, params: &StftParams, backend: FftBackend) -> Result<(), DspError> {
+        self.reset_empty();
         params.validate()?;
         check_capacity("n_fft", params.n_fft, N)?;
         let fft = RealFft::new(params.n_fft, backend)?;
-        let window = window::hann_padded::<N>(params.win_length, params.n_fft)?;
+        if let Err(e) = window::hann_padded_into(&mut self.window, params.win_length, params.n_fft) {
+            self.reset_empty();
+            return Err(e);
+        }
         let left = (params.n_fft - params.win_length) / 2;
-        let mut buf = Vec::new();
-        let _ = buf.resize(params.n_fft, 0.0);
-        Ok(Stft { params: *params, fft, window, buf, support: (left, left + params.win_length) })
+        let _ = self.buf.resize(params.n_fft, 0.0);
+        self.fft = fft;
+        self.params = *params;
+        self.support = (left, left + params.win_length);
+        Ok(())
+    }
+
+    fn reset_empty(&mut self) {
+        self.params = StftParams { sample_rate: 0, n_fft: 0, win_length: 0, hop_length: 0, center: false };
+        self.fft = RealFft::empty();
+        self.window.clear();
+        self.buf.clear();
+        self.support = (0, 0);
     }
 
     pub fn params(&self) -> &StftParams {

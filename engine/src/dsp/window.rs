@@ -12,6 +12,15 @@ pub fn hann_periodic(n: usize, win_length: usize) -> f64 {
 
 /// Fills `out` (length `n_fft`) with a periodic Hann window of `win_length` centred in it.
 pub fn hann_padded<const N: usize>(win_length: usize, n_fft: usize) -> Result<Vec<f32, N>, DspError> {
+    let mut w: Vec<f32, N> = Vec::new();
+    hann_padded_into(&mut w, win_length, n_fft)?;
+    Ok(w)
+}
+
+/// [`hann_padded`] written into `w` in place (cleared first; left empty on error), so that a
+/// caller holding the buffer in a static never builds it on the stack.
+pub fn hann_padded_into<const N: usize>(w: &mut Vec<f32, N>, win_length: usize, n_fft: usize) -> Result<(), DspError> {
+    w.clear();
     check_capacity("n_fft", n_fft, N)?;
     if win_length == 0 || win_length > n_fft {
         return Err(DspError::InvalidParameter {
@@ -21,11 +30,10 @@ pub fn hann_padded<const N: usize>(win_length: usize, n_fft: usize) -> Result<Ve
         });
     }
     let left = (n_fft - win_length) / 2;
-    let mut w: Vec<f32, N> = Vec::new();
     for i in 0..n_fft {
         let v = if i >= left && i < left + win_length { hann_periodic(i - left, win_length) } else { 0.0 };
         // Capacity was checked above.
         let _ = w.push(v as f32);
     }
-    Ok(w)
+    Ok(())
 }

@@ -278,6 +278,22 @@ impl LoopConfig {
         Ok(MelFilterbank::new(self.stft.sample_rate, self.stft.n_fft, &self.mel)?)
     }
 
+    /// Sets up the framer, STFT and mel bank in place (the values [`LoopConfig::framer`],
+    /// [`LoopConfig::stft`] and [`LoopConfig::bank`] return), for state held in statics
+    /// starting as `Framer::empty()`, `Stft::empty()`, `MelFilterbank::empty()`: the ~17 KiB of
+    /// tables are written where they stay, never built on the stack and moved.
+    pub fn init_front(
+        &self,
+        framer: &mut Framer<FRAME_CAPACITY>,
+        stft: &mut Stft<FRAME_CAPACITY>,
+        bank: &mut MelFilterbank<FRAME_CAPACITY>,
+    ) -> Result<(), LoopError> {
+        framer.init(self.stft.n_fft, self.stft.hop_length, self.stft.center)?;
+        stft.init(&self.stft, FftBackend::Microfft)?;
+        bank.init(self.stft.sample_rate, self.stft.n_fft, &self.mel)?;
+        Ok(())
+    }
+
     /// Frames per model window and per window hop.
     pub fn geometry(&self) -> (usize, usize) {
         let frames = if self.stft.center {
@@ -446,6 +462,44 @@ impl<'g, 'b> Engine<'g, 'b> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn kws_config(n_mels: usize) -> LoopConfig {
+        LoopConfig {
+            stft: StftParams::default(),
+            mel: MelParams { n_mels, ..MelParams::default() },
+            window_samples: 16_000,
+            hop_samples: 4_000,
+        }
+    }
+
+    #[test]
+    fn front_end_set_up_in_place_equals_the_built_one() {
+        // The firmware's path (statics starting empty, then `init_front`), also over state that
+        // was already set up for another configuration, against the values `new` returns.
+        let (mut framer, mut stft, mut bank) = (Framer::empty(), Stft::empty(), MelFilterbank::empty());
+        kws_config(40).init_front(&mut framer, &mut stft, &mut bank).unwrap();
+        let cfg = kws_config(64);
+        cfg.init_front(&mut framer, &mut stft, &mut bank).unwrap();
+        let built = FrontState::new(&cfg).unwrap();
+        assert_eq!(bank.n_mels(), 64);
+        for m in 0..64 {
+            for k in 0..cfg.stft.n_bins() {
+                assert_eq!(bank.weight(m, k).to_bits(), built.bank.weight(m, k).to_bits(), "({m}, {k})");
+            }
+        }
+        assert_eq!(stft.params(), built.stft.params());
+        let frame: [f32; 1024] = core::array::from_fn(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0);
+        let (mut a, mut b) = ([0.0f32; 513], [0.0f32; 513]);
+        stft.power(&frame, &mut a).unwrap();
+        let mut built = built;
+        built.stft.power(&frame, &mut b).unwrap();
+        assert_eq!(a.map(f32::to_bits), b.map(f32::to_bits));
+        assert_eq!((framer.frame_length(), framer.hop_length()), (1024, 160));
+        // A configuration the bank cannot take leaves it empty, not half built.
+        let bad = LoopConfig { mel: MelParams { fmin: 9_000.0, ..cfg.mel }, ..cfg };
+        assert!(bad.init_front(&mut framer, &mut stft, &mut bank).is_err());
+        assert_eq!((bank.n_mels(), bank.n_bins()), (0, 0));
+    }
 
     #[test]
     fn overrun_is_counted_and_its_block_dropped() {

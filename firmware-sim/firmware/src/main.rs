@@ -52,6 +52,32 @@ struct Halves(UnsafeCell<[[f32; HOP_SAMPLES]; 2]>);
 unsafe impl Sync for Halves {}
 static HALVES: Halves = Halves(UnsafeCell::new([[0.0; HOP_SAMPLES]; 2]));
 
+/// A static handed out once as `&'static mut` (a [`cortex_m::singleton!`] without its
+/// by-value initializer, which would pass the value through the stack): the initial value is a
+/// constant, so it lands in .bss.
+struct Once<T>(UnsafeCell<T>, AtomicBool);
+// SAFETY: the value is reachable only through the one `&mut` that `take` hands out.
+unsafe impl<T> Sync for Once<T> {}
+impl<T> Once<T> {
+    const fn new(v: T) -> Self {
+        Once(UnsafeCell::new(v), AtomicBool::new(false))
+    }
+    fn take(&'static self) -> &'static mut T {
+        if self.1.swap(true, Ordering::AcqRel) {
+            fail("static taken twice");
+        }
+        // SAFETY: the flag makes this the only reference ever handed out.
+        unsafe { &mut *self.0.get() }
+    }
+}
+static RING: Once<[u8; INPUT_LEN]> = Once::new([0; INPUT_LEN]);
+static ARENA: Once<[u8; ARENA_LEN]> = Once::new([0; ARENA_LEN]);
+static FRAMER: Once<Framer<FRAME_CAPACITY>> = Once::new(Framer::empty());
+static STFT: Once<Stft<FRAME_CAPACITY>> = Once::new(Stft::empty());
+static BANK: Once<MelFilterbank<FRAME_CAPACITY>> = Once::new(MelFilterbank::empty());
+static POWER: Once<[f32; FRAME_CAPACITY / 2 + 1]> = Once::new([0.0; FRAME_CAPACITY / 2 + 1]);
+static MEL: Once<[f32; MAX_BINS]> = Once::new([0.0; MAX_BINS]);
+
 struct Stream {
     dma: DmaDoubleBuffer,
     fd: usize,
@@ -208,20 +234,20 @@ fn main() -> ! {
         window_samples: WINDOW_SAMPLES,
         hop_samples: HOP_SAMPLES,
     };
-    let ring: &'static mut [u8; INPUT_LEN] = cortex_m::singleton!(: [u8; INPUT_LEN] = [0; INPUT_LEN]).unwrap_or_else(|| fail("ring"));
-    let arena: &'static mut [u8; ARENA_LEN] = cortex_m::singleton!(: [u8; ARENA_LEN] = [0; ARENA_LEN]).unwrap_or_else(|| fail("arena"));
-    // The front-end state (~24 KiB) in statics, one part at a time, so the stack never holds
-    // it whole.
-    macro_rules! place {
-        ($t:ty, $e:expr) => {
-            cortex_m::singleton!(: $t = $e).unwrap_or_else(|| fail("static placed twice"))
-        };
+    // The feature ring, the arena and the front-end state (~24 KiB) live in zero-initialized
+    // statics (.bss) and the front end is set up in place: no large value is ever built on the
+    // stack and moved (that boot-time copy was the stack's high-water mark).
+    let ring = RING.take();
+    let arena = ARENA.take();
+    let framer = FRAMER.take();
+    let stft = STFT.take();
+    let bank = BANK.take();
+    let power = POWER.take();
+    let mel = MEL.take();
+    if cfg.init_front(framer, stft, bank).is_err() {
+        fail("front end (framer, stft, mel filterbank)");
     }
-    let framer = place!(Framer<FRAME_CAPACITY>, cfg.framer().unwrap_or_else(|_| fail("framer")));
-    let stft = place!(Stft<FRAME_CAPACITY>, cfg.stft().unwrap_or_else(|_| fail("stft")));
-    let bank = place!(MelFilterbank<FRAME_CAPACITY>, cfg.bank().unwrap_or_else(|_| fail("mel filterbank")));
-    let power = place!([f32; FRAME_CAPACITY / 2 + 1], [0.0; FRAME_CAPACITY / 2 + 1]);
-    let mel = place!([f32; MAX_BINS], [0.0; MAX_BINS]);
+    let bank: &MelFilterbank<FRAME_CAPACITY> = bank;
     let front = FrontParts { framer, stft, bank, power, mel };
     let mut engine = match Engine::new(&cfg, gain, &GRAPH, front, ring, arena) {
         Ok(e) => e,

@@ -9,6 +9,13 @@ export SOUNDPROOF_PYTHON="$PWD/.venv/bin/python"
 echo "== no_std build of dsp + stats (no default features)"
 cargo build --locked -p soundproof --no-default-features
 
+echo "== tmux for the terminal UI test (tests/tests/tui_tmux.rs), from apt when missing"
+if ! command -v tmux >/dev/null; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq tmux >/dev/null
+fi
+
 echo "== engine, end-to-end and bench-crate tests (default members: no libtorch needed)"
 cargo test --locked
 

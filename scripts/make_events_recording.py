@@ -3,8 +3,9 @@ test fold (fold 1, never used in training) that the shipped esc10-resnet18 model
 correctly, concatenated at their recorded level (16 kHz, 16-bit) with pauses, and its
 attribution (models/demo/ATTRIBUTION-events.md).
 
-Each clip starts on a multiple of the model's window hop (1.25 s), so one model window holds
-exactly that clip; the 2.5 s pauses leave silent windows between sounds.
+The pauses (3.75 s, the first 3.125 s) put the middle of one model window (5 s every 1.25 s)
+wholly inside each pause, so the demo sees a silent window between two sounds and names each
+sound once.
 
 usage: .venv/bin/python scripts/make_events_recording.py [../shared/data/esc10]
 """
@@ -16,13 +17,14 @@ import numpy as np
 import soundfile as sf
 
 SEQUENCE = [  # ESC-10 file (fold 1, CC0), class
-    ("1-100032-A.wav", "dog"),
-    ("1-27724-A.wav", "rooster"),
-    ("1-187207-A.wav", "crying_baby"),
-    ("1-172649-A.wav", "helicopter"),
-    ("1-47250-A.wav", "chainsaw"),
+    ("1-34119-A.wav", "rooster"),
+    ("1-211527-A.wav", "crying_baby"),
+    ("1-17808-A.wav", "crackling_fire"),
+    ("1-181071-A.wav", "helicopter"),
+    ("1-116765-A.wav", "chainsaw"),
 ]
-PAUSE_S = 2.5
+PAUSE_S = 3.75
+LEAD_S = 3.125
 SR = 16000
 
 
@@ -42,7 +44,8 @@ def main():
     out_dir = Path("models/demo")
     out_dir.mkdir(parents=True, exist_ok=True)
     pause = np.zeros(int(PAUSE_S * SR), dtype=np.int16)
-    parts, rows, t = [pause], [], PAUSE_S
+    lead = np.zeros(int(LEAD_S * SR), dtype=np.int16)
+    parts, rows, t = [lead], [], LEAD_S
     for name, cls in SEQUENCE:
         fold, _, category = meta[name][1], meta[name][2], meta[name][3]
         assert fold == "1" and category == cls, (name, meta[name])

@@ -60,6 +60,10 @@ impl Tmux {
             if ok(&s) {
                 return s;
             }
+            // The program ended (the shell's report is on screen) without showing it.
+            if s.contains("EXIT=") {
+                panic!("the program ended before the screen showed {what}:\n{s}");
+            }
             if t0.elapsed() > Duration::from_secs(240) {
                 panic!("the screen never showed {what}; last screen:\n{s}");
             }
@@ -87,10 +91,11 @@ fn cert_rows<'a>(screen: &'a str, setting: &str) -> Vec<&'a str> {
 #[test]
 fn demo_ui_shows_labels_certificates_and_the_gain_knob_then_quits_cleanly() {
     let bin = soundproof_bin();
-    // The keyword demo on a loop, certificates on (the default).
-    let t = Tmux::start("keys", &demo_command(&bin, "--repeat 0"), (130, 44));
+    // The keyword demo on a loop, certificates on (the default). The f32 model: on CPUs with
+    // AMX, tract 0.23.9's int8 AMX kernel can crash the certifier thread (see the README).
+    let t = Tmux::start("keys", &demo_command(&bin, "--model models/kws-fsdd.onnx --repeat 0"), (130, 44));
     let s = t.wait_for("a label and a certificate at 0 dB", |s| !cert_rows(s, "+0 dB, fixed").is_empty());
-    assert!(s.contains("soundproof demo") && s.contains("kws-fsdd-int8"), "{s}");
+    assert!(s.contains("soundproof demo") && s.contains("kws-fsdd on"), "{s}");
     assert!(s.contains("log-mel spectrogram (64 bands"), "{s}");
     assert!(s.contains("top classes") && s.contains("label"), "{s}");
     assert!(s.contains("contract waveform") && s.contains("R₁₀ₖ"), "{s}");

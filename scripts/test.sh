@@ -11,6 +11,13 @@ cargo build --locked -p soundproof --no-default-features
 echo "== the same (dsp, stats, nn int8 kernels) for the Cortex-M4F target"
 cargo build --locked -p soundproof --no-default-features --target thumbv7em-none-eabihf
 
+echo "== tmux for the terminal UI test (tests/tests/tui_tmux.rs), from apt when missing"
+if ! command -v tmux >/dev/null; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq tmux >/dev/null
+fi
+
 echo "== engine, end-to-end, bench-crate and firmware-sim tests (default members: no libtorch needed;"
 echo "   firmware-sim builds its thumbv7em firmware --locked and runs it under qemu-system-arm)"
 cargo test --locked

@@ -36,7 +36,8 @@ use crate::smooth::{Budget, Certificate, Contract, OnlineBound, OnlineCertifier,
 use crossbeam_channel as chan;
 use std::cell::RefCell;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -137,6 +138,12 @@ pub struct WindowResult {
     pub level_db: Option<f32>,
     /// Audio in → label out: from the arrival of the window's last samples to the result (streaming).
     pub latency_ms: Option<f64>,
+    /// Streaming: the window's newest feature frames (all of them for window 0, else the
+    /// `hop_samples / hop_length` frames the hop added), row-major `[frames, bins]`, for displays.
+    #[serde(skip)]
+    pub spectrum: Vec<f32>,
+    /// Streams with a [`LiveGain`]: the input gain, policy and level when the window completed.
+    pub input: Option<InputSnapshot>,
 }
 
 /// An online certificate of a stream window, delivered by the certifier thread.
@@ -148,6 +155,252 @@ pub struct CertifiedWindow {
     /// The base model's label for the window (what the stream printed).
     pub label: usize,
     pub certificate: Certificate,
+    /// Streams with a [`LiveGain`]: the gain and policy the certified waveform was made with.
+    pub input: Option<InputSnapshot>,
+}
+
+/// Gain policy of a live stream (003 §4, failure mode 2), switchable while it runs. With `y =
+/// c·a` the input (`a` the source, `c` the live input gain) and `s₀` the stream's fixed gain
+/// (the card's calibration constant by default), the front end and the certifier see:
+/// * `Fixed`: `x = s₀·y` (a calibrated device: a gain change c moves ‖x‖ by c, and SNR_cert by
+///   20·log10 c, as in `gain-sweep`'s `fixed`);
+/// * `Rms`: `x = target_rms·y / RMS(y)`, the RMS over the last model window of input (an AGC:
+///   once c has been constant for a window, x does not depend on c);
+/// * `Peak`: `x = s₀·y / max|y|` over the last model window (peak normalization to full scale,
+///   then the calibration);
+/// * `Clip`: `x = s₀·clamp(y, −1, 1)` (an ADC saturating at full scale).
+///
+/// RMS and peak gains are capped at `s₀·10³` (+60 dB) so digital silence stays silent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LivePolicy {
+    Fixed,
+    Rms,
+    Peak,
+    Clip,
+}
+
+impl LivePolicy {
+    pub const ALL: [LivePolicy; 4] = [LivePolicy::Fixed, LivePolicy::Rms, LivePolicy::Peak, LivePolicy::Clip];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            LivePolicy::Fixed => "fixed",
+            LivePolicy::Rms => "rms",
+            LivePolicy::Peak => "peak",
+            LivePolicy::Clip => "clip",
+        }
+    }
+
+    /// The policy in words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            LivePolicy::Fixed => "fixed gain (calibrated): x = s0·y",
+            LivePolicy::Rms => "RMS normalization over the last window: x = target·y/RMS(y)",
+            LivePolicy::Peak => "peak normalization over the last window: x = s0·y/max|y|",
+            LivePolicy::Clip => "fixed gain after an ADC clipping at full scale: x = s0·clamp(y, -1, 1)",
+        }
+    }
+
+    /// The next policy in [`LivePolicy::ALL`] (wraps).
+    pub fn next(self) -> LivePolicy {
+        LivePolicy::ALL[(self as usize + 1) % LivePolicy::ALL.len()]
+    }
+}
+
+impl std::str::FromStr for LivePolicy {
+    type Err = PipelineError;
+    fn from_str(s: &str) -> Result<Self, PipelineError> {
+        LivePolicy::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| PipelineError::Config(format!("unknown gain policy `{s}`: use fixed, rms, peak or clip")))
+    }
+}
+
+/// Controls and counters shared with a running stream. The feature thread reads the gain and
+/// policy once per frame hop (two relaxed atomic loads: no lock, no allocation, no waiting), so
+/// another thread (a UI) can turn the knob while the stream runs. The counters are the stream's
+/// dropped windows and skipped certifications so far.
+#[derive(Debug)]
+pub struct LiveGain {
+    gain_db: AtomicU32,
+    policy: AtomicU8,
+    pub dropped_windows: AtomicU64,
+    pub certifications_skipped: AtomicU64,
+}
+
+impl LiveGain {
+    pub fn new(gain_db: f32, policy: LivePolicy) -> Self {
+        LiveGain {
+            gain_db: AtomicU32::new(gain_db.to_bits()),
+            policy: AtomicU8::new(policy as u8),
+            dropped_windows: AtomicU64::new(0),
+            certifications_skipped: AtomicU64::new(0),
+        }
+    }
+    /// The input gain c, dB (`y = 10^(dB/20)·a`).
+    pub fn gain_db(&self) -> f32 {
+        f32::from_bits(self.gain_db.load(Ordering::Relaxed))
+    }
+    pub fn set_gain_db(&self, db: f32) {
+        self.gain_db.store(db.to_bits(), Ordering::Relaxed);
+    }
+    pub fn policy(&self) -> LivePolicy {
+        LivePolicy::ALL[self.policy.load(Ordering::Relaxed) as usize % LivePolicy::ALL.len()]
+    }
+    pub fn set_policy(&self, p: LivePolicy) {
+        self.policy.store(p as u8, Ordering::Relaxed);
+    }
+}
+
+/// The input side of a window of a live-gain stream.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct InputSnapshot {
+    /// Input gain c in force when the window completed, dB.
+    pub gain_db: f32,
+    pub policy: LivePolicy,
+    /// The scale from y to x when the window completed (`x = scale·y`, before clipping).
+    pub scale: f32,
+    /// Level of the input y since the previous window, dBFS (full scale = 1): peak and RMS.
+    pub peak_dbfs: f32,
+    pub rms_dbfs: f32,
+    /// Samples of y over full scale (|y| > 1) since the previous window.
+    pub clipped: u32,
+    /// True when the gain and policy were the same over the whole window and, for RMS and peak,
+    /// over the normalizer's window before it: the certificate is then about a steady setting.
+    pub steady: bool,
+}
+
+/// The feature thread's side of a [`LiveGain`]: scales each chunk (into a buffer the caller
+/// allocated once) and keeps the level statistics in rings allocated once.
+struct LiveScaler<'a> {
+    live: &'a LiveGain,
+    s0: f32,
+    target_rms: f32,
+    /// Per-chunk sums of y² and peaks of |y| over the last model window (rings, allocated once).
+    sumsq: Vec<f64>,
+    peaks: Vec<f32>,
+    counts: Vec<u32>,
+    next: usize,
+    /// Level since the last window: peak, Σy², samples, over full scale.
+    hop_peak: f32,
+    hop_sumsq: f64,
+    hop_n: u64,
+    hop_clipped: u32,
+    /// Samples since the gain or policy last changed.
+    since_change: u64,
+    last: Option<(u32, LivePolicy)>,
+    window_samples: u64,
+    current: InputSnapshot,
+}
+
+impl<'a> LiveScaler<'a> {
+    fn new(live: &'a LiveGain, s0: f32, target_rms: f32, window_samples: usize, chunk: usize) -> Self {
+        let k = window_samples.div_ceil(chunk.max(1)).max(1);
+        LiveScaler {
+            live,
+            s0,
+            target_rms,
+            sumsq: vec![0.0; k],
+            peaks: vec![0.0; k],
+            counts: vec![0; k],
+            next: 0,
+            hop_peak: 0.0,
+            hop_sumsq: 0.0,
+            hop_n: 0,
+            hop_clipped: 0,
+            since_change: 0,
+            last: None,
+            window_samples: window_samples as u64,
+            current: InputSnapshot {
+                gain_db: 0.0,
+                policy: LivePolicy::Fixed,
+                scale: s0,
+                peak_dbfs: f32::NEG_INFINITY,
+                rms_dbfs: f32::NEG_INFINITY,
+                clipped: 0,
+                steady: false,
+            },
+        }
+    }
+
+    /// Writes `chunk` scaled (y = c·a, then the policy) into `out` (`out.len() == chunk.len()`)
+    /// and returns the input snapshot as of this chunk.
+    fn apply(&mut self, chunk: &[f32], out: &mut [f32]) -> InputSnapshot {
+        let db = self.live.gain_db();
+        let policy = self.live.policy();
+        if self.last != Some((db.to_bits(), policy)) {
+            self.last = Some((db.to_bits(), policy));
+            self.since_change = 0;
+        }
+        let c = 10f32.powf(db / 20.0);
+        let (mut ss, mut pk, mut clipped) = (0.0f64, 0.0f32, 0u32);
+        for &a in chunk {
+            let y = c * a;
+            ss += y as f64 * y as f64;
+            pk = pk.max(y.abs());
+            clipped += (y.abs() > 1.0) as u32;
+        }
+        let slot = self.next % self.sumsq.len();
+        self.sumsq[slot] = ss;
+        self.peaks[slot] = pk;
+        self.counts[slot] = chunk.len() as u32;
+        self.next += 1;
+        self.hop_peak = self.hop_peak.max(pk);
+        self.hop_sumsq += ss;
+        self.hop_n += chunk.len() as u64;
+        self.hop_clipped += clipped;
+        self.since_change += chunk.len() as u64;
+        let cap = self.s0 * 1e3;
+        let scale = match policy {
+            LivePolicy::Fixed | LivePolicy::Clip => self.s0 * c,
+            LivePolicy::Rms => {
+                let n: u64 = self.counts.iter().map(|&k| k as u64).sum();
+                let r = (self.sumsq.iter().sum::<f64>() / n.max(1) as f64).sqrt() as f32;
+                if r > 0.0 { (self.target_rms / r).min(cap) * c } else { cap * c }
+            }
+            LivePolicy::Peak => {
+                let p = self.peaks.iter().cloned().fold(0.0f32, f32::max);
+                if p > 0.0 { (self.s0 / p).min(cap) * c } else { cap * c }
+            }
+        };
+        if policy == LivePolicy::Clip {
+            for (o, &a) in out.iter_mut().zip(chunk) {
+                *o = self.s0 * (c * a).clamp(-1.0, 1.0);
+            }
+        } else {
+            for (o, &a) in out.iter_mut().zip(chunk) {
+                *o = a * scale;
+            }
+        }
+        // The certified window needs a steady setting over itself and, for the normalizers,
+        // over the window their gain was measured on.
+        let need = match policy {
+            LivePolicy::Rms | LivePolicy::Peak => 2 * self.window_samples,
+            _ => self.window_samples,
+        };
+        let to_db = |v: f64| if v > 0.0 { (10.0 * v.log10()) as f32 } else { f32::NEG_INFINITY };
+        self.current = InputSnapshot {
+            gain_db: db,
+            policy,
+            // x = scale·a; per unit of y: scale / c.
+            scale: if policy == LivePolicy::Clip { self.s0 } else { scale / c },
+            peak_dbfs: to_db((self.hop_peak as f64).powi(2)),
+            rms_dbfs: to_db(self.hop_sumsq / self.hop_n.max(1) as f64),
+            clipped: self.hop_clipped,
+            steady: self.since_change >= need,
+        };
+        self.current
+    }
+
+    /// Starts the level of the next window (a window has just completed).
+    fn reset_level(&mut self) {
+        self.hop_peak = 0.0;
+        self.hop_sumsq = 0.0;
+        self.hop_n = 0;
+        self.hop_clipped = 0;
+    }
 }
 
 /// Clip-level decision from the per-window trail (002: majority vote and sum rule).
@@ -198,6 +451,7 @@ fn result_of(
     window: &[f32],
     logits: &[f32],
     latency_ms: Option<f64>,
+    input: Option<InputSnapshot>,
 ) -> WindowResult {
     // The central half of the window decides whether it holds sound, so short pauses between
     // words separate them even with long windows.
@@ -209,6 +463,13 @@ fn result_of(
     softmax(logits, &mut probs);
     let label = argmax(&probs);
     let start_s = plan.start_s(index);
+    // Streaming results carry their newest frames for displays; the batch path does not.
+    let spectrum = if latency_ms.is_some() {
+        let new = if index == 0 { plan.frames_per_window } else { plan.hop_frames.min(plan.frames_per_window) };
+        window[(plan.frames_per_window - new) * plan.bins..plan.frames_per_window * plan.bins].to_vec()
+    } else {
+        Vec::new()
+    };
     WindowResult {
         index,
         start_s,
@@ -220,6 +481,8 @@ fn result_of(
         logits: logits.to_vec(),
         level_db,
         latency_ms,
+        spectrum,
+        input,
     }
 }
 
@@ -306,7 +569,7 @@ pub fn classify_clip(model: &Model, samples: &[f32], g: f32, batch: usize) -> Re
         let logits = model.run(&input, nb)?;
         let c = model.n_classes();
         for (i, l) in logits.chunks(c).enumerate() {
-            out.push(result_of(model, &plan, (w0 + i) as u64, &input[i * per..(i + 1) * per], l, None));
+            out.push(result_of(model, &plan, (w0 + i) as u64, &input[i * per..(i + 1) * per], l, None, None));
         }
         w0 += nb;
     }
@@ -493,6 +756,29 @@ pub fn run_stream_certified<S, F, C>(
     g: f32,
     padding: (usize, usize),
     opts: &StreamOptions,
+    on_result: F,
+    on_certificate: C,
+) -> Result<PipelineStats, PipelineError>
+where
+    S: Source + Send + ?Sized,
+    F: FnMut(&WindowResult) + Send,
+    C: FnMut(&CertifiedWindow) + Send,
+{
+    run_stream_live(model, source, g, padding, opts, None, on_result, on_certificate)
+}
+
+/// [`run_stream_certified`] with a live input gain and gain policy (see [`LivePolicy`]; `g` is
+/// the fixed gain `s₀`): the feature thread reads `live` once per frame hop, results and
+/// certificates carry the [`InputSnapshot`] they were made under, and the stream counts its
+/// dropped windows and skipped certifications into `live` as they happen.
+#[allow(clippy::too_many_arguments)]
+pub fn run_stream_live<S, F, C>(
+    model: &Model,
+    source: &mut S,
+    g: f32,
+    padding: (usize, usize),
+    opts: &StreamOptions,
+    live: Option<&LiveGain>,
     mut on_result: F,
     mut on_certificate: C,
 ) -> Result<PipelineStats, PipelineError>
@@ -510,7 +796,12 @@ where
             plan.sample_rate
         )));
     }
-    let mut fe = front_end_with_gain(model, g)?;
+    // With a live gain the chunk is scaled before the front end (and the audio ring).
+    let mut fe = front_end_with_gain(model, if live.is_some() { 1.0 } else { g })?;
+    let mut scaler = live.map(|l| LiveScaler::new(l, g, model.card().normalization.target_rms, plan.window_samples, fe.hop_length()));
+    let mut scaled = vec![0.0f32; if live.is_some() { fe.hop_length() } else { 0 }];
+    let snapshot: Cell<Option<InputSnapshot>> = Cell::new(None);
+    let level_reset = Cell::new(false);
     let per = plan.frames_per_window * plan.bins;
     let cert = opts.certify.clone();
     if let Some(c) = &cert {
@@ -523,7 +814,7 @@ where
     // Window buffers circulate: free → (filled) → model → free. Allocated here, once. With
     // certification a buffer holds the window's features, then its waveform.
     let (free_tx, free_rx) = chan::bounded::<Vec<f32>>(pool);
-    let (work_tx, work_rx) = chan::bounded::<(u64, Vec<f32>, Instant)>(pool);
+    let (work_tx, work_rx) = chan::bounded::<(u64, Vec<f32>, Instant, Option<InputSnapshot>)>(pool);
     for _ in 0..pool {
         let _ = free_tx.send(vec![0.0f32; per + audio_len]);
     }
@@ -541,7 +832,7 @@ where
         // thread waiting for a buffer wakes up instead of waiting forever.
         // The certifier: waveform buffers circulate cert_free → certifier → cert_free.
         let (cert_free_tx, cert_free_rx) = chan::bounded::<Vec<f32>>(2);
-        let (cert_tx, cert_rx) = chan::bounded::<(u64, usize, Vec<f32>)>(2);
+        let (cert_tx, cert_rx) = chan::bounded::<(u64, usize, Vec<f32>, Option<InputSnapshot>)>(2);
         if cert.is_some() {
             for _ in 0..2 {
                 let _ = cert_free_tx.send(vec![0.0f32; plan.window_samples]);
@@ -552,8 +843,14 @@ where
             let Some(c) = cert_ref else { return Ok(0) };
             let mut sm = OnlineCertifier::new(model, c.contract, c.params, c.workers)?;
             let mut done = 0u64;
-            for (index, label, wave) in cert_rx.iter() {
-                let r = sm.certify(&wave, index, &c.gain_policy, g, &c.bound, c.budget);
+            for (index, label, wave, input) in cert_rx.iter() {
+                let r = match input {
+                    Some(i) => {
+                        let policy = format!("live {} (input gain {:+.1} dB{})", i.policy.name(), i.gain_db, if i.steady { "" } else { ", changing" });
+                        sm.certify(&wave, index, &policy, i.scale, &c.bound, c.budget)
+                    }
+                    None => sm.certify(&wave, index, &c.gain_policy, g, &c.bound, c.budget),
+                };
                 let _ = cert_free_tx.send(wave);
                 let start_s = plan.start_s(index);
                 let certificate = r?;
@@ -563,6 +860,7 @@ where
                     end_s: start_s + plan.window_samples as f64 / plan.sample_rate as f64,
                     label,
                     certificate,
+                    input,
                 });
                 done += 1;
             }
@@ -574,7 +872,7 @@ where
             let mut infer_ms = Vec::new();
             let mut latency_ms = Vec::new();
             let mut n = 0u64;
-            for (index, buf, ready) in work_rx.iter() {
+            for (index, buf, ready, input) in work_rx.iter() {
                 let t = Instant::now();
                 let logits = match model.run(&buf[..per], 1) {
                     Ok(l) => l,
@@ -586,19 +884,25 @@ where
                 infer_ms.push(t.elapsed().as_secs_f64() * 1e3);
                 let lat = ready.elapsed().as_secs_f64() * 1e3;
                 latency_ms.push(lat);
-                let result = result_of(model, &plan, index, &buf[..per], &logits, Some(lat));
+                let result = result_of(model, &plan, index, &buf[..per], &logits, Some(lat), input);
                 if audio_len > 0 && index % every == 0 {
                     // A live source never waits for the certifier; a file does.
                     let wave = if paced_model { cert_free_rx.try_recv().ok() } else { cert_free_rx.recv().ok() };
                     match wave {
                         Some(mut wave) => {
                             wave.copy_from_slice(&buf[per..]);
-                            if cert_tx.send((index, result.label, wave)).is_err() {
+                            if cert_tx.send((index, result.label, wave, input)).is_err() {
                                 skipped.fetch_add(1, Ordering::Relaxed);
+                                if let Some(l) = live {
+                                    l.certifications_skipped.fetch_add(1, Ordering::Relaxed);
+                                }
                             }
                         }
                         None => {
                             skipped.fetch_add(1, Ordering::Relaxed);
+                            if let Some(l) = live {
+                                l.certifications_skipped.fetch_add(1, Ordering::Relaxed);
+                            }
                         }
                     }
                 }
@@ -627,13 +931,17 @@ where
                                 return Err(PipelineError::Config(format!("window {window_index}: its samples left the audio ring")));
                             }
                         }
-                        if work_tx.send((window_index, buf, Instant::now())).is_err() {
+                        level_reset.set(true);
+                        if work_tx.send((window_index, buf, Instant::now(), snapshot.get())).is_err() {
                             return Err(PipelineError::Config("the model thread stopped".into()));
                         }
                     }
                     Err(_) if !paced => return Err(PipelineError::Config("the model thread stopped".into())),
                     Err(_) => {
                         dropped.fetch_add(1, Ordering::Relaxed);
+                        if let Some(l) = live {
+                            l.dropped_windows.fetch_add(1, Ordering::Relaxed);
+                        }
                     }
                 }
                 window_index += 1;
@@ -641,8 +949,19 @@ where
             Ok(())
         };
         let stats = stream::run(&mut framed, &cfg, |chunk: &[f32]| {
+            let (chunk, ring_gain): (&[f32], f32) = match scaler.as_mut() {
+                Some(sc) => {
+                    if level_reset.replace(false) {
+                        sc.reset_level();
+                    }
+                    let out = &mut scaled[..chunk.len()];
+                    snapshot.set(Some(sc.apply(chunk, out)));
+                    (&*out, 1.0)
+                }
+                None => (chunk, g),
+            };
             if audio_len > 0 {
-                audio_ring.borrow_mut().push(chunk, g);
+                audio_ring.borrow_mut().push(chunk, ring_gain);
             }
             fe.push(chunk, &mut on_frame)
         });
@@ -704,6 +1023,23 @@ where
     F: FnMut(&WindowResult) + Send,
     C: FnMut(&CertifiedWindow) + Send,
 {
+    stream_file_live(model, path, gain, opts, None, on_result, on_certificate)
+}
+
+/// [`stream_file_certified`] with a live input gain and policy (see [`run_stream_live`]).
+pub fn stream_file_live<F, C>(
+    model: &Model,
+    path: &Path,
+    gain: ClipGain,
+    opts: &StreamOptions,
+    live: Option<&LiveGain>,
+    on_result: F,
+    on_certificate: C,
+) -> Result<PipelineStats, PipelineError>
+where
+    F: FnMut(&WindowResult) + Send,
+    C: FnMut(&CertifiedWindow) + Send,
+{
     let sr = model.card().features.sample_rate();
     let (g, len) = match gain {
         ClipGain::ClipRms => {
@@ -718,5 +1054,5 @@ where
     };
     let plan = WindowPlan::of(model)?;
     let mut src = audio::WavSource::open_resampled(path, sr)?;
-    run_stream_certified(model, &mut src, g, plan.padding(len), opts, on_result, on_certificate)
+    run_stream_live(model, &mut src, g, plan.padding(len), opts, live, on_result, on_certificate)
 }

@@ -1,11 +1,13 @@
 //! `soundproof demo`: the shipped default model on the shipped demo recording, streamed in
-//! real time through the pipeline, a line per window and the heard sequence at the end.
+//! real time through the pipeline, shown in the terminal UI (`tui`) or, with `--plain` or when
+//! stdout is not a terminal, as a line per window and the heard sequence at the end.
+//! `demo --events` does the same with the sound-event model and recording.
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use soundproof::audio::Pacing;
+use soundproof::audio::{AudioError, Pacing, Source};
 use soundproof::model::Model;
-use soundproof::pipeline::{self, PipelineStats, StreamOptions, WindowResult};
+use soundproof::pipeline::{self, LiveGain, LivePolicy, PipelineStats, StreamOptions, WindowResult};
 use soundproof::smooth::{all_agree_radius, Budget, Contract, LookSchedule, OnlineBound, Plan, SmoothParams};
 use std::time::Duration;
 use std::io::Write;
@@ -20,9 +22,16 @@ pub const DEFAULT_MODEL: &str = "models/kws-fsdd-int8.onnx";
 /// The sample count of the reference radius a certificate line is compared with.
 pub const REFERENCE_N: u64 = 10_000;
 pub const DEFAULT_INPUT: &str = "models/demo/digits.wav";
+/// The sound-event model and recording of `demo --events`.
+pub const EVENTS_MODEL: &str = "models/esc10-resnet18-int8.onnx";
+pub const EVENTS_INPUT: &str = "models/demo/events.wav";
 
 #[derive(Args)]
 pub struct DemoArgs {
+    /// The sound-event demo: the ESC-10 model (models/esc10-resnet18-int8.onnx) on
+    /// models/demo/events.wav (environmental sounds in sequence, CC0 clips from ESC-10).
+    #[arg(long)]
+    events: bool,
     /// Model [default: models/kws-fsdd-int8.onnx].
     #[arg(long)]
     model: Option<PathBuf>,
@@ -32,6 +41,11 @@ pub struct DemoArgs {
     /// Run as fast as possible instead of in real time.
     #[arg(long)]
     fast: bool,
+    /// Play the recording this many times in a row (0: until stopped), to watch the gain knob.
+    #[arg(long, default_value_t = 1)]
+    repeat: u32,
+    #[command(flatten)]
+    live: LiveOptions,
     /// Windows whose loudest log-mel band is below this level (dB) count as silence.
     #[arg(long, default_value_t = -55.0)]
     gate_db: f32,
@@ -40,6 +54,44 @@ pub struct DemoArgs {
     gain: String,
     #[command(flatten)]
     cert: CertOptions,
+}
+
+/// How a live stream is shown and its input gain set.
+#[derive(Args, Clone)]
+pub struct LiveOptions {
+    /// Text lines (a line per window and per certificate) instead of the terminal UI. The UI is
+    /// on by default when stdout is a terminal; otherwise the lines are printed.
+    #[arg(long)]
+    pub plain: bool,
+    /// Input gain in dB: the input is scaled by 10^(dB/20) before the gain policy (the UI's
+    /// + and - keys move it in 6 dB steps).
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub gain_db: f32,
+    /// Gain policy of the stream: fixed (x = s0·y, calibrated), rms (RMS normalization over the
+    /// last window), peak (peak normalization), clip (an ADC clipping at full scale; x =
+    /// s0·clamp(y)). The UI's p key cycles them.
+    #[arg(long, default_value = "fixed")]
+    pub policy: String,
+}
+
+impl LiveOptions {
+    pub fn live_gain(&self) -> Result<LiveGain> {
+        if !self.gain_db.is_finite() || self.gain_db.abs() > 60.0 {
+            bail!("--gain-db {}: expected a value in [-60, 60]", self.gain_db);
+        }
+        Ok(LiveGain::new(self.gain_db, self.policy.parse::<LivePolicy>()?))
+    }
+
+    /// The terminal UI unless `--plain` or stdout is not a terminal.
+    pub fn use_tui(&self) -> bool {
+        use std::io::IsTerminal;
+        !self.plain && std::io::stdout().is_terminal()
+    }
+
+    /// True when the input gain or policy is not the default (plain lines then name them).
+    fn is_default(&self) -> bool {
+        self.gain_db == 0.0 && self.policy == "fixed"
+    }
 }
 
 /// Online certification of the stream's windows (randomized smoothing under a time budget).
@@ -112,8 +164,9 @@ impl CertOptions {
 
 /// A certificate's line, printed when the certifier delivers it: the label, R, its ratio to
 /// the reference radius (what n = 10,000 copies certify when all agree, at the same σ and α:
-/// `smooth::all_agree_radius`), n and the time taken.
-pub fn print_certificate(w: &pipeline::CertifiedWindow) {
+/// `smooth::all_agree_radius`), n and the time taken; it names the input gain and policy when
+/// `setting` is true.
+pub fn print_certificate_with(w: &pipeline::CertifiedWindow, setting: bool) {
     let c = &w.certificate;
     let reference = all_agree_radius(c.sigma, REFERENCE_N, c.alpha);
     let what = match &c.label {
@@ -126,7 +179,11 @@ pub fn print_certificate(w: &pipeline::CertifiedWindow) {
         ),
         None => format!("abstain (pA ≥ {:.3})", c.p_a_lower),
     };
-    println!("          certified [{:6.2} – {:6.2}]  {what}  (n = {}, {:.0} ms)", w.start_s, w.end_s, c.samples, 1e3 * c.seconds);
+    let input = match w.input {
+        Some(i) if setting => format!("  [input {:+.1} dB, {}{}]", i.gain_db, i.policy.name(), if i.steady { "" } else { ", changing" }),
+        _ => String::new(),
+    };
+    println!("          certified [{:6.2} – {:6.2}]  {what}  (n = {}, {:.0} ms){input}", w.start_s, w.end_s, c.samples, 1e3 * c.seconds);
     let _ = std::io::stdout().flush();
 }
 
@@ -220,9 +277,43 @@ pub fn print_stats(stats: &PipelineStats) {
     );
 }
 
+/// A clip in memory played `repeat` times in a row (0: until stopped): the demo's source when
+/// it repeats (reading the file once keeps file I/O out of the audio producer).
+struct LoopSource {
+    samples: Vec<f32>,
+    rate: u32,
+    pos: usize,
+    left: Option<u32>,
+}
+
+impl Source for LoopSource {
+    fn sample_rate(&self) -> u32 {
+        self.rate
+    }
+    fn read(&mut self, buf: &mut [f32]) -> std::result::Result<usize, AudioError> {
+        let mut k = 0;
+        while k < buf.len() && !self.samples.is_empty() {
+            if self.pos == self.samples.len() {
+                match &mut self.left {
+                    Some(0) | Some(1) => break,
+                    Some(n) => *n -= 1,
+                    None => {}
+                }
+                self.pos = 0;
+            }
+            let m = (buf.len() - k).min(self.samples.len() - self.pos);
+            buf[k..k + m].copy_from_slice(&self.samples[self.pos..self.pos + m]);
+            self.pos += m;
+            k += m;
+        }
+        Ok(k)
+    }
+}
+
 pub fn run(a: DemoArgs) -> Result<()> {
-    let model_path = a.model.clone().unwrap_or_else(|| shipped(DEFAULT_MODEL));
-    let input = a.input.clone().unwrap_or_else(|| shipped(DEFAULT_INPUT));
+    let (default_model, default_input) = if a.events { (EVENTS_MODEL, EVENTS_INPUT) } else { (DEFAULT_MODEL, DEFAULT_INPUT) };
+    let model_path = a.model.clone().unwrap_or_else(|| shipped(default_model));
+    let input = a.input.clone().unwrap_or_else(|| shipped(default_input));
     if !model_path.exists() {
         bail!(
             "{}: model not found: the default model is exported into models/ by soundproof-tools \
@@ -232,55 +323,92 @@ pub fn run(a: DemoArgs) -> Result<()> {
     }
     let model = Model::load(&model_path)?;
     let gain = crate::classify::parse_gain(&a.gain)?;
+    let live = a.live.live_gain()?;
+    let tui = a.live.use_tui();
     let card = model.card();
-    println!(
-        "soundproof demo: {} ({}, {:?}, {} labels) on {}{}",
-        card.name,
-        card.architecture,
-        card.precision,
-        card.labels.len(),
-        input.display(),
-        if a.fast { "" } else { " in real time" }
-    );
-    println!("window {:.2} s, hop {:.2} s; a line per window: time, span, label, score", card.window_s, card.hop_s);
     let certify = a.cert.online(&model, crate::certify::gain_policy_name(gain))?;
-    if let Some(c) = &certify {
-        let bound = match &c.bound {
-            OnlineBound::Planned(_) => format!("n planned from the measured throughput (≤ {}), Clopper-Pearson at the full α", c.params.n),
-            OnlineBound::Looks(s) => format!("looks {:?} (Bonferroni α/{})", s.looks, s.looks.len()),
-        };
+    if !tui {
         println!(
-            "certifying every {} window(s) online on {} worker(s): contract {}, σ = {}, α = {}, budget {:.0} ms, {bound}; ✓ label R = L2 radius in waveform space after the gain, R_ref = σΦ⁻¹(α^(1/{REFERENCE_N})) = {:.4} (all of n = {REFERENCE_N} agreeing), SNR_cert = 20·log10(‖x‖/R)",
-            c.every,
-            c.workers,
-            c.contract,
-            c.params.sigma,
-            c.params.alpha,
-            c.budget.time.map(|t| t.as_secs_f64() * 1e3).unwrap_or(f64::NAN),
-            all_agree_radius(c.params.sigma, REFERENCE_N, c.params.alpha)
+            "soundproof demo: {} ({}, {:?}, {} labels) on {}{}",
+            card.name,
+            card.architecture,
+            card.precision,
+            card.labels.len(),
+            input.display(),
+            if a.fast { "" } else { " in real time" }
         );
+        println!("window {:.2} s, hop {:.2} s; a line per window: time, span, label, score", card.window_s, card.hop_s);
+        if !a.live.is_default() {
+            println!("input gain {:+.1} dB, gain policy {}", live.gain_db(), live.policy().describe());
+        }
+        if let Some(c) = &certify {
+            let bound = match &c.bound {
+                OnlineBound::Planned(_) => format!("n planned from the measured throughput (≤ {}), Clopper-Pearson at the full α", c.params.n),
+                OnlineBound::Looks(s) => format!("looks {:?} (Bonferroni α/{})", s.looks, s.looks.len()),
+            };
+            println!(
+                "certifying every {} window(s) online on {} worker(s): contract {}, σ = {}, α = {}, budget {:.0} ms, {bound}; ✓ label R = L2 radius in waveform space after the gain, R_ref = σΦ⁻¹(α^(1/{REFERENCE_N})) = {:.4} (all of n = {REFERENCE_N} agreeing), SNR_cert = 20·log10(‖x‖/R)",
+                c.every,
+                c.workers,
+                c.contract,
+                c.params.sigma,
+                c.params.alpha,
+                c.budget.time.map(|t| t.as_secs_f64() * 1e3).unwrap_or(f64::NAN),
+                all_agree_radius(c.params.sigma, REFERENCE_N, c.params.alpha)
+            );
+        }
     }
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
         let _ = ctrlc::set_handler(move || stop.store(true, std::sync::atomic::Ordering::Relaxed));
     }
+    let s0 = match gain {
+        pipeline::ClipGain::Fixed(g) => g,
+        _ => card.normalization.calibration_gain,
+    };
+    let header = if tui { Some(crate::tui::header("soundproof demo", &model, &input.display().to_string(), a.gate_db, certify.as_ref(), s0)?) } else { None };
     let opts = StreamOptions {
         pacing: if a.fast { Pacing::Unpaced } else { Pacing::RealTime { speed: 1.0 } },
         max_pending_windows: if certify.is_some() { 8 } else { 4 },
-        stop: Some(stop),
+        stop: Some(stop.clone()),
         drop_when_behind: !a.fast,
         certify,
     };
-    let mut seg = Segmenter::new(model.labels(), a.gate_db);
-    let gate = a.gate_db;
+    let stream = |on_result: &mut (dyn FnMut(&WindowResult) + Send), on_cert: &mut (dyn FnMut(&pipeline::CertifiedWindow) + Send)| {
+        if a.repeat == 1 {
+            return pipeline::stream_file_live(&model, &input, gain, &opts, Some(&live), on_result, on_cert)
+                .with_context(|| format!("streaming {}", input.display()));
+        }
+        let sr = card.features.sample_rate();
+        let clip = soundproof::audio::read_mono(&input)?;
+        let samples = soundproof::audio::resample(&clip.samples, clip.sample_rate, sr)?;
+        let g = pipeline::clip_gain(&model, &samples, gain)?;
+        let padding = pipeline::WindowPlan::of(&model)?.padding(samples.len());
+        let mut src = LoopSource { samples, rate: sr, pos: 0, left: (a.repeat > 0).then_some(a.repeat) };
+        pipeline::run_stream_live(&model, &mut src, g, padding, &opts, Some(&live), on_result, on_cert)
+            .with_context(|| format!("streaming {}", input.display()))
+    };
+    match header {
+        Some(h) => crate::tui::run_stream(h, &model, &live, &stop, Box::new(|| None), stream),
+        None => run_plain(&model, &a.live, a.gate_db, &stop, stream),
+    }
+}
+
+/// Plain mode: a line per window and per certificate, the summary at the end.
+pub fn run_plain<F>(model: &Model, lo: &LiveOptions, gate: f32, _stop: &AtomicBool, stream: F) -> Result<()>
+where
+    F: FnOnce(&mut (dyn FnMut(&WindowResult) + Send), &mut (dyn FnMut(&pipeline::CertifiedWindow) + Send)) -> Result<PipelineStats>,
+{
+    let mut seg = Segmenter::new(model.labels(), gate);
     let mut certs = Vec::new();
-    let on_certificate = |w: &pipeline::CertifiedWindow| {
-        print_certificate(w);
+    let setting = !lo.is_default();
+    let mut on_certificate = |w: &pipeline::CertifiedWindow| {
+        print_certificate_with(w, setting);
         certs.push(w.certificate.clone());
     };
-    let stats = pipeline::stream_file_certified(&model, &input, gain, &opts, |w| seg.print_window(w, gate), on_certificate)
-        .with_context(|| format!("streaming {}", input.display()))?;
+    let mut on_result = |w: &WindowResult| seg.print_window(w, gate);
+    let stats = stream(&mut on_result, &mut on_certificate)?;
     print_summary(&mut seg, &certs, &stats);
     if stats.stopped_early {
         println!("(stopped by Ctrl-C)");

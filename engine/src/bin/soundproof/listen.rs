@@ -1,5 +1,6 @@
 //! `soundproof listen` and `soundproof devices` (feature `mic`): the default model on a live
-//! input device, a line per window, until Ctrl-C or `--seconds`.
+//! input device, in the terminal UI (or a line per window with `--plain` or when stdout is not
+//! a terminal), until Ctrl-C, `q` or `--seconds`.
 
 use anyhow::{bail, Result};
 use clap::Args;
@@ -11,7 +12,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::demo::{print_certificate, print_summary, shipped, CertOptions, Segmenter, DEFAULT_MODEL};
+use crate::demo::{shipped, CertOptions, LiveOptions, DEFAULT_MODEL};
 
 #[derive(Args)]
 pub struct ListenArgs {
@@ -30,6 +31,8 @@ pub struct ListenArgs {
     /// Gain: calibration (the card's constant, default) or a number.
     #[arg(long, default_value = "calibration")]
     gain: String,
+    #[command(flatten)]
+    live: LiveOptions,
     #[command(flatten)]
     cert: CertOptions,
 }
@@ -80,31 +83,31 @@ pub fn run(a: ListenArgs) -> Result<()> {
         mic.device_config().channels,
         model.card().name
     );
-    let mut seg = Segmenter::new(model.labels(), a.gate_db);
     let gate = a.gate_db;
     let certify = a.cert.online(&model, crate::certify::gain_policy_name(gain))?;
+    let live = a.live.live_gain()?;
+    let header = if a.live.use_tui() {
+        Some(crate::tui::header(&format!("soundproof listen · {}", mic.device_name()), &model, "live input", gate, certify.as_ref(), g)?)
+    } else {
+        None
+    };
     let sopts = StreamOptions {
         pacing: Pacing::Unpaced,
         max_pending_windows: if certify.is_some() { 8 } else { 4 },
-        stop: Some(stop),
+        stop: Some(stop.clone()),
         drop_when_behind: true,
         certify,
     };
-    let mut certs = Vec::new();
-    let on_certificate = |w: &pipeline::CertifiedWindow| {
-        print_certificate(w);
-        certs.push(w.certificate.clone());
+    let stream = |on_result: &mut (dyn FnMut(&pipeline::WindowResult) + Send), on_cert: &mut (dyn FnMut(&pipeline::CertifiedWindow) + Send)| -> Result<pipeline::PipelineStats> {
+        Ok(pipeline::run_stream_live(&model, &mut mic, g, (0, 0), &sopts, Some(&live), on_result, on_cert)?)
     };
-    let stats = pipeline::run_stream_certified(
-        &model,
-        &mut mic,
-        g,
-        (0, 0),
-        &sopts,
-        |w| seg.print_window(w, gate),
-        on_certificate,
-    )?;
-    print_summary(&mut seg, &certs, &stats);
+    match header {
+        Some(h) => {
+            let m = monitor.clone();
+            crate::tui::run_stream(h, &model, &live, &stop, Box::new(move || Some(m.stats().overruns)), stream)?
+        }
+        None => crate::demo::run_plain(&model, &a.live, gate, &stop, stream)?,
+    }
     let m = monitor.stats();
     println!("device: {} frames captured, {} overruns ({} samples dropped), {} device xruns", m.captured_frames, m.overruns, m.dropped_samples, m.device_xruns);
     Ok(())

@@ -8,6 +8,7 @@ mod features;
 #[cfg(feature = "mic")]
 mod listen;
 mod plot;
+mod tui;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

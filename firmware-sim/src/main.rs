@@ -155,6 +155,8 @@ fn window_result(model: &Model, index: u64, logits: &[f32]) -> WindowResult {
         logits: logits.to_vec(),
         level_db: None,
         latency_ms: None,
+        spectrum: Vec::new(),
+        input: None,
     }
 }
 

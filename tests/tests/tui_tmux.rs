@@ -109,6 +109,8 @@ fn demo_ui_shows_labels_certificates_and_the_gain_knob_then_quits_cleanly() {
     let s = t.wait_for("the input gain at +6 dB", |s| s.contains("input: gain +6.0 dB · policy fixed"));
     assert!(s.contains("x = s0·y"), "fixed policy in words: {s}");
     t.wait_for("a certificate at +6 dB, fixed", |s| !cert_rows(s, "+6 dB, fixed").is_empty());
+    // A window certified wholly at the new setting (a steady one) before the policy changes.
+    t.wait_for("the median SNR_cert at +6 dB, fixed", |s| s.lines().any(|l| l.contains("median SNR_cert by setting") && l.contains("fixed +6 dB")));
 
     // Next policy: RMS normalization, named and described.
     t.keys(&["p"]);

@@ -263,7 +263,7 @@ enum Act {
 
 /// Compiles the model at `path`.
 pub fn compile(path: &Path) -> Result<CompiledModel> {
-    let onnx = tract_onnx::onnx();
+    let onnx = soundproof::model::onnx();
     let proto = onnx.proto_model_for_path(path).map_err(|e| anyhow!("{}: cannot read the ONNX model: {e:#}", path.display()))?;
     let card = ModelCard::from_metadata(proto.metadata_props.iter().map(|p| (p.key.as_str(), p.value.as_str())))
         .with_context(|| format!("{}: model card", path.display()))?;

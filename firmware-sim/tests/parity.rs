@@ -47,7 +47,7 @@ const CLIPS: [&str; 12] = [
 
 /// tract's value of every step's output tensor (u8 activations, f32 logits) for one window.
 fn tract_intermediates(path: &Path, m: &CompiledModel, input: &[f32]) -> Vec<Tensor> {
-    let mut model = tract_onnx::onnx().model_for_path(path).unwrap();
+    let mut model = soundproof::model::onnx().model_for_path(path).unwrap();
     let names: Vec<&str> = m.steps.iter().map(|s| s.name.as_str()).collect();
     model.select_outputs_by_name(&names).unwrap();
     model.set_input_fact(0, f32::fact([1, 1, 101, 64]).into()).unwrap();

@@ -91,8 +91,8 @@ fn cert_rows<'a>(screen: &'a str, setting: &str) -> Vec<&'a str> {
 #[test]
 fn demo_ui_shows_labels_certificates_and_the_gain_knob_then_quits_cleanly() {
     let bin = soundproof_bin();
-    // The keyword demo on a loop, certificates on (the default). The f32 model: on CPUs with
-    // AMX, tract 0.23.9's int8 AMX kernel can crash the certifier thread (see the README).
+    // The keyword demo on a loop, certificates on (the default), on the f32 model (the int8
+    // default runs in the plain-mode demo tests).
     let t = Tmux::start("keys", &demo_command(&bin, "--model models/kws-fsdd.onnx --repeat 0"), (130, 44));
     let s = t.wait_for("a label and a certificate at 0 dB", |s| !cert_rows(s, "+0 dB, fixed").is_empty());
     assert!(s.contains("soundproof demo") && s.contains("kws-fsdd on"), "{s}");

@@ -72,7 +72,7 @@ fn tract_err(e: impl std::fmt::Display) -> ToolsError {
 
 /// The optimized tract plan of `model` for input `shape`.
 pub fn plan(model: &ModelProto, shape: &[usize]) -> Result<Arc<TypedRunnableModel>> {
-    let mut m = tract_onnx::onnx().model_for_proto_model(model).map_err(tract_err)?;
+    let mut m = soundproof::model::onnx().model_for_proto_model(model).map_err(tract_err)?;
     m.set_input_fact(0, InferenceFact::dt_shape(f32::datum_type(), shape)).map_err(tract_err)?;
     m.into_optimized().map_err(tract_err)?.into_runnable().map_err(tract_err)
 }

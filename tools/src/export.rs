@@ -7,6 +7,7 @@ use crate::data::features::Batcher;
 use crate::data::{ClipPipeline, DatasetSpec, Example};
 use crate::error::{Result, ToolsError};
 use crate::onnx::{self, Array, Graph, ModelProto};
+use soundproof::dsp::FftBackend;
 use soundproof::model::card::{InputKind, ModelCard, Precision};
 use std::path::{Path, PathBuf};
 use tch::Device;
@@ -96,9 +97,25 @@ pub fn quantized_path(model: &Path, precision: Precision) -> PathBuf {
 }
 
 /// Quantizes the f32 model at `model` to `precision`, writes it to `out`, returns its card.
-pub fn quantize(model: &Path, precision: Precision, dataset: &DatasetSpec, calibration_clips: usize, out: &Path) -> Result<ModelCard> {
+///
+/// `fft_backend`, when given, is the FFT the new model is served with (its card's
+/// `features.fft_backend`; the parent's otherwise): int8 ranges are calibrated on features
+/// computed with it. A model meant for a microcontroller takes `Microfft`, the `no_std`
+/// backend the firmware runs, so that the host engine computes the very features (and logits)
+/// the device does.
+pub fn quantize(
+    model: &Path,
+    precision: Precision,
+    dataset: &DatasetSpec,
+    calibration_clips: usize,
+    fft_backend: Option<FftBackend>,
+    out: &Path,
+) -> Result<ModelCard> {
     let proto = onnx::load(model).map_err(onnx_err)?;
-    let card = onnx::card_of(&proto).map_err(onnx_err)?;
+    let mut card = onnx::card_of(&proto).map_err(onnx_err)?;
+    if let Some(b) = fft_backend {
+        card.features.fft_backend = b;
+    }
     if card.precision != Precision::F32 {
         return Err(ToolsError::Onnx(format!("{} is {:?}; quantize its f32 parent", model.display(), card.precision)));
     }
@@ -110,6 +127,12 @@ pub fn quantize(model: &Path, precision: Precision, dataset: &DatasetSpec, calib
             onnx::quantize::to_int8(&proto, &calib).map_err(onnx_err)?
         }
     };
+    let mut q = q;
+    let mut qcard = onnx::card_of(&q).map_err(onnx_err)?;
+    if qcard.features.fft_backend != card.features.fft_backend {
+        qcard.features.fft_backend = card.features.fft_backend;
+        onnx::set_card(&mut q, &qcard).map_err(onnx_err)?;
+    }
     onnx::save(&q, out).map_err(onnx_err)?;
     onnx::card_of(&q).map_err(onnx_err)
 }

@@ -171,11 +171,31 @@ struct QuantizeArgs {
     calibration_clips: usize,
     #[command(flatten)]
     data: OptionalDataArgs,
+    /// The FFT the new model is served with (written into its card; calibration and the
+    /// evaluation use it): microfft for a model that runs on a microcontroller (firmware-sim),
+    /// so that the host computes the device's features bit for bit. Default: the parent's.
+    #[arg(long, value_enum)]
+    fft_backend: Option<FftBackendArg>,
     /// Skip the test-split evaluation that records the new model's accuracy in its card.
     #[arg(long)]
     no_eval: bool,
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum FftBackendArg {
+    Microfft,
+    Realfft,
+}
+
+impl From<FftBackendArg> for soundproof::dsp::FftBackend {
+    fn from(b: FftBackendArg) -> Self {
+        match b {
+            FftBackendArg::Microfft => soundproof::dsp::FftBackend::Microfft,
+            FftBackendArg::Realfft => soundproof::dsp::FftBackend::Realfft,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -593,7 +613,7 @@ fn run_quantize(a: QuantizeArgs) -> anyhow::Result<()> {
     let parent = onnx::load(&a.model).and_then(|m| onnx::card_of(&m)).with_context(|| format!("reading {}", a.model.display()))?;
     let spec = a.data.spec(&parent.training.dataset);
     let out = a.out.clone().unwrap_or_else(|| quantized_path(&a.model, precision));
-    let card = quantize(&a.model, precision, &spec, a.calibration_clips, &out).with_context(|| format!("quantizing {}", a.model.display()))?;
+    let card = quantize(&a.model, precision, &spec, a.calibration_clips, a.fft_backend.map(Into::into), &out).with_context(|| format!("quantizing {}", a.model.display()))?;
     let mut result = serde_json::json!({ "model": out, "card": card });
     if !a.no_eval {
         let opts = EvalOptions { split: Split::Test, batch: 16, sigma: 0.0, seed: 0, max_clips: None, shard: Shard::WHOLE };

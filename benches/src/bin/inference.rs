@@ -247,7 +247,7 @@ impl Concrete {
     fn new(path: &Path, example_shape: &[usize], n: usize) -> Res<Concrete> {
         use tract_onnx::prelude::*;
         let shape: Vec<usize> = std::iter::once(n).chain(example_shape.iter().copied()).collect();
-        let mut model = tract_onnx::onnx().model_for_path(path)?;
+        let mut model = soundproof::model::onnx().model_for_path(path)?;
         model.set_input_fact(0, InferenceFact::dt_shape(f32::datum_type(), &shape))?;
         Ok(Concrete { plan: model.into_optimized()?.into_runnable()?, shape })
     }
@@ -431,7 +431,7 @@ fn profile_model(a: &Args, name: &str, symbolic: bool, batch: usize, input: &[f3
     let path = a.models_dir.join(format!("{name}.onnx"));
     let engine = Model::load(&path)?;
     let shape: Vec<usize> = std::iter::once(batch).chain(engine.example_shape().iter().copied()).collect();
-    let mut model = tract_onnx::onnx().model_for_path(&path)?;
+    let mut model = soundproof::model::onnx().model_for_path(&path)?;
     if symbolic {
         let n = model.sym("N");
         let mut dims: TVec<TDim> = tvec![n.into()];

@@ -50,6 +50,27 @@ impl std::fmt::Debug for Model {
     }
 }
 
+/// tract's ONNX front end, with the project's kernel policy applied before tract first looks at
+/// the CPU. Every tract model in the workspace (engine, tools, benches, firmware-sim's parity
+/// tests) is read through this function.
+///
+/// The policy: tract 0.23.9's Intel AMX int8 matrix kernel (`avx512amx_mmm_i32_16x16`) is
+/// taken out of tract's kernel pool (its `TRACT_CPU_ISA` knob, `-amx-int8`). On CPUs with
+/// AMX it crashed with a segmentation fault inside the kernel: in the certifier's threads, in
+/// `demo` on the int8 model, and in CI in plain single-threaded test threads that each built
+/// their own plan. Integer matrix products are exact whichever kernel computes them (i32
+/// accumulation), so the outputs are the same bits with the AVX-512 VNNI kernels tract falls
+/// back to. A `TRACT_CPU_ISA` set in the environment is left as the user gave it.
+pub fn onnx() -> tract_onnx::Onnx {
+    static POLICY: std::sync::Once = std::sync::Once::new();
+    POLICY.call_once(|| {
+        if std::env::var_os("TRACT_CPU_ISA").is_none() {
+            tract_onnx::tract_core::tract_linalg::knobs::TRACT_CPU_ISA.set(Some("-amx-int8".to_string()));
+        }
+    });
+    tract_onnx::onnx()
+}
+
 fn dims_of(fact: &InferenceFact) -> Option<Vec<Option<i64>>> {
     let shape = fact.shape.concretize()?;
     Some(shape.iter().map(|d| d.to_i64().ok()).collect())
@@ -60,7 +81,7 @@ impl Model {
     pub fn load(path: impl AsRef<Path>) -> Result<Model, ModelError> {
         let path = path.as_ref().to_path_buf();
         let load_err = |reason: String| ModelError::Load { path: path.clone(), reason };
-        let onnx = tract_onnx::onnx();
+        let onnx = onnx();
         let proto = onnx.proto_model_for_path(&path).map_err(|e| load_err(format!("{e:#}")))?;
         let card = ModelCard::from_metadata(proto.metadata_props.iter().map(|p| (p.key.as_str(), p.value.as_str())))
             .map_err(|source| ModelError::Card { path: path.clone(), source })?;
@@ -111,19 +132,16 @@ impl Model {
 
     /// The plan for batches of `n` on the calling thread, made (and cached) on first use.
     ///
-    /// One plan per thread: tract 0.23's optimized int8 plans are not safe to share between
-    /// threads on a CPU with Intel AMX (its `avx512amx_mmm_i32_16x16` kernel crashed with a
-    /// segmentation fault when two threads ran the same kws-fsdd-int8 plan, even one at a time:
-    /// `certify --threads 2` and `demo` on this project's development machine); a plan per
-    /// thread never did. The threads that run models are long-lived (the pipeline's model
-    /// thread, the certifier's worker pool, `certify --threads`), so this is a handful of plans.
+    /// One plan per thread: the threads that run models are long-lived (the pipeline's model
+    /// thread, the certifier's worker pool, `certify --threads`), so this is a handful of plans,
+    /// and no thread waits on another's scratch space.
     fn plan_for(&self, n: usize) -> TractResult<Arc<TypedSimplePlan>> {
         let key = (n, std::thread::current().id());
         let mut cache = self.plans.lock().map_err(|_| anyhow::anyhow!("plan cache poisoned"))?;
         if let Some((_, p)) = cache.iter().find(|(k, _)| *k == key) {
             return Ok(p.clone());
         }
-        let mut m = tract_onnx::onnx().model_for_proto_model(&self.proto)?;
+        let mut m = onnx().model_for_proto_model(&self.proto)?;
         let mut dims: TVec<usize> = tvec![n];
         dims.extend(self.example_shape.iter().copied());
         m.set_input_fact(0, f32::fact(dims).into())?;
@@ -221,5 +239,21 @@ pub fn softmax(logits: &[f32], out: &mut [f32]) {
     }
     for o in out.iter_mut() {
         *o /= s;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tract_onnx::tract_core::tract_linalg::isa::{native, Isa};
+
+    /// Once a model has been read through [`super::onnx`], tract's kernel pool holds no AMX
+    /// int8 kernel, whatever the CPU (on one without AMX the set never had it). The CI machine
+    /// has AMX: there this is the check that the crash-prone kernel is really out.
+    #[test]
+    fn reading_a_model_takes_the_amx_int8_kernel_out_of_tracts_pool() {
+        let _ = super::onnx();
+        if std::env::var_os("TRACT_CPU_ISA").is_none() {
+            assert!(!native().has(Isa::X86_64AmxInt8), "{:?}", native());
+        }
     }
 }

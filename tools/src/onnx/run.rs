@@ -15,7 +15,7 @@ fn inference_model(
     shape: &[usize],
     outputs: Option<&[String]>,
 ) -> anyhow::Result<InferenceModel> {
-    let mut m = tract_onnx::onnx()
+    let mut m = soundproof::model::onnx()
         .model_for_proto_model(model)
         .context("tract could not load the model")?;
     m.set_input_fact(0, InferenceFact::dt_shape(f32::datum_type(), shape))?;

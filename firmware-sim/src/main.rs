@@ -274,6 +274,7 @@ fn run(a: RunArgs) -> Result<()> {
     let rep = RunReport {
         model: compiled.card.name.clone(),
         mode: if a.host { "host twin" } else { "QEMU mps2-an386 (Cortex-M4F)" },
+        card_fft_backend: model.card().features.fft_backend,
         timing,
         windows: all.len(),
         windows_compared: all.iter().filter(|w| w.equal_to_tract.is_some()).count(),

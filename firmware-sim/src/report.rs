@@ -33,7 +33,8 @@ pub struct WindowReport {
     pub logits: Vec<f32>,
     /// Logits bit-equal to tract's on the same (microfft) features.
     pub equal_to_tract: Option<bool>,
-    /// Logits bit-equal to `soundproof classify` (tract, realfft front end).
+    /// Logits bit-equal to `soundproof classify` (tract on the front end the card names: the
+    /// same bits as the firmware when the card says `microfft`).
     pub equal_to_classify: Option<bool>,
     pub classify_label: Option<String>,
 }
@@ -97,6 +98,9 @@ pub struct DeadlineReport {
 pub struct RunReport {
     pub model: String,
     pub mode: &'static str,
+    /// The FFT the model's card serves it with on the host (`classify`); the firmware always
+    /// runs microfft, so bit-equal logits to classify need a card that says `microfft`.
+    pub card_fft_backend: soundproof::dsp::FftBackend,
     pub timing: Timing,
     pub files: Vec<FileReport>,
     pub windows: usize,
@@ -215,6 +219,12 @@ pub fn print_table(r: &RunReport) {
         r.clips_agreeing_with_classify,
         r.files.len()
     );
+    if r.card_fft_backend != soundproof::dsp::FftBackend::Microfft {
+        println!(
+            "note: the card serves {} with the {:?} FFT and the firmware computes microfft features, so classify's logits can differ in the last bits (`soundproof-tools quantize --fft-backend microfft` makes a model whose card says microfft)",
+            r.model, r.card_fft_backend
+        );
+    }
     if let Some(m) = &r.memory {
         println!("\nmemory (linked ELF, budget flash {} / RAM {}):", kib(m.flash_budget), kib(m.ram_budget));
         println!("  flash {}  (.text {}, .rodata {}, .data init {})", kib(m.flash_bytes), kib(m.text_bytes), kib(m.rodata_bytes), kib(m.data_bytes));

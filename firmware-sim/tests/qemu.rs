@@ -1,5 +1,5 @@
 //! The firmware under QEMU (mps2-an386, Cortex-M4F), through the `firmware-sim run` command on
-//! real FSDD clips: logits bit-equal to tract on the same features, labels equal to
+//! real FSDD clips: logits bit-equal to tract on the same features and to
 //! `soundproof classify`, the memory budget of an STM32F446-class part (flash from the ELF; RAM as
 //! the ELF's statics plus the stack's painted high-water mark),
 //! no allocator linked, and an overloaded core that counts its overruns.
@@ -33,6 +33,10 @@ fn firmware_matches_the_host_engine_and_fits_the_budget() {
     assert_eq!(r["windows_compared"].as_u64().unwrap(), n);
     assert!(n >= CLIPS.len() as u64);
     assert_eq!(r["windows_equal_to_tract"].as_u64().unwrap(), n, "every window's logits bit-equal to tract on the firmware's features");
+    // The shipped rt-int8 model's card serves it with microfft, the firmware's FFT: the host
+    // engine's `classify` computes the very features, hence the very logits.
+    assert_eq!(r["card_fft_backend"], "microfft");
+    assert_eq!(r["windows_equal_to_classify"].as_u64().unwrap(), n, "every window's logits bit-equal to classify");
     assert_eq!(r["clips_agreeing_with_classify"].as_u64().unwrap(), CLIPS.len() as u64, "clip labels equal to classify");
     for f in r["files"].as_array().unwrap() {
         for w in f["windows"].as_array().unwrap() {

@@ -16,11 +16,21 @@ fn onnx_err(e: anyhow::Error) -> ToolsError {
     ToolsError::Onnx(format!("{e:#}"))
 }
 
-/// The ONNX graph of a checkpoint (f32), with its card.
-pub fn to_onnx(dir: &Path, name: &str) -> Result<(ModelProto, ModelCard)> {
-    let ck = Checkpoint::load(dir)?;
-    let (_vs, model) = ck.build(dir, Device::Cpu)?;
-    let card = ck.card(name);
+/// The ONNX graph of the checkpoint at `path` (f32), with its card.
+pub fn to_onnx(path: &Path, name: &str) -> Result<(ModelProto, ModelCard)> {
+    let ck = Checkpoint::load(path)?;
+    onnx_of(&ck, path, name)
+}
+
+/// The ONNX graph (f32) and card of `ck`, whose weights are at `path` (as in [`Checkpoint::load`]).
+pub fn onnx_of(ck: &Checkpoint, path: &Path, name: &str) -> Result<(ModelProto, ModelCard)> {
+    let (_vs, model) = ck.build(path, Device::Cpu)?;
+    proto_of(&model, &ck.card(name))
+}
+
+/// The ONNX graph of `model` (as built, f32) with `card`.
+pub fn proto_of(model: &crate::nn::Model, card: &ModelCard) -> Result<(ModelProto, ModelCard)> {
+    let card = card.clone();
     card.validate()?;
     let mut g = Graph::new(&card.input_name, &card.input_shape);
     let out = model.export(&mut g)?;

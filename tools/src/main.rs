@@ -199,6 +199,12 @@ impl From<FftBackendArg> for soundproof::dsp::FftBackend {
 }
 
 #[derive(Args)]
+struct ImportArgs {
+    /// The f32 ONNX model (its card names the architecture).
+    model: PathBuf,
+}
+
+#[derive(Args)]
 struct EvalArgs {
     /// The ONNX model.
     #[arg(long)]
@@ -234,7 +240,9 @@ struct EvalArgs {
 
 #[derive(Args)]
 struct AttackArgs {
-    /// The model to attack: a checkpoint folder written by `train` (`--model` is the same).
+    /// The model to attack: a checkpoint folder written by `train`, or a shipped f32 model's
+    /// .onnx file with its checkpoint beside it (`models/kws-fsdd.onnx`; refused when the two
+    /// disagree). `--model` is the same.
     #[arg(long, alias = "model")]
     checkpoint: PathBuf,
     #[arg(long, value_enum)]
@@ -375,11 +383,12 @@ struct PsychoArgs {
 
 #[derive(Args)]
 struct AuditArgs {
-    /// The checkpoint folder written by `train` (attacked through tch).
+    /// The model: a checkpoint folder written by `train`, or a shipped f32 model's .onnx file
+    /// with its checkpoint beside it (`models/kws-fsdd.onnx`), attacked through tch.
     #[arg(long, alias = "model")]
     checkpoint: PathBuf,
-    /// The same model as ONNX, certified in tract (default: the one .onnx file in the
-    /// checkpoint folder, as `train` writes it).
+    /// The same model as ONNX, certified in tract (default: --checkpoint when it is an .onnx
+    /// file, else the one .onnx file in the checkpoint folder, as `train` writes it).
     #[arg(long)]
     onnx: Option<PathBuf>,
     /// waveform, post:fixed or feature.
@@ -436,8 +445,9 @@ struct AuditArgs {
 
 #[derive(Args)]
 struct TransferArgs {
-    /// A model of the matrix: a checkpoint folder written by `train`, as NAME=DIR or DIR (named
-    /// after the folder); repeat for each model. Each is attacked in turn (see --source) and
+    /// A model of the matrix: a checkpoint folder written by `train` or a shipped model's .onnx
+    /// file with its checkpoint beside it, as NAME=PATH or PATH (named after the folder or
+    /// file); repeat for each model. Each is attacked in turn (see --source) and
     /// each is a target.
     #[arg(long = "model", required = true)]
     models: Vec<String>,
@@ -507,6 +517,10 @@ enum Command {
     Export(ExportArgs),
     /// f32 ONNX → f16 or int8 (int8 calibrated on training-split features); then evaluates it.
     Quantize(QuantizeArgs),
+    /// A shipped f32 ONNX model → its checkpoint beside it (NAME.checkpoint.json +
+    /// NAME.safetensors; batch norms folded, every weight from the graph, checked to export
+    /// the file's weights bit for bit), so that attack, audit and transfer take NAME.onnx.
+    Import(ImportArgs),
     /// Runs an ONNX model in tract on a dataset split: accuracy, confusion matrix, recall.
     Eval(EvalArgs),
     /// Adversarial attack (FGSM L∞/L2, BIM-a, BIM-b, DeepFool L2/L∞, JSMA, CW-L2, L-BFGS, the
@@ -797,6 +811,7 @@ fn run_audit(a: AuditArgs) -> anyhow::Result<()> {
     let ck = soundproof_tools::checkpoint::Checkpoint::load(&a.checkpoint).with_context(|| format!("loading {}", a.checkpoint.display()))?;
     let onnx = match &a.onnx {
         Some(p) => p.clone(),
+        None if soundproof_tools::checkpoint::is_onnx(&a.checkpoint) => a.checkpoint.clone(),
         None => {
             let found: Vec<PathBuf> = std::fs::read_dir(&a.checkpoint)?
                 .filter_map(|e| e.ok().map(|e| e.path()))
@@ -1004,6 +1019,19 @@ fn main() -> anyhow::Result<()> {
         Command::Train(a) => run_train(a),
         Command::Export(a) => run_export(a),
         Command::Quantize(a) => run_quantize(a),
+        Command::Import(a) => {
+            let ck = soundproof_tools::checkpoint::Checkpoint::import(&a.model).with_context(|| format!("importing {}", a.model.display()))?;
+            let (meta, weights) = soundproof_tools::checkpoint::files(&a.model);
+            println!(
+                "{} ({} folded, {} parameters): wrote {} and {}; it exports the model's weights bit for bit",
+                a.model.display(),
+                ck.spec.arch.name(),
+                ck.parameters,
+                meta.display(),
+                weights.display()
+            );
+            Ok(())
+        }
         Command::Eval(a) => run_eval(a),
         Command::Attack(a) => run_attack(a),
         Command::Audit(a) => run_audit(a),

@@ -263,6 +263,7 @@ pub fn train(cfg: &TrainConfig, dataset: &DatasetSpec, out: &Path) -> Result<Tra
         input_shape: batcher.example_shape(),
         width: cfg.width,
         sample_rate: cfg.sample_rate,
+        folded: false,
     };
     let vs = nn::VarStore::new(dev);
     let model = Model::new(&vs.root(), &spec)?;

@@ -71,7 +71,7 @@ impl MemberSpec {
             Some((n, p)) if !n.is_empty() => (n.to_string(), PathBuf::from(p)),
             _ => {
                 let p = PathBuf::from(arg);
-                let stem = if engine { p.file_stem() } else { p.file_name() };
+                let stem = if engine || crate::checkpoint::is_onnx(&p) { p.file_stem() } else { p.file_name() };
                 (stem.map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| arg.to_string()), p)
             }
         };

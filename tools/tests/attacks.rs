@@ -8,8 +8,8 @@
 //!   `⌈|w·x + b| / (α‖w‖₁)⌉` gradients. DeepFool reaches the boundary in one step, so its
 //!   perturbation is `(1 + overshoot)·(|w·x + b| + 10⁻⁴) / ‖w‖₂`.
 //! * Every attack's perturbation stays in the ε-ball (L∞, or L2 for FGSM-L2) and in the box.
-//! * BIM-b on the trained kws-cnn checkpoint (skipped, with a message, where the checkpoint or
-//!   FSDD is absent): a high fooling rate on 10 FSDD test clips in the waveform domain, with
+//! * BIM-b on the shipped kws-cnn (`models/kws-fsdd.onnx` and the checkpoint beside it): a
+//!   high fooling rate on 10 FSDD test clips in the waveform domain, with
 //!   exactly `steps × examples` gradients.
 
 use soundproof_tools::attack::{attack_batch, AttackConfig, AttackKind, AttackTarget, BoxSpec, Domain, Goal};
@@ -167,13 +167,9 @@ fn perturbations_stay_in_the_eps_ball_and_the_box() {
     }
 }
 
-fn checkpoint_dir() -> Option<PathBuf> {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    std::env::var_os("SOUNDPROOF_KWS_CHECKPOINT")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([manifest.join("../out/repro-kws-fsdd"), manifest.join("../../main/out/repro-kws-fsdd")])
-        .find(|p| p.join("checkpoint.json").is_file())
+/// The shipped model, whose checkpoint ships beside it (`soundproof-tools import`: batch norms folded, every weight the ONNX file's, checked on load).
+fn checkpoint_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/kws-fsdd.onnx")
 }
 
 /// L∞ ε on the waveform after the clip gain (RMS 1): 0.05 (SNR ≈ 31 dB). The checkpoint,
@@ -183,14 +179,8 @@ const KWS_EPS: f64 = 0.05;
 #[test]
 fn bim_b_fools_the_trained_kws_cnn_in_the_waveform_domain() {
     let recordings = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/fsdd/recordings");
-    let Some(dir) = checkpoint_dir() else {
-        eprintln!("skipped: no kws-cnn checkpoint (set SOUNDPROOF_KWS_CHECKPOINT to a `train` folder)");
-        return;
-    };
-    if !recordings.is_dir() {
-        eprintln!("skipped: no FSDD at {}", recordings.display());
-        return;
-    }
+    let dir = checkpoint_dir();
+    assert!(recordings.is_dir(), "no FSDD at {} (../shared/data beside the repository)", recordings.display());
     tch::set_num_threads(2);
     let (target, ck) = AttackTarget::from_checkpoint(&dir, Domain::Waveform, Device::Cpu).unwrap();
     let examples = evenly(&fsdd::index(&recordings).unwrap().test, 10);

@@ -5,8 +5,8 @@
 //!   along the weight vector `w`. So PGD on the smoothed classifier must move straight at the
 //!   boundary (δ parallel to `w`), stay inside its L2 budget, cross the boundary when the
 //!   budget is 1.2× the distance `|w·x + b| / ‖w‖₂` and cannot when it is 0.8×.
-//! * End to end on the trained kws-cnn checkpoint and its ONNX export (skipped, with a message,
-//!   where the checkpoint or FSDD is absent): no flip inside the certified radius, flips far
+//! * End to end on the shipped kws-cnn (`models/kws-fsdd.onnx`, attacked through the checkpoint
+//!   beside it, certified in tract): no flip inside the certified radius, flips far
 //!   outside it.
 
 use soundproof_tools::attack::audit::{run_audit, smoothed_pgd, AuditClip, AuditConfig, SmoothedAttack};
@@ -56,26 +56,16 @@ fn pgd_on_the_smoothed_linear_classifier_goes_straight_at_the_boundary() {
     }
 }
 
-fn checkpoint_dir() -> Option<PathBuf> {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    std::env::var_os("SOUNDPROOF_KWS_CHECKPOINT")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([manifest.join("../out/repro-kws-fsdd"), manifest.join("../../main/out/repro-kws-fsdd")])
-        .find(|p| p.join("checkpoint.json").is_file() && p.join("kws-fsdd.onnx").is_file())
+/// The shipped model, whose checkpoint ships beside it (`soundproof-tools import`: batch norms folded, every weight the ONNX file's, checked on load).
+fn checkpoint_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/kws-fsdd.onnx")
 }
 
 #[test]
 fn no_flip_inside_the_certified_radius_of_the_trained_kws_cnn() {
     let recordings = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/fsdd/recordings");
-    let Some(dir) = checkpoint_dir() else {
-        eprintln!("skipped: no kws-cnn checkpoint with its ONNX export (set SOUNDPROOF_KWS_CHECKPOINT to a `train` folder)");
-        return;
-    };
-    if !recordings.is_dir() {
-        eprintln!("skipped: no FSDD at {}", recordings.display());
-        return;
-    }
+    let dir = checkpoint_dir();
+    assert!(recordings.is_dir(), "no FSDD at {} (../shared/data beside the repository)", recordings.display());
     tch::set_num_threads(2);
     let rate = soundproof_tools::checkpoint::Checkpoint::load(&dir).unwrap().sample_rate;
     let examples = evenly(&soundproof_tools::data::fsdd::index(&recordings).unwrap().test, 2);
@@ -98,7 +88,7 @@ fn no_flip_inside_the_certified_radius_of_the_trained_kws_cnn() {
         predict_n: 300,
         deepfool_steps: 50,
     };
-    let r = run_audit(&dir, &dir.join("kws-fsdd.onnx"), &clips, &cfg, Device::Cpu, |_| {}).unwrap();
+    let r = run_audit(&dir, &dir, &clips, &cfg, Device::Cpu, |_| {}).unwrap();
     eprintln!("{:?}", r.summary);
     assert_eq!(r.certified, 2, "both clips should be certified: {:?}", r.results.iter().map(|c| &c.certificate).collect::<Vec<_>>());
     assert_eq!(r.summary[0].flipped, 0, "a flip inside the certified radius: {:?}", r.results);

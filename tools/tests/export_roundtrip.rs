@@ -87,6 +87,7 @@ fn round_trip(
         input_shape: shape[1..].to_vec(),
         width,
         sample_rate: 16_000,
+        folded: false,
     };
     tch::manual_seed(7);
     let vs = nn::VarStore::new(Device::Cpu);

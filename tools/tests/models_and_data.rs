@@ -12,7 +12,7 @@ fn data() -> PathBuf {
 }
 
 fn spec(arch: Arch, input: &[i64], classes: usize) -> ModelSpec {
-    ModelSpec { arch, n_classes: classes, input_shape: input.to_vec(), width: 1.0, sample_rate: 16_000 }
+    ModelSpec { arch, n_classes: classes, input_shape: input.to_vec(), width: 1.0, sample_rate: 16_000, folded: false }
 }
 
 #[test]

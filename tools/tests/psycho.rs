@@ -16,7 +16,7 @@
 //!   gradient counts, and the room variant counts K gradients per iteration and is seeded.
 //! * The imperceptible and robust attack (004 §4.2 + §4.3) on a 1.1 kHz energy detector in
 //!   simulated rooms: robust in held-out rooms before and after §4.3, and §4.3 cuts `ℓθ` tenfold.
-//! * On the trained kws-cnn checkpoint (skipped, with a message, where it or FSDD is absent):
+//! * On the shipped kws-cnn (`models/kws-fsdd.onnx` and the checkpoint beside it):
 //!   two clips stay fooled through stage 2, which brings nearly every bin of the perturbation
 //!   under θx (stage 1 alone leaves much of it audible).
 
@@ -306,25 +306,15 @@ fn the_robust_attack_masks_a_room_robust_perturbation_and_stays_robust() {
     assert!(psycho::attack_robust(&target, &x, &reference, &bounds, Goal::Untargeted, &plain, &plain.robust).is_err());
 }
 
-fn checkpoint_dir() -> Option<PathBuf> {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    std::env::var_os("SOUNDPROOF_KWS_CHECKPOINT")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([manifest.join("../out/repro-kws-fsdd"), manifest.join("../../main/out/repro-kws-fsdd")])
-        .find(|p| p.join("checkpoint.json").is_file())
+/// The shipped model, whose checkpoint ships beside it (`soundproof-tools import`: batch norms folded, every weight the ONNX file's, checked on load).
+fn checkpoint_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/kws-fsdd.onnx")
 }
 
 #[test]
 fn psycho_fools_the_trained_kws_cnn_under_the_masking_threshold() {
-    let Some(dir) = checkpoint_dir() else {
-        eprintln!("skipped: no kws-cnn checkpoint (set SOUNDPROOF_KWS_CHECKPOINT to a `train` folder)");
-        return;
-    };
-    if !recordings().is_dir() {
-        eprintln!("skipped: no FSDD at {}", recordings().display());
-        return;
-    }
+    let dir = checkpoint_dir();
+    assert!(recordings().is_dir(), "no FSDD at {} (../shared/data beside the repository)", recordings().display());
     tch::set_num_threads(2);
     let (target, ck) = AttackTarget::from_checkpoint(&dir, Domain::Waveform, Device::Cpu).unwrap();
     let examples = evenly(&fsdd::index(&recordings()).unwrap().test, 2);

@@ -1,6 +1,6 @@
-//! The transfer run (`soundproof_tools::transfer`) on the trained kws-rt checkpoint and its
-//! exported ONNX model (`models/kws-fsdd-rt.onnx`, the same weights run by the engine in
-//! tract); skipped, with a message, where the checkpoint or FSDD is absent.
+//! The transfer run (`soundproof_tools::transfer`) on the shipped kws-rt: its checkpoint
+//! (`models/kws-fsdd-rt.checkpoint.json` + `.safetensors`, in tch) and its ONNX model
+//! (`models/kws-fsdd-rt.onnx`, the same weights run by the engine in tract).
 //!
 //! * The engine's path (clip gain, front end, tract) and the checkpoint's (tch) give the same
 //!   verdict on the clean, rebuilt clean and rebuilt adversarial audio of every clip (one
@@ -23,32 +23,23 @@ fn manifest() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn checkpoint_dir() -> Option<PathBuf> {
-    std::env::var_os("SOUNDPROOF_KWS_RT_CHECKPOINT")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([manifest().join("../out/repro-kws-fsdd-rt"), manifest().join("../../main/out/repro-kws-fsdd-rt")])
-        .find(|p| p.join("checkpoint.json").is_file())
+/// The shipped model, whose checkpoint ships beside it (`soundproof-tools import`: batch norms folded, every weight the ONNX file's, checked on load).
+fn checkpoint_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/kws-fsdd-rt.onnx")
 }
 
-fn clips(n: usize) -> Option<Vec<LabelledClip>> {
+fn clips(n: usize) -> Vec<LabelledClip> {
     let recordings = manifest().join("../../shared/data/fsdd/recordings");
-    if !recordings.is_dir() {
-        eprintln!("skipped: no FSDD at {}", recordings.display());
-        return None;
-    }
+    assert!(recordings.is_dir(), "no FSDD at {} (../shared/data beside the repository)", recordings.display());
     let test = fsdd::index(&recordings).unwrap().test;
-    Some(evenly(&test, n).into_iter().map(|e| LabelledClip { path: e.path, label: e.label as i64 }).collect())
+    evenly(&test, n).into_iter().map(|e| LabelledClip { path: e.path, label: e.label as i64 }).collect()
 }
 
-fn members() -> Option<Vec<Member>> {
-    let Some(dir) = checkpoint_dir() else {
-        eprintln!("skipped: no kws-rt checkpoint (set SOUNDPROOF_KWS_RT_CHECKPOINT to a `train` folder)");
-        return None;
-    };
+fn members() -> Vec<Member> {
+    let dir = checkpoint_dir();
     let onnx = manifest().join("../models/kws-fsdd-rt.onnx");
     let specs = [MemberSpec::parse(&format!("torch={}", dir.display()), false), MemberSpec::parse(onnx.to_str().unwrap(), true)];
-    Some(specs.iter().map(|s| Member::load(s, Device::Cpu).unwrap()).collect())
+    specs.iter().map(|s| Member::load(s, Device::Cpu).unwrap()).collect()
 }
 
 fn options(eps: f64, rebuild: Rebuild) -> TransferOptions {
@@ -74,7 +65,7 @@ fn scratch(name: &str) -> PathBuf {
 
 #[test]
 fn the_engine_and_the_checkpoint_agree_on_rebuilt_audio() {
-    let (Some(mut members), Some(clips)) = (members(), clips(6)) else { return };
+    let (mut members, clips) = (members(), clips(6));
     tch::set_num_threads(2);
     assert_eq!(members[1].name, "kws-fsdd-rt");
     let out = scratch("agree");
@@ -103,7 +94,7 @@ fn the_engine_and_the_checkpoint_agree_on_rebuilt_audio() {
 
 #[test]
 fn zero_radius_fools_nobody() {
-    let (Some(mut members), Some(clips)) = (members(), clips(4)) else { return };
+    let (mut members, clips) = (members(), clips(4));
     tch::set_num_threads(2);
     let r = run(&mut members, &[0], &clips, &options(0.0, Rebuild::GriffinLim), &scratch("zero")).unwrap();
     let src = &r.sources[0];

@@ -170,7 +170,8 @@ impl AttackTarget {
         AttackTarget { f: Box::new(f), domain, device, forwards: Cell::new(0), gradients: Cell::new(0), _vs: None }
     }
 
-    /// The trained model in checkpoint folder `dir` (eval mode, weights frozen) in `domain`.
+    /// The trained model at `dir` (a checkpoint folder, or a shipped model's .onnx file with its
+    /// checkpoint beside it: see [`Checkpoint::load`]), eval mode, weights frozen, in `domain`.
     pub fn from_checkpoint(dir: &Path, domain: Domain, device: Device) -> Result<(Self, Checkpoint)> {
         let ck = Checkpoint::load(dir)?;
         let (mut vs, model) = ck.build(dir, device)?;

@@ -226,18 +226,26 @@ pub fn walk(layers: &[Layer], shape: &[i64]) -> (Vec<i64>, u64) {
 pub struct Builder<'a> {
     p: nn::Path<'a>,
     arch: &'static str,
+    /// Batch norms after a convolution become that convolution's bias (see `ModelSpec::folded`).
+    folded: bool,
     pub shape: Vec<i64>,
     pub layers: Vec<Layer>,
 }
 
 impl<'a> Builder<'a> {
     pub fn new(p: nn::Path<'a>, arch: &'static str, shape: &[i64]) -> Self {
-        Builder { p, arch, shape: shape.to_vec(), layers: Vec::new() }
+        Builder { p, arch, folded: false, shape: shape.to_vec(), layers: Vec::new() }
+    }
+
+    /// Builds the folded form (see `ModelSpec::folded`) when `folded`.
+    pub fn folded(mut self, folded: bool) -> Self {
+        self.folded = folded;
+        self
     }
 
     /// A nested builder (residual branches) under `name`, starting from the current shape.
     pub fn branch(&self, name: &str) -> Builder<'a> {
-        Builder { p: self.p.sub(name), arch: self.arch, shape: self.shape.clone(), layers: Vec::new() }
+        Builder { p: self.p.sub(name), arch: self.arch, folded: self.folded, shape: self.shape.clone(), layers: Vec::new() }
     }
 
     fn name(&self) -> String {
@@ -296,6 +304,18 @@ impl<'a> Builder<'a> {
 
     pub fn bn(&mut self) -> Result<&mut Self> {
         let c = self.channels();
+        if self.folded {
+            // The ONNX export folds a batch norm into the convolution right before it (and
+            // only there): the folded model has that convolution's bias in its place.
+            let k = self.layers.len().saturating_sub(1);
+            let p = self.p.sub(format!("l{k}"));
+            if let Some(Layer::Conv(conv)) = self.layers.last_mut() {
+                if conv.bias.is_none() {
+                    conv.bias = Some(p.zeros("bias", &[c]));
+                    return Ok(self);
+                }
+            }
+        }
         let cfg = nn::BatchNormConfig { ws_init: nn::Init::Const(1.0), ..Default::default() };
         let p = self.p.sub(self.name());
         let bn = if self.shape.len() == 2 { nn::batch_norm1d(&p, c, cfg) } else { nn::batch_norm2d(&p, c, cfg) };

@@ -73,6 +73,12 @@ pub struct ModelSpec {
     pub width: f64,
     /// Sample rate of the waveform (for the gammatone filterbank of `cnn1d`).
     pub sample_rate: u32,
+    /// Batch norms folded into the convolutions before them (each such convolution has a
+    /// bias instead), as in the exported ONNX graph: the form of a checkpoint imported from a
+    /// shipped model (`soundproof-tools import`), an exact copy of that model's function for
+    /// attacks. Not for training (no batch statistics left). Absent in `train`'s checkpoints.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub folded: bool,
 }
 
 /// Scales a channel count by the width multiplier (at least 4).
@@ -88,7 +94,7 @@ pub struct Model {
 impl Model {
     /// Builds the architecture's variables under `p`.
     pub fn new(p: &nn::Path, spec: &ModelSpec) -> Result<Model> {
-        let b = Builder::new(p.sub(spec.arch.name()), spec.arch.name(), &spec.input_shape);
+        let b = Builder::new(p.sub(spec.arch.name()), spec.arch.name(), &spec.input_shape).folded(spec.folded);
         let layers = match spec.arch {
             Arch::KwsCnn => kws::cnn(b, spec)?,
             Arch::KwsRt => kws::rt(b, spec)?,

@@ -45,7 +45,7 @@ pub fn card(name: &str) -> ModelCard {
             command: "tests/tests/pipeline.rs".into(),
             training_seconds: 0.0,
         },
-        metrics: Metrics { test_accuracy: 0.0, test_examples: 0, validation_accuracy: None, accuracy_drop_points: None },
+        metrics: Metrics { test_accuracy: 0.0, test_examples: 0, validation_accuracy: None, accuracy_drop_points: None, cross_validation: None },
     }
 }
 

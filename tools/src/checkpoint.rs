@@ -208,6 +208,7 @@ impl Checkpoint {
                 test_examples: self.test_examples,
                 validation_accuracy: Some(self.validation_accuracy),
                 accuracy_drop_points: None,
+                cross_validation: None,
             },
         }
     }

@@ -143,6 +143,23 @@ struct TrainArgs {
 }
 
 #[derive(Args)]
+struct CvArgs {
+    #[command(flatten)]
+    train: TrainArgs,
+    /// Also quantize each fold's model to int8 (calibrated on the fold's training clips) and
+    /// evaluate it on the held-out speaker.
+    #[arg(long)]
+    int8: bool,
+    /// The FFT of the int8 copies (as `quantize --fft-backend`; default: the f32 model's).
+    #[arg(long, value_enum)]
+    int8_fft_backend: Option<FftBackendArg>,
+    /// Model files whose cards receive the result (`metrics.cross_validation`): f32 cards the
+    /// f32 folds, int8 cards the int8 folds (needs --int8). Repeat for several.
+    #[arg(long)]
+    record: Vec<PathBuf>,
+}
+
+#[derive(Args)]
 struct ExportArgs {
     /// Folder written by `train`.
     #[arg(long)]
@@ -513,6 +530,11 @@ enum Command {
     /// Train a model; writes the checkpoint, train_log.json, training_curve.png and the f32
     /// ONNX model with its card into --out.
     Train(TrainArgs),
+    /// Leave-one-speaker-out cross-validation of a training recipe on FSDD: the `train`
+    /// arguments, once per speaker with that speaker held out (--out/SPEAKER), each fold's
+    /// accuracy on the voice it never heard (f32, and int8 with --int8); optionally recorded
+    /// in model cards (--record). Writes cross_validation.json into --out.
+    Cv(CvArgs),
     /// Checkpoint → ONNX (f32) + model card.
     Export(ExportArgs),
     /// f32 ONNX → f16 or int8 (int8 calibrated on training-split features); then evaluates it.
@@ -560,6 +582,108 @@ fn command_line() -> String {
 }
 
 fn run_train(a: TrainArgs) -> anyhow::Result<()> {
+    let cfg = train_config(&a);
+    let spec = a.data.spec();
+    let default_name = format!("{}-{}", a.model.name(), a.data.dataset.trim_end_matches('/').rsplit('/').next().unwrap_or("data"));
+    let name = a.name.clone().unwrap_or(default_name);
+    let out = a.out.clone().unwrap_or_else(|| Path::new("out").join("train").join(&name));
+    let report = train(&cfg, &spec, &out).with_context(|| format!("training {}", a.model.name()))?;
+    let onnx_path = out.join(format!("{name}.onnx"));
+    let exported = export(&out, &name, &onnx_path);
+    if a.json {
+        let mut v = serde_json::to_value(&report)?;
+        v["onnx"] = match &exported {
+            Ok(_) => serde_json::json!(onnx_path),
+            Err(e) => serde_json::json!({ "error": e.to_string() }),
+        };
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        match &exported {
+            Ok(_) => eprintln!("exported {}", onnx_path.display()),
+            Err(e) => eprintln!("warning: no ONNX export ({e}); the checkpoint in {} can be exported later", out.display()),
+        }
+    }
+    Ok(())
+}
+
+fn run_cv(a: CvArgs) -> anyhow::Result<()> {
+    use soundproof::model::{CrossValidation, CvFold};
+    let t = &a.train;
+    let cfg = train_config(t);
+    let DatasetSpec::Fsdd { recordings } = t.data.spec() else {
+        anyhow::bail!("cv: leave-one-speaker-out needs --dataset fsdd");
+    };
+    let speakers = soundproof_tools::data::fsdd::speakers(&recordings)?;
+    anyhow::ensure!(speakers.len() >= 2, "cv: {} speakers in {}", speakers.len(), recordings.display());
+    let name = t.name.clone().unwrap_or_else(|| format!("{}-fsdd", t.model.name()));
+    let out = t.out.clone().unwrap_or_else(|| Path::new("out").join("cv").join(&name));
+    let (mut f32_folds, mut int8_folds) = (Vec::new(), Vec::new());
+    for (k, speaker) in speakers.iter().enumerate() {
+        let spec = DatasetSpec::FsddSpeaker { recordings: recordings.clone(), held_out: speaker.clone() };
+        let dir = out.join(speaker);
+        if !t.json {
+            eprintln!("fold {}/{}: {speaker} held out", k + 1, speakers.len());
+        }
+        let report = train(&cfg, &spec, &dir).with_context(|| format!("training the fold without {speaker}"))?;
+        let onnx_path = dir.join(format!("{name}.onnx"));
+        export(&dir, &name, &onnx_path).with_context(|| format!("exporting {}", dir.display()))?;
+        // Both precisions are scored by the engine's runtime (tract) on the same clips of the
+        // held-out voice (all of them, or --max-clips evenly spaced).
+        let opts = EvalOptions { split: Split::Test, batch: 16, sigma: 0.0, seed: 0, max_clips: t.max_clips, shard: Shard::WHOLE };
+        let (r, _, _) = evaluate(&onnx_path, &spec, &opts)?;
+        f32_folds.push(CvFold { held_out: speaker.clone(), accuracy: r.accuracy, examples: r.examples });
+        if a.int8 {
+            let q = quantized_path(&onnx_path, Precision::Int8);
+            quantize(&onnx_path, Precision::Int8, &spec, 256, a.int8_fft_backend.map(Into::into), &q)?;
+            let (r, _, _) = evaluate(&q, &spec, &opts)?;
+            int8_folds.push(CvFold { held_out: speaker.clone(), accuracy: r.accuracy, examples: r.examples });
+        }
+        if !t.json {
+            let i8 = int8_folds.last().filter(|_| a.int8).map(|f| format!(", int8 {:.2} %", 100.0 * f.accuracy)).unwrap_or_default();
+            eprintln!("fold {speaker}: {:.2} % of {} clips (tract; {:.2} % in training){i8}", 100.0 * r.accuracy, r.examples, 100.0 * report.test_accuracy);
+        }
+    }
+    let summary = |folds: Vec<CvFold>| CrossValidation {
+        scheme: "leave-one-speaker-out".into(),
+        mean_accuracy: folds.iter().map(|f| f.accuracy).sum::<f64>() / folds.len() as f64,
+        min_accuracy: folds.iter().map(|f| f.accuracy).fold(f64::INFINITY, f64::min),
+        folds,
+        command: command_line(),
+    };
+    let f32_cv = summary(f32_folds);
+    let int8_cv = (!int8_folds.is_empty()).then(|| summary(int8_folds));
+    std::fs::create_dir_all(&out)?;
+    write_json(&out.join("cross_validation.json"), &serde_json::json!({ "f32": f32_cv, "int8": int8_cv }))?;
+    for path in &a.record {
+        let mut proto = onnx::load(path)?;
+        let mut card = onnx::card_of(&proto)?;
+        let cv = match card.precision {
+            Precision::Int8 => int8_cv.clone().with_context(|| format!("{} is int8: run with --int8", path.display()))?,
+            _ => f32_cv.clone(),
+        };
+        card.metrics.cross_validation = Some(cv);
+        onnx::set_card(&mut proto, &card)?;
+        onnx::save(&proto, path)?;
+    }
+    if t.json {
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "f32": f32_cv, "int8": int8_cv }))?);
+    } else {
+        println!("leave-one-speaker-out, {} ({} folds):", t.model.name(), f32_cv.folds.len());
+        for (i, f) in f32_cv.folds.iter().enumerate() {
+            let i8 = int8_cv.as_ref().map(|c| format!("   int8 {:6.2} %", 100.0 * c.folds[i].accuracy)).unwrap_or_default();
+            println!("  {:<10} {:6.2} % of {} clips{i8}", f.held_out, 100.0 * f.accuracy, f.examples);
+        }
+        let i8 = int8_cv.as_ref().map(|c| format!("; int8 mean {:.2} %, min {:.2} %", 100.0 * c.mean_accuracy, 100.0 * c.min_accuracy)).unwrap_or_default();
+        println!("  mean {:.2} %, min {:.2} %{i8}", 100.0 * f32_cv.mean_accuracy, 100.0 * f32_cv.min_accuracy);
+        for p in &a.record {
+            println!("recorded in the card of {}", p.display());
+        }
+    }
+    Ok(())
+}
+
+/// The training configuration of `train`'s (and `cv`'s) arguments.
+fn train_config(a: &TrainArgs) -> TrainConfig {
     let mut cfg = TrainConfig::new(a.model);
     cfg.epochs = a.epochs;
     cfg.batch_size = a.batch_size;
@@ -586,27 +710,7 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
     };
     cfg.command = command_line();
     cfg.quiet = a.json;
-    let spec = a.data.spec();
-    let default_name = format!("{}-{}", a.model.name(), a.data.dataset.trim_end_matches('/').rsplit('/').next().unwrap_or("data"));
-    let name = a.name.clone().unwrap_or(default_name);
-    let out = a.out.clone().unwrap_or_else(|| Path::new("out").join("train").join(&name));
-    let report = train(&cfg, &spec, &out).with_context(|| format!("training {}", a.model.name()))?;
-    let onnx_path = out.join(format!("{name}.onnx"));
-    let exported = export(&out, &name, &onnx_path);
-    if a.json {
-        let mut v = serde_json::to_value(&report)?;
-        v["onnx"] = match &exported {
-            Ok(_) => serde_json::json!(onnx_path),
-            Err(e) => serde_json::json!({ "error": e.to_string() }),
-        };
-        println!("{}", serde_json::to_string_pretty(&v)?);
-    } else {
-        match &exported {
-            Ok(_) => eprintln!("exported {}", onnx_path.display()),
-            Err(e) => eprintln!("warning: no ONNX export ({e}); the checkpoint in {} can be exported later", out.display()),
-        }
-    }
-    Ok(())
+    cfg
 }
 
 fn run_export(a: ExportArgs) -> anyhow::Result<()> {
@@ -1019,6 +1123,7 @@ fn main() -> anyhow::Result<()> {
         Command::Train(a) => run_train(a),
         Command::Export(a) => run_export(a),
         Command::Quantize(a) => run_quantize(a),
+        Command::Cv(a) => run_cv(a),
         Command::Import(a) => {
             let ck = soundproof_tools::checkpoint::Checkpoint::import(&a.model).with_context(|| format!("importing {}", a.model.display()))?;
             let (meta, weights) = soundproof_tools::checkpoint::files(&a.model);

@@ -56,6 +56,28 @@ fn fsdd_split_is_official() {
 }
 
 #[test]
+fn leave_one_speaker_out_folds_hold_the_voice_out() {
+    let recordings = data().join("fsdd/recordings");
+    let speakers = soundproof_tools::data::fsdd::speakers(&recordings).expect("speakers");
+    assert_eq!(speakers, ["george", "jackson", "nicolas", "theo", "yweweler"]);
+    let speaker = |e: &soundproof_tools::data::Example| e.path.file_name().unwrap().to_str().unwrap().split('_').nth(1).unwrap().to_string();
+    let take = |e: &soundproof_tools::data::Example| -> u32 { e.path.file_stem().unwrap().to_str().unwrap().rsplit('_').next().unwrap().parse().unwrap() };
+    for s in &speakers {
+        let idx = DatasetSpec::FsddSpeaker { recordings: recordings.clone(), held_out: s.clone() }.index().expect("fold");
+        // Every clip of the held-out voice (10 digits × 50 takes) is the test set, and only those.
+        assert_eq!(idx.test.len(), 500, "{s}");
+        assert!(idx.test.iter().all(|e| speaker(e) == *s));
+        assert!(idx.train.iter().chain(&idx.validation).all(|e| speaker(e) != *s));
+        // The four others: takes 5-9 validate, the remaining 45 takes train.
+        assert_eq!((idx.train.len(), idx.validation.len()), (4 * 10 * 45, 4 * 10 * 5));
+        assert!(idx.validation.iter().all(|e| (5..10).contains(&take(e))));
+        assert!(idx.train.iter().all(|e| !(5..10).contains(&take(e))));
+        assert!(idx.split.contains(s.as_str()));
+    }
+    assert!(DatasetSpec::FsddSpeaker { recordings, held_out: "nobody".into() }.index().is_err());
+}
+
+#[test]
 fn esc10_folds() {
     let root = data().join("esc10");
     let folds = esc10::folds(&root).expect("meta.csv");

@@ -70,6 +70,32 @@ pub struct Metrics {
     pub validation_accuracy: Option<f64>,
     /// For quantized models: accuracy of the f32 parent minus this model's, in points.
     pub accuracy_drop_points: Option<f64>,
+    /// Cross-validation of the model's training recipe on held-out groups (for FSDD, leave one
+    /// speaker out: what a voice the model never heard can expect, which the official split,
+    /// other takes of the same five speakers, does not say). Absent when not measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_validation: Option<CrossValidation>,
+}
+
+/// Accuracy of one recipe trained once per fold, each fold's held-out group as its test set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CrossValidation {
+    /// e.g. `leave-one-speaker-out`.
+    pub scheme: String,
+    pub folds: Vec<CvFold>,
+    /// Mean over the folds of their accuracy, in [0, 1].
+    pub mean_accuracy: f64,
+    pub min_accuracy: f64,
+    /// The command that reproduces the folds.
+    pub command: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CvFold {
+    /// The held-out group (a speaker, a fold).
+    pub held_out: String,
+    pub accuracy: f64,
+    pub examples: usize,
 }
 
 /// The model card.
@@ -177,6 +203,20 @@ impl ModelCard {
                 }
             }
         }
+        if let Some(cv) = &self.metrics.cross_validation {
+            let acc: Vec<f64> = cv.folds.iter().map(|f| f.accuracy).collect();
+            if acc.is_empty() || acc.iter().any(|a| !(0.0..=1.0).contains(a)) || cv.folds.iter().any(|f| f.examples == 0) {
+                return Err(self.bad("cross-validation: no folds, an empty fold or an accuracy outside [0, 1]"));
+            }
+            let mean = acc.iter().sum::<f64>() / acc.len() as f64;
+            let min = acc.iter().cloned().fold(f64::INFINITY, f64::min);
+            if (cv.mean_accuracy - mean).abs() > 1e-9 || cv.min_accuracy != min {
+                return Err(self.bad(format!(
+                    "cross-validation: mean {} / min {} are not the folds' ({mean} / {min})",
+                    cv.mean_accuracy, cv.min_accuracy
+                )));
+            }
+        }
         Ok(())
     }
 
@@ -219,6 +259,46 @@ fn flatten(prefix: &str, v: &serde_json::Value, out: &mut BTreeMap<String, Strin
         }
         other => {
             out.insert(prefix.to_string(), other.to_string());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped() -> ModelCard {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/kws-fsdd-rt.json");
+        ModelCard::from_json(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    /// A card's cross-validation summary must be its folds' own mean and minimum.
+    #[test]
+    fn cross_validation_summary_must_come_from_its_folds() {
+        let mut card = shipped();
+        let fold = |s: &str, a: f64| CvFold { held_out: s.into(), accuracy: a, examples: 500 };
+        let cv = CrossValidation {
+            scheme: "leave-one-speaker-out".into(),
+            folds: vec![fold("a", 0.9), fold("b", 0.8), fold("c", 1.0)],
+            mean_accuracy: 0.9,
+            min_accuracy: 0.8,
+            command: "cv".into(),
+        };
+        card.metrics.cross_validation = Some(cv.clone());
+        card.validate().unwrap();
+        // It survives the JSON round trip, and old cards without it still read.
+        assert_eq!(ModelCard::from_json(&card.to_json()).unwrap(), card);
+        let mut old = card.clone();
+        old.metrics.cross_validation = None;
+        assert!(!old.to_json().contains("cross_validation"));
+        for bad in [
+            CrossValidation { mean_accuracy: 0.95, ..cv.clone() },
+            CrossValidation { min_accuracy: 0.9, ..cv.clone() },
+            CrossValidation { folds: vec![], mean_accuracy: 0.0, min_accuracy: 0.0, ..cv.clone() },
+            CrossValidation { folds: vec![fold("a", 1.5)], mean_accuracy: 1.5, min_accuracy: 1.5, ..cv.clone() },
+        ] {
+            card.metrics.cross_validation = Some(bad);
+            assert!(card.validate().unwrap_err().to_string().contains("cross-validation"));
         }
     }
 }

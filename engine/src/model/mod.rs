@@ -7,7 +7,7 @@
 //! cached. Every refusal names the file and the disagreement.
 pub mod card;
 
-pub use card::{CardError, InputKind, ModelCard, Precision};
+pub use card::{CardError, CrossValidation, CvFold, InputKind, ModelCard, Precision};
 
 use crate::dsp::{FeatureConfig, FrontEnd};
 use std::path::{Path, PathBuf};

@@ -59,6 +59,57 @@ pub fn index(recordings: &Path) -> Result<DatasetIndex> {
     Ok(idx)
 }
 
+/// The speakers of the recordings folder, sorted.
+pub fn speakers(recordings: &Path) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for path in wav_files("fsdd", recordings)? {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if let Some((_, speaker, _)) = parse_name(name) {
+            if !out.iter().any(|s| s == speaker) {
+                out.push(speaker.to_string());
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// One fold of leave-one-speaker-out cross-validation: every clip of `held_out` (all digits,
+/// all takes) is the test set; of the other speakers, takes 5-9 validate (early stopping) and
+/// takes 0-4 and 10-49 train. No clip of the held-out voice is seen before the test.
+pub fn index_without_speaker(recordings: &Path, held_out: &str) -> Result<DatasetIndex> {
+    let all = index(recordings)?;
+    let speaker_of = |e: &Example| e.path.file_name().and_then(|n| n.to_str()).and_then(parse_name).map(|(_, s, t)| (s.to_string(), t));
+    let mut idx = DatasetIndex {
+        split: format!(
+            "leave-one-speaker-out fold: speaker {held_out} (all takes) test; other speakers: takes {TEST_TAKES}-{} validation, takes 0-{} and {VALIDATION_TAKES_END}-49 train",
+            VALIDATION_TAKES_END - 1,
+            TEST_TAKES - 1
+        ),
+        train: Vec::new(),
+        validation: Vec::new(),
+        test: Vec::new(),
+        ..all.clone()
+    };
+    for e in all.test.iter().chain(&all.validation).chain(&all.train) {
+        let Some((speaker, take)) = speaker_of(e) else { continue };
+        if speaker == held_out {
+            idx.test.push(e.clone());
+        } else if (TEST_TAKES..VALIDATION_TAKES_END).contains(&take) {
+            idx.validation.push(e.clone());
+        } else {
+            idx.train.push(e.clone());
+        }
+    }
+    if idx.test.is_empty() {
+        return Err(ToolsError::dataset("fsdd", format!("no clips of speaker {held_out:?} in {}", recordings.display())));
+    }
+    idx.test.sort_by(|a, b| a.path.cmp(&b.path));
+    idx.train.sort_by(|a, b| a.path.cmp(&b.path));
+    idx.validation.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(idx)
+}
+
 #[cfg(test)]
 mod tests {
     use super::parse_name;

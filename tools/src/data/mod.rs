@@ -104,6 +104,9 @@ impl DatasetIndex {
 pub enum DatasetSpec {
     /// FSDD recordings folder.
     Fsdd { recordings: PathBuf },
+    /// FSDD with one speaker held out (a fold of leave-one-speaker-out cross-validation): every
+    /// clip of `held_out` is the test set, the other speakers train and validate.
+    FsddSpeaker { recordings: PathBuf, held_out: String },
     /// ESC-10 root (with `meta.csv` and `audio/`), the fold held out for test and the one for
     /// validation (default: the next fold present, cyclically).
     Esc10 {
@@ -144,6 +147,7 @@ impl DatasetSpec {
     pub fn index(&self) -> Result<DatasetIndex> {
         let index = match self {
             DatasetSpec::Fsdd { recordings } => fsdd::index(recordings)?,
+            DatasetSpec::FsddSpeaker { recordings, held_out } => fsdd::index_without_speaker(recordings, held_out)?,
             DatasetSpec::Esc10 {
                 root,
                 test_fold,

@@ -61,6 +61,7 @@ pub fn card(name: &str, input: InputKind, labels: usize) -> ModelCard {
             test_examples: 0,
             validation_accuracy: None,
             accuracy_drop_points: None,
+            cross_validation: None,
         },
     }
 }

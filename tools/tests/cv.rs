@@ -1,0 +1,71 @@
+//! `soundproof-tools cv`: leave-one-speaker-out cross-validation of a (tiny) recipe, end to end
+//! through the command: one fold per FSDD speaker, each trained without that voice and tested
+//! on it; the summary is the mean and minimum of the folds' own accuracies; `--record` writes
+//! the f32 folds into an f32 card and the int8 folds into an int8 card, and the engine loads
+//! both models afterwards.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn scratch() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("soundproof-cv-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn card(path: &Path) -> Value {
+    serde_json::from_str(&soundproof::model::Model::load(path).unwrap().card().to_json()).unwrap()
+}
+
+#[test]
+fn cv_trains_one_fold_per_speaker_and_records_the_summary() {
+    let dir = scratch();
+    let (f32_model, int8_model) = (dir.join("kws-fsdd-rt.onnx"), dir.join("kws-fsdd-rt-int8.onnx"));
+    std::fs::copy(root().join("models/kws-fsdd-rt.onnx"), &f32_model).unwrap();
+    std::fs::copy(root().join("models/kws-fsdd-rt-int8.onnx"), &int8_model).unwrap();
+    let out = dir.join("cv");
+    let o = Command::new(env!("CARGO_BIN_EXE_soundproof-tools"))
+        .current_dir(root())
+        .args(["cv", "--model", "kws-rt", "--dataset", "fsdd", "--epochs", "1", "--batch-size", "16", "--max-clips", "40"])
+        .args(["--threads", "2", "--device", "cpu", "--int8", "--json", "--out"])
+        .arg(&out)
+        .arg("--record")
+        .arg(&f32_model)
+        .arg("--record")
+        .arg(&int8_model)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(out.join("cross_validation.json")).unwrap()).unwrap();
+    assert_eq!(v, written);
+    for precision in ["f32", "int8"] {
+        let cv = &v[precision];
+        assert_eq!(cv["scheme"], "leave-one-speaker-out");
+        let folds = cv["folds"].as_array().unwrap();
+        let held: Vec<&str> = folds.iter().map(|f| f["held_out"].as_str().unwrap()).collect();
+        assert_eq!(held, ["george", "jackson", "nicolas", "theo", "yweweler"]);
+        let acc: Vec<f64> = folds.iter().map(|f| f["accuracy"].as_f64().unwrap()).collect();
+        for (f, a) in folds.iter().zip(&acc) {
+            // --max-clips caps each split: 40 test clips of the held-out voice; accuracy a count.
+            assert_eq!(f["examples"], 40);
+            assert!((a * 40.0 - (a * 40.0).round()).abs() < 1e-9 && (0.0..=1.0).contains(a));
+        }
+        let mean = acc.iter().sum::<f64>() / 5.0;
+        assert!((cv["mean_accuracy"].as_f64().unwrap() - mean).abs() < 1e-12);
+        assert_eq!(cv["min_accuracy"].as_f64().unwrap(), acc.iter().cloned().fold(f64::INFINITY, f64::min));
+        assert!(cv["command"].as_str().unwrap().contains("cv --model kws-rt"));
+        // Each fold's model was written where the command says.
+        assert!(out.join(held[0]).join("kws-rt-fsdd.onnx").is_file());
+    }
+    // Recorded: the f32 card holds the f32 folds, the int8 card the int8 folds.
+    assert_eq!(card(&f32_model)["metrics"]["cross_validation"], v["f32"]);
+    assert_eq!(card(&int8_model)["metrics"]["cross_validation"], v["int8"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

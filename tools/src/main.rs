@@ -530,10 +530,10 @@ enum Command {
     /// Train a model; writes the checkpoint, train_log.json, training_curve.png and the f32
     /// ONNX model with its card into --out.
     Train(TrainArgs),
-    /// Leave-one-speaker-out cross-validation of a training recipe on FSDD: the `train`
-    /// arguments, once per speaker with that speaker held out (--out/SPEAKER), each fold's
-    /// accuracy on the voice it never heard (f32, and int8 with --int8); optionally recorded
-    /// in model cards (--record). Writes cross_validation.json into --out.
+    /// Cross-validation of a training recipe: the `train` arguments, once per fold (FSDD: each
+    /// speaker held out entirely, --out/SPEAKER; ESC-10: each fold held out, --out/fold-K), each
+    /// fold's accuracy on what it never saw (f32, and int8 with --int8); optionally recorded in
+    /// model cards (--record). Writes cross_validation.json into --out.
     Cv(CvArgs),
     /// Checkpoint → ONNX (f32) + model card.
     Export(ExportArgs),
@@ -610,41 +610,54 @@ fn run_cv(a: CvArgs) -> anyhow::Result<()> {
     use soundproof::model::{CrossValidation, CvFold};
     let t = &a.train;
     let cfg = train_config(t);
-    let DatasetSpec::Fsdd { recordings } = t.data.spec() else {
-        anyhow::bail!("cv: leave-one-speaker-out needs --dataset fsdd");
+    // The folds: FSDD, one per speaker (that voice held out entirely); ESC-10, one per fold
+    // present (that fold tests, the next one validates, the rest train: the ESC protocol).
+    let (scheme, dataset, folds): (&str, &str, Vec<(String, DatasetSpec)>) = match t.data.spec() {
+        DatasetSpec::Fsdd { recordings } => {
+            let speakers = soundproof_tools::data::fsdd::speakers(&recordings)?;
+            let folds = speakers.into_iter().map(|s| (s.clone(), DatasetSpec::FsddSpeaker { recordings: recordings.clone(), held_out: s })).collect();
+            ("leave-one-speaker-out", "fsdd", folds)
+        }
+        DatasetSpec::Esc10 { root, .. } => {
+            let folds = soundproof_tools::data::esc10::folds(&root)?;
+            let folds = folds.into_iter().map(|f| (format!("fold-{f}"), DatasetSpec::Esc10 { root: root.clone(), test_fold: f, validation_fold: None })).collect();
+            ("leave-one-fold-out", "esc10", folds)
+        }
+        DatasetSpec::FsddSpeaker { .. } | DatasetSpec::Folder { .. } => {
+            anyhow::bail!("cv: --dataset fsdd (one fold per speaker) or esc10 (one fold per ESC fold)")
+        }
     };
-    let speakers = soundproof_tools::data::fsdd::speakers(&recordings)?;
-    anyhow::ensure!(speakers.len() >= 2, "cv: {} speakers in {}", speakers.len(), recordings.display());
-    let name = t.name.clone().unwrap_or_else(|| format!("{}-fsdd", t.model.name()));
+    anyhow::ensure!(folds.len() >= 2, "cv: {} folds", folds.len());
+    let name = t.name.clone().unwrap_or_else(|| format!("{}-{dataset}", t.model.name()));
     let out = t.out.clone().unwrap_or_else(|| Path::new("out").join("cv").join(&name));
     let (mut f32_folds, mut int8_folds) = (Vec::new(), Vec::new());
-    for (k, speaker) in speakers.iter().enumerate() {
-        let spec = DatasetSpec::FsddSpeaker { recordings: recordings.clone(), held_out: speaker.clone() };
-        let dir = out.join(speaker);
+    let n_folds = folds.len();
+    for (k, (held, spec)) in folds.into_iter().enumerate() {
+        let dir = out.join(&held);
         if !t.json {
-            eprintln!("fold {}/{}: {speaker} held out", k + 1, speakers.len());
+            eprintln!("fold {}/{n_folds}: {held} held out", k + 1);
         }
-        let report = train(&cfg, &spec, &dir).with_context(|| format!("training the fold without {speaker}"))?;
+        let report = train(&cfg, &spec, &dir).with_context(|| format!("training the fold without {held}"))?;
         let onnx_path = dir.join(format!("{name}.onnx"));
         export(&dir, &name, &onnx_path).with_context(|| format!("exporting {}", dir.display()))?;
         // Both precisions are scored by the engine's runtime (tract) on the same clips of the
-        // held-out voice (all of them, or --max-clips evenly spaced).
+        // held-out fold (all of its clips, or --max-clips evenly spaced).
         let opts = EvalOptions { split: Split::Test, batch: 16, sigma: 0.0, seed: 0, max_clips: t.max_clips, shard: Shard::WHOLE };
         let (r, _, _) = evaluate(&onnx_path, &spec, &opts)?;
-        f32_folds.push(CvFold { held_out: speaker.clone(), accuracy: r.accuracy, examples: r.examples });
+        f32_folds.push(CvFold { held_out: held.clone(), accuracy: r.accuracy, examples: r.examples });
         if a.int8 {
             let q = quantized_path(&onnx_path, Precision::Int8);
             quantize(&onnx_path, Precision::Int8, &spec, 256, a.int8_fft_backend.map(Into::into), &q)?;
             let (r, _, _) = evaluate(&q, &spec, &opts)?;
-            int8_folds.push(CvFold { held_out: speaker.clone(), accuracy: r.accuracy, examples: r.examples });
+            int8_folds.push(CvFold { held_out: held.clone(), accuracy: r.accuracy, examples: r.examples });
         }
         if !t.json {
             let i8 = int8_folds.last().filter(|_| a.int8).map(|f| format!(", int8 {:.2} %", 100.0 * f.accuracy)).unwrap_or_default();
-            eprintln!("fold {speaker}: {:.2} % of {} clips (tract; {:.2} % in training){i8}", 100.0 * r.accuracy, r.examples, 100.0 * report.test_accuracy);
+            eprintln!("fold {held}: {:.2} % of {} clips (tract; {:.2} % in training){i8}", 100.0 * r.accuracy, r.examples, 100.0 * report.test_accuracy);
         }
     }
     let summary = |folds: Vec<CvFold>| CrossValidation {
-        scheme: "leave-one-speaker-out".into(),
+        scheme: scheme.into(),
         mean_accuracy: folds.iter().map(|f| f.accuracy).sum::<f64>() / folds.len() as f64,
         min_accuracy: folds.iter().map(|f| f.accuracy).fold(f64::INFINITY, f64::min),
         folds,
@@ -668,7 +681,7 @@ fn run_cv(a: CvArgs) -> anyhow::Result<()> {
     if t.json {
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "f32": f32_cv, "int8": int8_cv }))?);
     } else {
-        println!("leave-one-speaker-out, {} ({} folds):", t.model.name(), f32_cv.folds.len());
+        println!("{scheme}, {} ({} folds):", t.model.name(), f32_cv.folds.len());
         for (i, f) in f32_cv.folds.iter().enumerate() {
             let i8 = int8_cv.as_ref().map(|c| format!("   int8 {:6.2} %", 100.0 * c.folds[i].accuracy)).unwrap_or_default();
             println!("  {:<10} {:6.2} % of {} clips{i8}", f.held_out, 100.0 * f.accuracy, f.examples);

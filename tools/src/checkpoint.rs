@@ -109,16 +109,7 @@ impl Checkpoint {
     /// exports must have the file's operators and read exactly its weight tensors, bit for bit.
     fn check_against_onnx(&self, onnx_path: &Path) -> Result<()> {
         let refuse = |what: String| ToolsError::Onnx(format!("{}: its checkpoint disagrees with the model: {what}", onnx_path.display()));
-        let onnx_err = |e: anyhow::Error| ToolsError::Onnx(format!("{}: {e:#}", onnx_path.display()));
-        let proto = crate::onnx::load(onnx_path).map_err(onnx_err)?;
-        let card = crate::onnx::card_of(&proto).map_err(onnx_err)?;
-        if card.precision != Precision::F32 {
-            return Err(refuse(format!(
-                "the model is {:?}, and only an f32 model has a checkpoint; use its parent {}",
-                card.precision,
-                card.parent.as_deref().unwrap_or("(none named)")
-            )));
-        }
+        let (proto, card) = f32_model(onnx_path)?;
         let mine = self.card(&card.name);
         let fields = [
             ("front end", format!("{:?}", mine.features), format!("{:?}", card.features)),
@@ -247,14 +238,30 @@ fn f32_values(t: &TensorProto) -> Option<Vec<f32>> {
 }
 
 /// `kws-rt`, `resnet18 (width 0.5)`: the architecture and width a card names (as
-/// [`Checkpoint::card`] writes them).
+/// [`Checkpoint::card`] writes them; the name is the `--model` value of `train`).
 fn parse_architecture(s: &str) -> Option<(Arch, f64)> {
     let (name, width) = match s.split_once(" (width ") {
         Some((n, w)) => (n, w.strip_suffix(')')?.parse().ok()?),
         None => (s, 1.0),
     };
-    let arch = [Arch::KwsCnn, Arch::KwsRt, Arch::Resnet18, Arch::Cnn2d, Arch::Cnn1d].into_iter().find(|a| a.name() == name)?;
-    Some((arch, width))
+    Some((<Arch as clap::ValueEnum>::from_str(name, false).ok()?, width))
+}
+
+/// The ONNX model at `path` and its card, refused unless it is f32: only an f32 model has a
+/// checkpoint (a quantized copy's is its parent's).
+fn f32_model(path: &Path) -> Result<(tract_onnx::pb::ModelProto, ModelCard)> {
+    let onnx_err = |e: anyhow::Error| ToolsError::Onnx(format!("{}: {e:#}", path.display()));
+    let proto = crate::onnx::load(path).map_err(onnx_err)?;
+    let card = crate::onnx::card_of(&proto).map_err(onnx_err)?;
+    if card.precision != Precision::F32 {
+        return Err(ToolsError::Onnx(format!(
+            "{}: the model is {:?}, and only an f32 model has a checkpoint; use its parent {}",
+            path.display(),
+            card.precision,
+            card.parent.as_deref().unwrap_or("(none named)")
+        )));
+    }
+    Ok((proto, card))
 }
 
 impl Checkpoint {
@@ -271,17 +278,7 @@ impl Checkpoint {
     /// tensors at the same places. The result is then held against the file by
     /// [`Checkpoint::load`]: the checkpoint must export exactly the file's weights.
     pub fn import(onnx_path: &Path) -> Result<Checkpoint> {
-        let onnx_err = |e: anyhow::Error| ToolsError::Onnx(format!("{}: {e:#}", onnx_path.display()));
-        let proto = crate::onnx::load(onnx_path).map_err(onnx_err)?;
-        let card = crate::onnx::card_of(&proto).map_err(onnx_err)?;
-        if card.precision != Precision::F32 {
-            return Err(ToolsError::Onnx(format!(
-                "{}: {:?}; only an f32 model has a checkpoint (import its parent {})",
-                onnx_path.display(),
-                card.precision,
-                card.parent.as_deref().unwrap_or("(none named)")
-            )));
-        }
+        let (proto, card) = f32_model(onnx_path)?;
         let (arch, width) = parse_architecture(&card.architecture)
             .ok_or_else(|| ToolsError::Onnx(format!("{}: unknown architecture {:?}", onnx_path.display(), card.architecture)))?;
         let spec = ModelSpec {

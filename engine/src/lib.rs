@@ -10,8 +10,10 @@
 //! * [`stats`] the bounds certification needs (Φ⁻¹, incomplete beta, Clopper-Pearson); `no_std`.
 //! * `audio` (feature `std`): WAV sources, resampling, synthetic sources and the streaming
 //!   ring between a producer and the front end.
-//! * `model`, `pipeline` (feature `std`): ONNX models through tract with their card; the
-//!   streaming pipeline and window aggregation.
+//! * `model` (feature `std`): ONNX models through tract with their card.
+//! * `window` (feature `std`): from a clip to model windows: 003 Contract 1's certified window
+//!   `x = s · CropPad(a)`, the clip gain `s` and its vocabulary, and the stream's window plan.
+//! * `pipeline` (feature `std`): batch and streaming classification and window aggregation.
 //! * `smooth` (feature `std`): randomized smoothing (PREDICT, CERTIFY, online CERTIFY) under
 //!   explicit contracts, with the certificate record.
 //! * `shard` (feature `std`): cutting a dataset-scale run across a job array (`--shard i/N`,
@@ -31,6 +33,8 @@ pub mod npy;
 pub mod features;
 #[cfg(feature = "std")]
 pub mod model;
+#[cfg(feature = "std")]
+pub mod window;
 #[cfg(feature = "std")]
 pub mod pipeline;
 #[cfg(feature = "std")]

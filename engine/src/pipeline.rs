@@ -30,7 +30,8 @@
 //! (argmax of the summed posteriors).
 
 use crate::audio::{self, stream, AudioError, Source, StreamConfig, StreamStats};
-use crate::dsp::{gain, DspError, FeatureConfig, FrontEnd, GainPolicy};
+use crate::dsp::{DspError, FrontEnd};
+use crate::window::{self, ClipGain, ClipWindow, WindowError, WindowPlan};
 use crate::model::{argmax, softmax, Model, ModelError};
 use crate::smooth::{Budget, Certificate, Contract, OnlineBound, OnlineCertifier, SmoothError, SmoothParams, Smoother};
 use crossbeam_channel as chan;
@@ -51,76 +52,10 @@ pub enum PipelineError {
     Dsp(#[from] DspError),
     #[error("certification: {0}")]
     Smooth(#[from] SmoothError),
+    #[error(transparent)]
+    Window(#[from] WindowError),
     #[error("{0}")]
     Config(String),
-}
-
-/// How a clip is scaled before the front end.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum ClipGain {
-    /// 003 Contract 1: `s = target_rms / RMS(window)`, computed once from the clean clip as it
-    /// is padded to at least one model window (so a short word in a padded window gets the gain
-    /// the model was trained with); needs the whole clip.
-    ClipRms,
-    /// The card's streaming calibration constant.
-    Calibration,
-    /// A given scalar.
-    Fixed(f32),
-}
-
-/// Window geometry derived from a model card.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct WindowPlan {
-    pub window_samples: usize,
-    pub hop_samples: usize,
-    pub frames_per_window: usize,
-    pub hop_frames: usize,
-    pub bins: usize,
-    pub sample_rate: u32,
-}
-
-impl WindowPlan {
-    pub fn of(model: &Model) -> Result<WindowPlan, PipelineError> {
-        let card = model.card();
-        let cfg_err = |what: String| PipelineError::Config(format!("model {}: {what}", card.name));
-        let fe = model.front_end()?;
-        let hop = fe.hop_length();
-        if card.hop_samples % hop != 0 {
-            return Err(cfg_err(format!("window hop {} is not a multiple of the frame hop {hop}", card.hop_samples)));
-        }
-        let frames = fe.frame_count(card.window_samples);
-        if frames * fe.n_features() != model.example_len() {
-            return Err(cfg_err(format!(
-                "{frames} frames × {} features per window, the model takes {:?}",
-                fe.n_features(),
-                model.example_shape()
-            )));
-        }
-        Ok(WindowPlan {
-            window_samples: card.window_samples,
-            hop_samples: card.hop_samples,
-            frames_per_window: frames,
-            hop_frames: card.hop_samples / hop,
-            bins: fe.n_features(),
-            sample_rate: card.features.sample_rate(),
-        })
-    }
-
-    /// Zeros to add (left, right) so a clip of `len` samples holds at least one window: short
-    /// clips are centred in one window, as the models are evaluated.
-    pub fn padding(&self, len: usize) -> (usize, usize) {
-        if len >= self.window_samples {
-            (0, 0)
-        } else {
-            let pad = self.window_samples - len;
-            (pad / 2, pad - pad / 2)
-        }
-    }
-
-    /// Start time of window `w`, seconds from the start of the (padded) stream.
-    pub fn start_s(&self, w: u64) -> f64 {
-        (w as f64 * self.hop_samples as f64) / self.sample_rate as f64
-    }
 }
 
 /// The model's verdict on one window.
@@ -486,25 +421,8 @@ fn result_of(
     }
 }
 
-/// The scalar gain for a clip under `policy`.
-pub fn clip_gain(model: &Model, samples: &[f32], policy: ClipGain) -> Result<f32, PipelineError> {
-    let norm = model.card().normalization;
-    match policy {
-        ClipGain::Fixed(g) => Ok(g),
-        ClipGain::Calibration => Ok(norm.calibration_gain),
-        ClipGain::ClipRms => {
-            // RMS of the clip zero-padded to one window: the padding adds no energy, only length.
-            let w = model.card().window_samples.max(samples.len()).max(1);
-            let padded_rms = gain::rms(samples) * (samples.len() as f32 / w as f32).sqrt();
-            gain::fixed_gain_from_calibration(padded_rms, norm.target_rms)
-                .map_err(|_| PipelineError::Config("the clip is silent (RMS 0): it cannot be RMS-normalized".into()))
-        }
-    }
-}
-
 fn front_end_with_gain(model: &Model, g: f32) -> Result<Box<FrontEnd>, PipelineError> {
-    let cfg = FeatureConfig { gain: GainPolicy::Fixed { gain: g }, ..model.card().features };
-    Ok(Box::new(FrontEnd::new(&cfg)?))
+    Ok(Box::new(window::front_end_with_gain(model.card(), g)?))
 }
 
 /// Feature ring of one window: `F` frames of `bins` values, written frame by frame.
@@ -578,10 +496,9 @@ pub fn classify_clip(model: &Model, samples: &[f32], g: f32, batch: usize) -> Re
 
 /// Reads a WAV file, resamples it to the model's rate and classifies it (batch path).
 pub fn classify_file(model: &Model, path: &Path, gain: ClipGain, batch: usize) -> Result<Vec<WindowResult>, PipelineError> {
-    let clip = audio::read_mono(path)?;
-    let sr = model.card().features.sample_rate();
-    let samples = audio::resample(&clip.samples, clip.sample_rate, sr)?;
-    let g = clip_gain(model, &samples, gain)?;
+    let window = ClipWindow::of(model.card());
+    let samples = window.read(path)?;
+    let g = window.gain(&samples, gain)?;
     classify_clip(model, &samples, g, batch)
 }
 
@@ -1041,15 +958,15 @@ where
     C: FnMut(&CertifiedWindow) + Send,
 {
     let sr = model.card().features.sample_rate();
+    let window = ClipWindow::of(model.card());
     let (g, len) = match gain {
         ClipGain::ClipRms => {
-            let clip = audio::read_mono(path)?;
-            let samples = audio::resample(&clip.samples, clip.sample_rate, sr)?;
-            (clip_gain(model, &samples, gain)?, samples.len())
+            let samples = window.read(path)?;
+            (window.gain(&samples, gain)?, samples.len())
         }
         _ => {
             let src = audio::WavSource::open_resampled(path, sr)?;
-            (clip_gain(model, &[], gain)?, src.frames() as usize)
+            (window.gain(&[], gain)?, src.frames() as usize)
         }
     };
     let plan = WindowPlan::of(model)?;

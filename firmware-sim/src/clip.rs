@@ -1,9 +1,8 @@
 //! A WAV file as the firmware receives it.
 
 use anyhow::{Context, Result};
-use soundproof::audio;
 use soundproof::model::Model;
-use soundproof::pipeline::{self, ClipGain, WindowPlan};
+use soundproof::window::{ClipGain, ClipWindow, WindowPlan};
 use std::path::Path;
 
 /// The stream the DMA delivers for one file: the samples at the model's rate, centred in one
@@ -16,10 +15,9 @@ pub struct Stream {
 }
 
 pub fn stream_of(model: &Model, path: &Path, gain: ClipGain) -> Result<Stream> {
-    let clip = audio::read_mono(path).with_context(|| format!("{}", path.display()))?;
-    let sr = model.card().features.sample_rate();
-    let samples = audio::resample(&clip.samples, clip.sample_rate, sr)?;
-    let g = pipeline::clip_gain(model, &samples, gain)?;
+    let window = ClipWindow::of(model.card());
+    let samples = window.read(path).with_context(|| format!("{}", path.display()))?;
+    let g = window.gain(&samples, gain)?;
     let plan = WindowPlan::of(model)?;
     let (l, r) = plan.padding(samples.len());
     let mut s = vec![0.0f32; l];

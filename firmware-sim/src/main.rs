@@ -10,7 +10,8 @@ use firmware_sim::twin::{self, CostModel, TwinConfig};
 use firmware_sim::{clip, gen};
 use soundproof::dsp::{FeatureConfig, FftBackend, FrontEnd, GainPolicy};
 use soundproof::model::{softmax, Model};
-use soundproof::pipeline::{self, aggregate, ClipGain, WindowPlan, WindowResult};
+use soundproof::pipeline::{self, aggregate, WindowResult};
+use soundproof::window::{ClipGain, WindowPlan};
 use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
@@ -71,17 +72,7 @@ struct RunArgs {
 }
 
 fn parse_gain(s: &str) -> Result<ClipGain> {
-    Ok(match s {
-        "clip-rms" => ClipGain::ClipRms,
-        "calibration" => ClipGain::Calibration,
-        x => {
-            let g: f32 = x.parse().with_context(|| format!("--gain {x}: expected clip-rms, calibration or a number"))?;
-            if !(g.is_finite() && g > 0.0) {
-                bail!("--gain {x}: a gain must be a finite number > 0");
-            }
-            ClipGain::Fixed(g)
-        }
-    })
+    s.parse::<ClipGain>().map_err(anyhow::Error::msg)
 }
 
 fn collect(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {

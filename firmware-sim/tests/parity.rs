@@ -6,7 +6,7 @@ use firmware_sim::gen::{self, CompiledModel};
 use soundproof::dsp::{FeatureConfig, FrontEnd, GainPolicy};
 use soundproof::model::Model;
 use soundproof::nn::{Graph, Op};
-use soundproof::pipeline::{clip_gain, ClipGain, WindowPlan};
+use soundproof::window::{ClipGain, ClipWindow, WindowPlan};
 use std::path::{Path, PathBuf};
 use tract_onnx::prelude::*;
 
@@ -22,7 +22,7 @@ fn windows(model: &Model, clips: &[&str]) -> Vec<Vec<f32>> {
         let path = root().join("../shared/data/fsdd/recordings").join(name);
         let clip = soundproof::audio::read_mono(&path).unwrap();
         let s = soundproof::audio::resample(&clip.samples, clip.sample_rate, 16_000).unwrap();
-        let g = clip_gain(model, &s, ClipGain::ClipRms).unwrap();
+        let g = ClipWindow::of(model.card()).gain(&s, ClipGain::ClipRms).unwrap();
         let cfg = FeatureConfig { gain: GainPolicy::Fixed { gain: g }, ..model.card().features };
         let mut fe = FrontEnd::<1024>::new(&cfg).unwrap();
         let (l, r) = plan.padding(s.len());

@@ -7,7 +7,7 @@ use firmware_sim::{clip, gen, loop_config};
 use firmware_sim_core::{Engine, FrontState, NoClock};
 use soundproof::dsp::{FeatureConfig, FftBackend, FrontEnd, GainPolicy};
 use soundproof::model::Model;
-use soundproof::pipeline::{ClipGain, WindowPlan};
+use soundproof::window::{ClipGain, WindowPlan};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::path::{Path, PathBuf};

@@ -87,3 +87,13 @@ pub fn write_linear_model(path: &Path, card: &ModelCard, weight: &[f32], bias: &
     };
     std::fs::write(path, model.encode_to_vec()).expect("write ONNX model");
 }
+
+/// Replaces the card in the metadata of the ONNX model at `path`, leaving its graph as it is
+/// (for models whose card disagrees with their graph).
+pub fn replace_card(path: &Path, card: &ModelCard) {
+    let bytes = std::fs::read(path).expect("read ONNX model");
+    let mut model = ModelProto::decode(bytes.as_slice()).expect("an ONNX model");
+    model.metadata_props =
+        card.metadata_props().into_iter().map(|(key, value)| StringStringEntryProto { key, value }).collect();
+    std::fs::write(path, model.encode_to_vec()).expect("write ONNX model");
+}

@@ -139,10 +139,12 @@ fn paced_stream_with_a_slow_consumer_counts_overruns() {
 
 #[test]
 fn paced_stream_keeps_time_and_loses_nothing_with_a_fast_consumer() {
-    // 0.2 s at real time, 10 ms chunks, a ring of 10 chunks, a consumer that does nothing.
+    // 0.2 s at real time, 10 ms chunks, a consumer that does nothing. The ring holds 32 chunks,
+    // more than the 20 of the whole stream: a consumer descheduled for a while on a busy machine
+    // cannot make it overrun, so any loss or reordering below is the stream's fault.
     let synth = Synth::new(16000, 1, &[Component::tone(1000.0, 0.5, 0.0)]).unwrap();
     let mut source = SynthSource::with_duration(synth, 0.2).unwrap();
-    let config = StreamConfig::new(160, 10).with_pacing(Pacing::RealTime { speed: 1.0 });
+    let config = StreamConfig::new(160, 32).with_pacing(Pacing::RealTime { speed: 1.0 });
     let (got, stats) = collect_stream(&mut source, &config);
     println!("{stats:?}");
     assert_eq!((stats.overruns, stats.samples), (0, 3200));

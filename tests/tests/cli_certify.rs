@@ -3,8 +3,8 @@
 //! closed forms in `smoothing.rs`), and online certification in the streaming pipeline.
 
 use soundproof::model::Model;
-use soundproof::pipeline::{stream_file_certified, ClipGain, OnlineCertify, StreamOptions};
-use soundproof::smooth::report::clip_window;
+use soundproof::pipeline::{stream_file_certified, OnlineCertify, StreamOptions};
+use soundproof::window::{ClipGain, ClipWindow};
 use soundproof::smooth::{Budget, Contract, LookSchedule, OnlineBound, Plan, SmoothParams, Smoother};
 use soundproof_tests::{fsdd, root, scratch, soundproof_bin};
 use std::process::{Command, Output};
@@ -199,7 +199,7 @@ fn online_certificate_equals_fixed_n_certify_on_the_same_window() {
     let clip = soundproof::audio::read_mono(&path).unwrap();
     let samples = soundproof::audio::resample(&clip.samples, clip.sample_rate, 16_000).unwrap();
     assert!(samples.len() <= 16_000);
-    let (x, _) = clip_window(&model, &samples, ClipGain::ClipRms).unwrap();
+    let (x, _) = ClipWindow::of(model.card()).window(&samples, ClipGain::ClipRms).unwrap();
     let offline = Smoother::new(&model, Contract::Waveform, params).unwrap().certify(&x, 0, "clip-rms", 1.0).unwrap();
     assert_eq!(online.candidate, offline.candidate);
     assert_eq!(online.n_a, offline.n_a);

@@ -80,4 +80,9 @@ fn classify_errors_are_clear() {
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(!o.status.success() && err.contains(needle) && !err.contains("panicked"), "{args:?}: {err}");
     }
+    // A missing input is the only thing `demo` says: no header, no window printed first.
+    let o = run(&["demo", "--model", model.as_str(), "--input", "/nonexistent/MISSING.wav", "--fast"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("MISSING.wav") && !err.contains("panicked"), "{err}");
+    assert!(o.stdout.is_empty(), "demo printed before the error: {}", String::from_utf8_lossy(&o.stdout));
 }

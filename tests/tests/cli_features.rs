@@ -37,7 +37,7 @@ fn streaming_is_bit_identical_to_batch() {
     let dir = scratch("cli-stream-batch");
     for name in ["0_jackson_0.wav", "4_george_2.wav", "8_nicolas_4.wav"] {
         let wav = fsdd().join(name);
-        for kind in ["stft", "logmel", "mfcc", "dwt", "dwt-bands"] {
+        for kind in ["stft", "logmel", "mfcc", "scalogram", "dwt-bands"] {
             for fft in ["microfft", "realfft"] {
                 let a = dir.join(format!("{name}-{kind}-{fft}-batch.npy"));
                 let b = dir.join(format!("{name}-{kind}-{fft}-stream.npy"));
@@ -56,6 +56,20 @@ fn streaming_is_bit_identical_to_batch() {
             }
         }
     }
+}
+
+/// `dwt`, the name 000/001 give the scalogram, is still accepted on the command line and in cards.
+#[test]
+fn dwt_is_read_as_the_scalogram() {
+    let dir = scratch("cli-dwt-alias");
+    let wav = fsdd().join("0_jackson_0.wav");
+    let (a, b) = (dir.join("scalogram.npy"), dir.join("dwt.npy"));
+    ok(&[p(&wav), "--kind", "scalogram", "--out", p(&a)]);
+    ok(&[p(&wav), "--kind", "dwt", "--out", p(&b)]);
+    assert!(std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(), "--kind dwt differs from --kind scalogram");
+    let kind: soundproof::dsp::FeatureKind = serde_json::from_str("\"dwt\"").expect("a card's \"dwt\"");
+    assert_eq!(kind, soundproof::dsp::FeatureKind::Scalogram);
+    assert_eq!(serde_json::to_string(&kind).unwrap(), "\"scalogram\"");
 }
 
 #[test]

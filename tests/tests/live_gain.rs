@@ -4,7 +4,8 @@
 //! does not depend on c; and a knob turned while the stream runs reaches the following windows.
 
 use soundproof::model::Model;
-use soundproof::pipeline::{stream_file_live, ClipGain, LiveGain, LivePolicy, OnlineCertify, StreamOptions};
+use soundproof::window::ClipGain;
+use soundproof::pipeline::{stream_file_live, LiveGain, LivePolicy, OnlineCertify, StreamOptions};
 use soundproof::smooth::{Budget, Certificate, Contract, OnlineBound, Plan, SmoothParams};
 use soundproof_tests::root;
 

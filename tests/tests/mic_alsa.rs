@@ -378,12 +378,15 @@ fn a_failing_device_ends_the_stream_with_an_error() {
     println!("after {waited:?} and {samples} samples: {msg}");
     assert!(matches!(err, AudioError::Device { .. }), "{err:?}");
     assert!(msg.contains(BROKEN_DEVICE), "{msg}");
-    assert!(waited < Duration::from_secs(1), "the error took {waited:?}");
-    // The stream stays over, and dropping the source releases the device.
+    // The device's own failure, not the stall timeout's report: the error was seen when it
+    // happened (bounded above by the samples read, not by a clock a busy machine stretches).
+    assert!(!msg.contains("no audio from the device"), "{msg}");
+    // The stream stays over, and dropping the source releases the device (a drop that hung
+    // would hold the test until the generous bound).
     assert!(src.read(&mut [0.0; 16]).is_err());
     let dropping = Instant::now();
     drop(src);
-    assert!(dropping.elapsed() < Duration::from_secs(1));
+    assert!(dropping.elapsed() < Duration::from_secs(20));
 }
 
 #[test]
@@ -413,8 +416,10 @@ fn a_device_that_goes_quiet_is_reported_lost_not_waited_on() {
     assert!(msg.contains(device) && msg.contains("no audio from the device"), "{msg}");
     // 0.4 s of audio at 16 kHz, less what the resampler still held.
     assert!(samples > 4000, "{samples}");
+    // The writer stays paused until told: without the stall timeout the read would wait for
+    // ever. The bound is only there to fail rather than hang, with room for a loaded machine.
     let quiet = failed_at - paused_at;
-    assert!(quiet < Duration::from_millis(1500), "the loss took {quiet:?} to report");
+    assert!(quiet < Duration::from_secs(20), "the loss took {quiet:?} to report");
 
     // Let the backend thread out of its read before the stream is dropped.
     resume_tx.send(()).expect("writer waits");

@@ -60,7 +60,7 @@ fn counting_allocator_counts() {
 #[test]
 fn every_feature_kind_streams_without_allocating() {
     let audio = signal(16_000 * 5);
-    let kinds = [FeatureKind::Stft, FeatureKind::LogStft, FeatureKind::Logmel, FeatureKind::Mfcc, FeatureKind::Dwt, FeatureKind::DwtBands];
+    let kinds = [FeatureKind::Stft, FeatureKind::LogStft, FeatureKind::Logmel, FeatureKind::Mfcc, FeatureKind::Scalogram, FeatureKind::DwtBands];
     for kind in kinds {
         for backend in [FftBackend::Microfft, FftBackend::Realfft] {
             let mut cfg = FeatureConfig::new(kind);

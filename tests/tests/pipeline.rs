@@ -6,8 +6,9 @@
 
 use soundproof::audio::{self, Pacing};
 use soundproof::model::Model;
-use soundproof::pipeline::{self, ClipGain, StreamOptions, WindowPlan};
-use soundproof_tests::{fsdd, onnx::write_linear_model, scratch, toy::{card, load16k, model_path}};
+use soundproof::pipeline::{self, StreamOptions};
+use soundproof::window::{ClipGain, WindowPlan};
+use soundproof_tests::{fsdd, onnx::{replace_card, write_linear_model}, scratch, toy::{card, load16k, model_path}};
 use std::path::PathBuf;
 
 const SR: u32 = 16_000;
@@ -126,8 +127,9 @@ fn bad_models_are_refused_with_clear_errors() {
     let p = dir.join("few-labels.onnx");
     write_linear_model(&p, &c, &vec![0.0; 10 * 6464], &[0.0; 10]);
     c.labels.truncate(5);
-    let bytes = std::fs::read(&p).unwrap();
-    let _ = bytes;
+    replace_card(&p, &c);
+    let e = Model::load(&p).unwrap_err().to_string();
+    assert!(e.contains("few-labels") && e.contains("outputs 10 classes") && e.contains("lists 5 labels"), "{e}");
     // Not an ONNX file at all.
     let p = dir.join("garbage.onnx");
     std::fs::write(&p, b"definitely not protobuf").unwrap();

@@ -163,7 +163,7 @@ fn feature_contract_adds_noise_to_the_features() {
     // A feature-input linear model on the toy's log-mel windows; margin 1.5σ in feature units.
     let card = toy::card("linear-features");
     let x = toy::load16k(&soundproof_tests::fsdd().join("4_george_2.wav"));
-    let x = soundproof::smooth::crop_pad(&x, 16_000);
+    let x = soundproof::window::crop_pad(&x, 16_000);
     let g = 0.05 / soundproof::dsp::gain::rms(&x);
     let x: Vec<f32> = x.iter().map(|v| v * g).collect();
     let z = {

@@ -202,7 +202,7 @@ fn dwt_bands_match_pywt_wavedec() {
 /// A scalogram front end for `clip`: 50 ms frames, 50 % overlap, 24 scales from 50 Hz to
 /// Nyquist, n_fft 4096 at 16 kHz and 2048 at 8 kHz.
 fn scalogram_config(clip: &Clip, wavelet: ContinuousWavelet) -> FeatureConfig {
-    let mut cfg = FeatureConfig::new(FeatureKind::Dwt).with_sample_rate(clip.sr);
+    let mut cfg = FeatureConfig::new(FeatureKind::Scalogram).with_sample_rate(clip.sr);
     let p = &mut cfg.scalogram;
     p.frame_length = clip.sr as usize / 20;
     p.hop_length = p.frame_length / 2;

@@ -3,7 +3,7 @@
 //! record). Everything the model card needs is here, so `export` rebuilds the model and writes
 //! the card without the dataset.
 
-use crate::data::ClipPipeline;
+use soundproof::window::ClipWindow;
 use crate::error::{Result, ToolsError};
 use crate::nn::{Arch, Model, ModelSpec};
 use std::collections::HashMap;
@@ -61,8 +61,9 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
-    pub fn pipeline(&self) -> ClipPipeline {
-        ClipPipeline { sample_rate: self.sample_rate, window_samples: self.window_samples, target_rms: self.target_rms }
+    /// The window the checkpoint's clips are cut to (003 Contract 1, as the engine cuts it).
+    pub fn clip_window(&self) -> ClipWindow {
+        ClipWindow { sample_rate: self.sample_rate, window_samples: self.window_samples, target_rms: self.target_rms, calibration_gain: None }
     }
 
     /// Writes the record of the checkpoint at `path` (a `train` folder, or beside a model's

@@ -7,7 +7,9 @@
 use crate::data::augment::Augment;
 use crate::data::{DatasetSpec, Split};
 use crate::error::{Result, ToolsError};
-use crate::export::{batcher_of, evenly, pipeline_of};
+use crate::data::prepare;
+use crate::export::{batcher_of, evenly};
+use soundproof::window::ClipWindow;
 use crate::onnx::{self, ModelProto};
 use serde::Serialize;
 use soundproof::shard::Shard;
@@ -116,7 +118,7 @@ pub fn evaluate(path: &Path, dataset: &DatasetSpec, opts: &EvalOptions) -> Resul
     // This shard's clips, and their places in the whole run (the noise of clip i is seeded by i).
     let global = opts.shard.indices(examples.len(), batch);
     let examples: Vec<_> = global.iter().map(|&i| examples[i].clone()).collect();
-    let data = pipeline_of(&card).prepare(&examples)?;
+    let data = prepare(&ClipWindow::of(&card), &examples)?;
     let mut batcher = batcher_of(&card)?;
     let mut shape = vec![batch];
     shape.extend(batcher.example_shape().iter().map(|&d| d as usize));

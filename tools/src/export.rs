@@ -4,7 +4,8 @@
 
 use crate::checkpoint::Checkpoint;
 use crate::data::features::Batcher;
-use crate::data::{ClipPipeline, DatasetSpec, Example};
+use crate::data::{prepare, DatasetSpec, Example};
+use soundproof::window::ClipWindow;
 use crate::error::{Result, ToolsError};
 use crate::onnx::{self, Array, Graph, ModelProto};
 use soundproof::dsp::FftBackend;
@@ -48,15 +49,6 @@ pub fn export(dir: &Path, name: &str, path: &Path) -> Result<ModelCard> {
     Ok(card)
 }
 
-/// The clip pipeline a card prescribes.
-pub fn pipeline_of(card: &ModelCard) -> ClipPipeline {
-    ClipPipeline {
-        sample_rate: card.features.sample_rate(),
-        window_samples: card.window_samples,
-        target_rms: card.normalization.target_rms,
-    }
-}
-
 /// The input batcher a card prescribes (its front end, or the waveform).
 pub fn batcher_of(card: &ModelCard) -> Result<Batcher> {
     match card.input {
@@ -78,7 +70,7 @@ pub fn evenly(examples: &[Example], n: usize) -> Vec<Example> {
 pub fn calibration_inputs(card: &ModelCard, dataset: &DatasetSpec, clips: usize, batch: usize) -> Result<Vec<Array>> {
     let index = dataset.index()?;
     let examples = evenly(&index.train, clips);
-    let data = pipeline_of(card).prepare(&examples)?;
+    let data = prepare(&ClipWindow::of(card), &examples)?;
     let mut batcher = batcher_of(card)?;
     let mut shape = vec![0usize];
     shape.extend(batcher.example_shape().iter().map(|&d| d as usize));

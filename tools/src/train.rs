@@ -11,7 +11,8 @@
 use crate::checkpoint::Checkpoint;
 use crate::data::augment::Augment;
 use crate::data::features::Batcher;
-use crate::data::{ClipPipeline, DatasetSpec, Prepared};
+use crate::data::{prepare, DatasetSpec, Prepared};
+use soundproof::window::ClipWindow;
 use crate::device::{self, derive_seed, DeviceChoice};
 use crate::error::{Result, ToolsError};
 use crate::nn::{Arch, Model, ModelSpec};
@@ -239,7 +240,7 @@ pub fn train(cfg: &TrainConfig, dataset: &DatasetSpec, out: &Path) -> Result<Tra
         return Err(ToolsError::invalid("seconds", seconds, "a window length > 0"));
     }
     let window = (seconds * cfg.sample_rate as f64).round() as usize;
-    let pipeline = ClipPipeline { sample_rate: cfg.sample_rate, window_samples: window, target_rms: cfg.target_rms };
+    let clip_window = ClipWindow { sample_rate: cfg.sample_rate, window_samples: window, target_rms: cfg.target_rms, calibration_gain: None };
     let t0 = Instant::now();
     progress.line(&format!(
         "{}: preparing {} / {} / {} clips (train / validation / test) at {} Hz, {} samples",
@@ -250,9 +251,9 @@ pub fn train(cfg: &TrainConfig, dataset: &DatasetSpec, out: &Path) -> Result<Tra
         cfg.sample_rate,
         window
     ));
-    let train = pipeline.prepare(&index.train)?;
-    let val = pipeline.prepare(&index.validation)?;
-    let test = pipeline.prepare(&index.test)?;
+    let train = prepare(&clip_window, &index.train)?;
+    let val = prepare(&clip_window, &index.validation)?;
+    let test = prepare(&clip_window, &index.test)?;
     let prepare_seconds = t0.elapsed().as_secs_f64();
 
     let features = (!cfg.arch.takes_waveform()).then(|| FeatureConfig::new(cfg.features).with_sample_rate(cfg.sample_rate));

@@ -37,7 +37,7 @@
 use crate::attack::{attack_batch, summarize, AttackConfig, AttackTarget, BoxSpec, Domain, ExampleResult, Goal, Summary};
 use crate::checkpoint::Checkpoint;
 use crate::data::features::Featurizer;
-use crate::data::{crop_pad, ClipPipeline};
+use crate::data::{clip_window, load_window};
 use crate::error::{Result, ToolsError};
 use crate::rebuild::{GriffinLim, Rebuild, Rebuilder};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -45,7 +45,8 @@ use serde::Serialize;
 use soundproof::audio::{write_wav, WavFormat};
 use soundproof::dsp::{FeatureConfig, GainPolicy};
 use soundproof::model::{InputKind, Model};
-use soundproof::pipeline::{classify_clip, clip_gain, ClipGain};
+use soundproof::pipeline::classify_clip;
+use soundproof::window::{crop_pad, ClipGain, ClipWindow};
 use std::path::{Path, PathBuf};
 use tch::{Device, Kind, Tensor};
 
@@ -93,7 +94,7 @@ pub struct Member {
     /// `log-stft`, `logmel`, ..., or `waveform`.
     pub representation: String,
     runner: Runner,
-    pipeline: ClipPipeline,
+    window: ClipWindow,
     /// The front end with unit gain (feature models), for the feature-level comparison.
     features: Option<FeatureConfig>,
     labels: Vec<String>,
@@ -118,7 +119,7 @@ impl Member {
                 name: spec.name.clone(),
                 path: spec.path.clone(),
                 representation: card.features.kind.name().to_string(),
-                pipeline: crate::export::pipeline_of(&card),
+                window: ClipWindow::of(&card),
                 features: Some(unit_gain(&card.features)),
                 labels: card.labels.clone(),
                 runner: Runner::Engine { model: Box::new(model) },
@@ -138,7 +139,7 @@ impl Member {
                     (Some(cfg), Domain::Features) => cfg.kind.name().to_string(),
                     _ => "waveform".into(),
                 },
-                pipeline: ck.pipeline(),
+                window: ck.clip_window(),
                 features: if domain == Domain::Features { ck.features.as_ref().map(unit_gain) } else { None },
                 labels: ck.labels.clone(),
                 runner: Runner::Torch { target, ck: Box::new(ck), featurizer },
@@ -166,7 +167,7 @@ impl Member {
     /// Labels of carriers (waveforms at the model rate), each taken as a clip: cropped or padded
     /// to this member's window, gain-normalized over it, then its front end and model.
     pub fn classify(&mut self, carriers: &[Vec<f32>]) -> Result<Vec<i64>> {
-        let window = self.pipeline.window_samples;
+        let window = self.window.window_samples;
         let cropped: Vec<Vec<f32>> = carriers.iter().map(|c| crop_pad(c, window)).collect();
         match &mut self.runner {
             Runner::Engine { model } => {
@@ -174,7 +175,7 @@ impl Member {
                 let mut out = Vec::with_capacity(cropped.len());
                 for w in &cropped {
                     let err = |e: soundproof::pipeline::PipelineError| ToolsError::Onnx(format!("{}: {e}", model.card().name));
-                    let g = clip_gain(model, w, ClipGain::ClipRms).map_err(err)?;
+                    let g = self.window.gain(w, ClipGain::ClipRms).map_err(|e| ToolsError::Onnx(format!("{}: {e}", model.card().name)))?;
                     let res = classify_clip(model, w, g, 1).map_err(err)?;
                     let first = res.first().ok_or_else(|| ToolsError::Onnx(format!("{}: no window classified", model.card().name)))?;
                     out.push(first.label as i64);
@@ -184,7 +185,7 @@ impl Member {
             Runner::Torch { target, featurizer, .. } => {
                 let mut windows = Vec::with_capacity(cropped.len());
                 for (i, w) in cropped.iter().enumerate() {
-                    windows.push(self.pipeline.apply(w, &format!("carrier {i} for {}", self.name))?.0);
+                    windows.push(clip_window(&self.window, w, &format!("carrier {i} for {}", self.name))?.0);
                 }
                 let n = windows.len() as i64;
                 let x = match featurizer {
@@ -220,7 +221,7 @@ impl Member {
     /// (gain aside) and window.
     fn shares_map_with(&self, other: &Member) -> bool {
         match (&self.features, &other.features) {
-            (Some(a), Some(b)) => a == b && self.pipeline.window_samples == other.pipeline.window_samples,
+            (Some(a), Some(b)) => a == b && self.window.window_samples == other.window.window_samples,
             _ => false,
         }
     }
@@ -437,12 +438,12 @@ fn to_json<T: Serialize>(v: &T, path: &Path) -> Result<String> {
 }
 
 fn run_source(members: &mut [Member], s: usize, clips: &[LabelledClip], opts: &TransferOptions, out: &Path, bar: &ProgressBar) -> Result<SourceReport> {
-    let (source_name, checkpoint, representation, pipeline, sample_rate) = {
+    let (source_name, checkpoint, representation, source_window, sample_rate) = {
         let m = &members[s];
         let Runner::Torch { ck, .. } = &m.runner else {
             return Err(ToolsError::model(&m.name, "an engine (ONNX) model cannot be a source: attacks need the checkpoint's gradients"));
         };
-        (m.name.clone(), m.path.clone(), m.representation.clone(), m.pipeline, ck.sample_rate)
+        (m.name.clone(), m.path.clone(), m.representation.clone(), m.window, ck.sample_rate)
     };
     let source_features = members[s].features;
     let (domain, config) = match source_features {
@@ -466,10 +467,10 @@ fn run_source(members: &mut [Member], s: usize, clips: &[LabelledClip], opts: &T
         let keys: Vec<u64> = (0..chunk.len()).map(|i| (b * opts.batch.max(1) + i) as u64).collect();
         let mut clean_wave = Vec::with_capacity(chunk.len());
         for c in chunk {
-            clean_wave.push(pipeline.load(&c.path)?.0);
+            clean_wave.push(load_window(&source_window, &c.path)?.0);
         }
         let n = chunk.len() as i64;
-        let wave_t = Tensor::from_slice(&clean_wave.concat()).reshape([n, pipeline.window_samples as i64]);
+        let wave_t = Tensor::from_slice(&clean_wave.concat()).reshape([n, source_window.window_samples as i64]);
         let input = match domain {
             Domain::Features => {
                 let mut maps = Vec::new();

@@ -43,7 +43,8 @@ use soundproof::dsp::{FeatureConfig, FeatureKind};
 use soundproof_tools::attack::{AttackTarget, Domain};
 use soundproof_tools::checkpoint::Checkpoint;
 use soundproof_tools::data::features::Featurizer;
-use soundproof_tools::data::{fsdd, ClipPipeline};
+use soundproof_tools::data::{fsdd, load_window};
+use soundproof::window::ClipWindow;
 use soundproof_tools::export::evenly;
 use soundproof_tools::nn::{Arch, Model, ModelSpec};
 use soundproof_tools::onnx::testing::{python, workspace_root};
@@ -93,11 +94,11 @@ fn checkpoint(spec: &ModelSpec, features: FeatureConfig) -> Checkpoint {
 
 /// The clean log-mel maps `[N, 1, frames, bins]` of `paths`, as `run_on_clips` computes them.
 fn maps(paths: &[PathBuf], features: &FeatureConfig) -> Tensor {
-    let pipeline = ClipPipeline { sample_rate: 16_000, window_samples: WINDOW, target_rms: 1.0 };
+    let pipeline = ClipWindow { sample_rate: 16_000, window_samples: WINDOW, target_rms: 1.0, calibration_gain: None };
     let mut f = Featurizer::new(features, WINDOW).expect("featurizer");
     let mut buf = Vec::new();
     for p in paths {
-        let (x, _) = pipeline.load(p).expect("clip");
+        let (x, _) = load_window(&pipeline, p).expect("clip");
         let start = buf.len();
         buf.resize(start + f.frames() * f.bins(), 0.0);
         f.compute(&x, &mut buf[start..]).expect("features");

@@ -13,7 +13,7 @@
 //!   exactly `steps × examples` gradients.
 
 use soundproof_tools::attack::{attack_batch, AttackConfig, AttackKind, AttackTarget, BoxSpec, Domain, Goal};
-use soundproof_tools::data::fsdd;
+use soundproof_tools::data::{fsdd, load_window};
 use soundproof_tools::export::evenly;
 use std::path::PathBuf;
 use tch::{Device, Kind, Tensor};
@@ -184,10 +184,10 @@ fn bim_b_fools_the_trained_kws_cnn_in_the_waveform_domain() {
     tch::set_num_threads(2);
     let (target, ck) = AttackTarget::from_checkpoint(&dir, Domain::Waveform, Device::Cpu).unwrap();
     let examples = evenly(&fsdd::index(&recordings).unwrap().test, 10);
-    let pipeline = ck.pipeline();
+    let pipeline = ck.clip_window();
     let mut buf = Vec::new();
     for e in &examples {
-        buf.extend(pipeline.load(&e.path).unwrap().0);
+        buf.extend(load_window(&pipeline, &e.path).unwrap().0);
     }
     let x = Tensor::from_slice(&buf).reshape([examples.len() as i64, ck.window_samples as i64]);
     let labels: Vec<Option<i64>> = examples.iter().map(|e| Some(e.label as i64)).collect();

@@ -7,7 +7,8 @@
 use soundproof::dsp::{FeatureConfig, FeatureKind};
 use soundproof_tools::checkpoint::Checkpoint;
 use soundproof_tools::data::features::Batcher;
-use soundproof_tools::data::{ClipPipeline, Example};
+use soundproof_tools::data::{prepare, Example};
+use soundproof::window::ClipWindow;
 use soundproof_tools::eval::{plan, run_batch};
 use soundproof_tools::nn::{Arch, Model, ModelSpec};
 use soundproof_tools::onnx::{self, Graph};
@@ -48,10 +49,11 @@ fn inputs(
     window: usize,
     features: Option<&FeatureConfig>,
 ) -> (Vec<f32>, Vec<i64>) {
-    let pipeline = ClipPipeline {
+    let pipeline = ClipWindow {
         sample_rate: 16_000,
         window_samples: window,
         target_rms: 1.0,
+        calibration_gain: None,
     };
     let ex: Vec<Example> = files
         .iter()
@@ -60,7 +62,7 @@ fn inputs(
             label: 0,
         })
         .collect();
-    let prepared = pipeline.prepare(&ex).expect("clips");
+    let prepared = prepare(&pipeline, &ex).expect("clips");
     let mut batcher = Batcher::new(features, window).expect("batcher");
     let mut buf = Vec::new();
     for i in 0..prepared.len() {

@@ -11,7 +11,8 @@
 
 use soundproof::dsp::{FeatureConfig, FeatureKind};
 use soundproof_tools::data::features::Featurizer;
-use soundproof_tools::data::ClipPipeline;
+use soundproof_tools::data::load_window;
+use soundproof::window::ClipWindow;
 use soundproof_tools::frontend::LogMelTch;
 use std::path::PathBuf;
 use tch::{Device, Kind, Tensor};
@@ -23,10 +24,11 @@ fn fsdd() -> PathBuf {
 #[test]
 fn tch_logmel_matches_engine_on_fsdd() {
     let cfg = FeatureConfig::new(FeatureKind::Logmel);
-    let pipeline = ClipPipeline {
+    let pipeline = ClipWindow {
         sample_rate: 16_000,
         window_samples: 16_000,
         target_rms: 1.0,
+        calibration_gain: None,
     };
     let mut engine = Featurizer::new(&cfg, 16_000).expect("engine front end");
     let names = [
@@ -43,7 +45,7 @@ fn tch_logmel_matches_engine_on_fsdd() {
         let twin = LogMelTch::new(&cfg, Device::Cpu, kind).expect("tch front end");
         let mut worst = (0.0f64, 0.0f64);
         for name in names {
-            let (x, _) = pipeline.load(&fsdd().join(name)).expect("load clip");
+            let (x, _) = load_window(&pipeline, &fsdd().join(name)).expect("load clip");
             engine.compute(&x, &mut ours).expect("engine features");
             let t = twin.forward(&Tensor::from_slice(&x).to_kind(kind));
             assert_eq!(t.size(), vec![1, frames as i64, bins as i64]);

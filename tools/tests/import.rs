@@ -10,7 +10,9 @@
 
 use soundproof_tools::checkpoint::{files, Checkpoint};
 use soundproof_tools::data::fsdd;
-use soundproof_tools::export::{batcher_of, evenly, pipeline_of};
+use soundproof_tools::data::prepare;
+use soundproof_tools::export::{batcher_of, evenly};
+use soundproof::window::ClipWindow;
 use soundproof_tools::onnx::{self, Array};
 use std::path::{Path, PathBuf};
 use tch::{nn, Device, Tensor};
@@ -35,7 +37,7 @@ fn inputs(onnx_path: &Path) -> Array {
     let recordings = root().join("../shared/data/fsdd/recordings");
     assert!(recordings.is_dir(), "no FSDD at {}", recordings.display());
     let examples = evenly(&fsdd::index(&recordings).unwrap().test, 4);
-    let data = pipeline_of(&card).prepare(&examples).unwrap();
+    let data = prepare(&ClipWindow::of(&card), &examples).unwrap();
     let mut batcher = batcher_of(&card).unwrap();
     let mut buf = Vec::new();
     for i in 0..data.len() {

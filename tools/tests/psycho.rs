@@ -25,7 +25,8 @@ use soundproof::dsp::FftBackend;
 use soundproof_tools::attack::psycho::{self, masking_stats, PsdTch, PsychoConfig};
 use soundproof_tools::attack::room::{Room, SPEED_OF_SOUND};
 use soundproof_tools::attack::{attack_batch_with, AttackTarget, BoxSpec, Domain, Goal};
-use soundproof_tools::data::{fsdd, ClipPipeline};
+use soundproof_tools::data::{fsdd, load_window};
+use soundproof::window::ClipWindow;
 use soundproof_tools::export::evenly;
 use std::path::PathBuf;
 use tch::{Device, Kind, Tensor};
@@ -37,11 +38,11 @@ fn recordings() -> PathBuf {
 #[test]
 fn tch_psd_matches_the_engine() {
     let params = MaskingParams::default();
-    let pipeline = ClipPipeline { sample_rate: 16_000, window_samples: 16_000, target_rms: 1.0 };
+    let pipeline = ClipWindow { sample_rate: 16_000, window_samples: 16_000, target_rms: 1.0, calibration_gain: None };
     let path = recordings().join("5_george_4.wav");
     let mut clips = Vec::new();
     if path.is_file() {
-        clips.push(pipeline.load(&path).expect("load clip").0);
+        clips.push(load_window(&pipeline, &path).expect("load clip").0);
     } else {
         eprintln!("no FSDD at {}: noise only", path.display());
     }
@@ -318,10 +319,10 @@ fn psycho_fools_the_trained_kws_cnn_under_the_masking_threshold() {
     tch::set_num_threads(2);
     let (target, ck) = AttackTarget::from_checkpoint(&dir, Domain::Waveform, Device::Cpu).unwrap();
     let examples = evenly(&fsdd::index(&recordings()).unwrap().test, 2);
-    let pipeline = ck.pipeline();
+    let pipeline = ck.clip_window();
     let mut buf = Vec::new();
     for e in &examples {
-        buf.extend(pipeline.load(&e.path).unwrap().0);
+        buf.extend(load_window(&pipeline, &e.path).unwrap().0);
     }
     let x = Tensor::from_slice(&buf).reshape([examples.len() as i64, ck.window_samples as i64]);
     let labels: Vec<Option<i64>> = examples.iter().map(|e| Some(e.label as i64)).collect();

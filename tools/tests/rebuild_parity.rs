@@ -23,7 +23,8 @@
 use soundproof::dsp::{FeatureConfig, FeatureKind};
 use soundproof::npy;
 use soundproof_tools::data::features::Featurizer;
-use soundproof_tools::data::ClipPipeline;
+use soundproof::window::ClipWindow;
+use soundproof_tools::data::load_window;
 use soundproof_tools::rebuild::{GriffinLim, MelInverse, PhaseInit, Rebuild, Rebuilder, StftTch};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -50,8 +51,8 @@ fn scratch(name: &str) -> PathBuf {
 
 fn clip(name: &str) -> Vec<f32> {
     let path = root().join("../shared/data/fsdd/recordings").join(name);
-    let pipeline = ClipPipeline { sample_rate: 16_000, window_samples: 16_000, target_rms: 1.0 };
-    pipeline.load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).0
+    let window = ClipWindow { sample_rate: 16_000, window_samples: 16_000, target_rms: 1.0, calibration_gain: None };
+    load_window(&window, &path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).0
 }
 
 struct Reference {

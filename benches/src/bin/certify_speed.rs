@@ -19,8 +19,7 @@ use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use soundproof::audio;
 use soundproof::model::Model;
-use soundproof::pipeline::ClipGain;
-use soundproof::smooth::report::clip_window;
+use soundproof::window::{ClipGain, ClipWindow};
 use soundproof::smooth::{sample_seed, Contract, NoiseRng, OnlineCertifier, Phase, SmoothParams, Smoother};
 use std::time::Instant;
 
@@ -54,7 +53,7 @@ fn main() {
     let clip = audio::read_mono(&root).expect("clip");
     let sr = model.card().features.sample_rate();
     let samples = audio::resample(&clip.samples, clip.sample_rate, sr).expect("resample");
-    let (x, _) = clip_window(&model, &samples, ClipGain::ClipRms).expect("window");
+    let (x, _) = ClipWindow::of(model.card()).window(&samples, ClipGain::ClipRms).expect("window");
     let name = &model.card().name;
     let params = SmoothParams { sigma: 0.005, n0: 100, n, alpha: 0.001, batch, seed: 0 };
 

@@ -31,7 +31,8 @@ use soundproof::audio::{self, AudioError, Pacing, Source};
 use soundproof::dsp::{FeatureConfig, FrontEnd, GainPolicy};
 use soundproof::model::{argmax, Model};
 use soundproof::npy;
-use soundproof::pipeline::{self, ClipGain, StreamOptions, WindowPlan};
+use soundproof::pipeline::{self, StreamOptions};
+use soundproof::window::{ClipGain, ClipWindow, WindowPlan};
 use std::error::Error;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -199,7 +200,7 @@ fn build_inputs(model: &Model, a: &Args) -> Res<Inputs> {
     for (path, digit) in &clips {
         let clip = audio::read_mono(path)?;
         let samples = audio::resample(&clip.samples, clip.sample_rate, sr)?;
-        let g = pipeline::clip_gain(model, &samples, ClipGain::ClipRms)?;
+        let g = ClipWindow::of(model.card()).gain(&samples, ClipGain::ClipRms)?;
         windows.extend(first_window(model, &plan, &samples, g)?);
         labels.push(*digit);
         if first.is_none() {
@@ -207,7 +208,7 @@ fn build_inputs(model: &Model, a: &Args) -> Res<Inputs> {
         }
     }
     let (clean, g) = first.ok_or("no clips")?;
-    let sigma = f64::from(model.card().training.noise_sigma);
+    let sigma = model.card().training.sigma();
     let mut rng = Gauss(0x5eed);
     let mut noisy = Vec::new();
     for _ in 0..a.batch {
@@ -405,7 +406,7 @@ fn bench(a: &Args) -> Res<()> {
         let samples = audio::resample(&clip.samples, clip.sample_rate, sr)?;
         let long: Vec<f32> = samples.iter().copied().cycle().take(samples.len() * a.stream_repeat).collect();
         let long_s = long.len() as f64 / f64::from(sr);
-        let g = pipeline::clip_gain(&model, &long, ClipGain::Calibration)?;
+        let g = ClipWindow::of(model.card()).gain(&long, ClipGain::Calibration)?;
         let mut src = Memory { samples: long, pos: 0, rate: sr };
         let mut lat = Vec::new();
         let stats = pipeline::run_stream(&model, &mut src, g, (0, 0), &unpaced, |r| lat.extend(r.latency_ms))?;

@@ -703,8 +703,10 @@ mod tests {
     }
 
     #[test]
-    fn a_backend_error_ends_the_stream_within_milliseconds() {
-        let (mut src, _prod, shared) = fake(1, 16_000, 16_000, 100, MicOptions::default());
+    fn a_backend_error_ends_the_stream_at_once() {
+        // A stall timeout far beyond any scheduling delay: only the error can end this read.
+        let options = MicOptions { stall_timeout: Duration::from_secs(60), ..MicOptions::default() };
+        let (mut src, _prod, shared) = fake(1, 16_000, 16_000, 100, options);
         // Xruns and route changes are not fatal.
         shared.on_error(cpal::ErrorKind::Xrun.into());
         shared.on_error(cpal::ErrorKind::DeviceChanged.into());
@@ -713,10 +715,10 @@ mod tests {
             thread::sleep(Duration::from_millis(50));
             shared.on_error(cpal::Error::with_message(cpal::ErrorKind::DeviceNotAvailable, "Device disconnected"));
         });
-        let start = Instant::now();
+        // The waiting read ends with the device's error, not with the stall timeout's "no audio
+        // from the device" (what it would say had the error been missed): no clock needed.
         let err = read_n(&mut src, 100).unwrap_err();
         erroring.join().unwrap();
-        assert!(start.elapsed() < Duration::from_millis(500), "{:?}", start.elapsed());
         let msg = err.to_string();
         assert!(matches!(err, AudioError::Device { .. }), "{msg}");
         assert!(msg.contains("fake") && msg.contains("disappeared") && msg.contains("Device disconnected"), "{msg}");
@@ -733,7 +735,9 @@ mod tests {
         assert_eq!(read_n(&mut src, 10).unwrap().len(), 10);
         let err = src.read(&mut [0.0; 10]).unwrap_err();
         let waited = start.elapsed();
-        assert!(waited >= Duration::from_millis(200) && waited < Duration::from_millis(600), "{waited:?}");
+        // Never before the timeout; after it by whatever a loaded machine adds (a generous bound
+        // only catches a read that never gives up).
+        assert!(waited >= Duration::from_millis(200) && waited < Duration::from_secs(20), "{waited:?}");
         assert!(err.to_string().contains("no audio from the device"), "{err}");
     }
 

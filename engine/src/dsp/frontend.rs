@@ -25,8 +25,10 @@ pub enum FeatureKind {
     Logmel,
     /// MFCC, `n_mfcc` per frame.
     Mfcc,
-    /// The "DWT" representation of 000/001: a framed wavelet scalogram, `n_scales` per frame.
-    Dwt,
+    /// A framed continuous-wavelet scalogram, `n_scales` per frame: what 000/001 call their
+    /// "DWT" representation (`dwt` is still read in cards and accepted on the command line).
+    #[cfg_attr(feature = "std", serde(alias = "dwt"))]
+    Scalogram,
     /// Multi-level discrete wavelet transform sub-band log energies, `levels + 1` per frame.
     DwtBands,
 }
@@ -38,7 +40,7 @@ impl FeatureKind {
             FeatureKind::LogStft => "log-stft",
             FeatureKind::Logmel => "logmel",
             FeatureKind::Mfcc => "mfcc",
-            FeatureKind::Dwt => "dwt",
+            FeatureKind::Scalogram => "scalogram",
             FeatureKind::DwtBands => "dwt-bands",
         }
     }
@@ -56,7 +58,7 @@ pub struct FeatureConfig {
     pub mel: MelParams,
     /// Cepstrum (mfcc).
     pub mfcc: MfccParams,
-    /// Scalogram (dwt).
+    /// Scalogram (scalogram).
     pub scalogram: ScalogramParams,
     /// Discrete wavelet sub-bands (dwt-bands).
     pub dwt_bands: DwtBandsParams,
@@ -90,7 +92,7 @@ impl FeatureConfig {
 
     pub fn sample_rate(&self) -> u32 {
         match self.kind {
-            FeatureKind::Dwt => self.scalogram.sample_rate,
+            FeatureKind::Scalogram => self.scalogram.sample_rate,
             FeatureKind::DwtBands => self.dwt_bands.sample_rate,
             _ => self.stft.sample_rate,
         }
@@ -99,7 +101,7 @@ impl FeatureConfig {
     /// (frame_length, hop_length, center) of the kind's framing.
     pub fn framing(&self) -> (usize, usize, bool) {
         match self.kind {
-            FeatureKind::Dwt => (self.scalogram.frame_length, self.scalogram.hop_length, self.scalogram.center),
+            FeatureKind::Scalogram => (self.scalogram.frame_length, self.scalogram.hop_length, self.scalogram.center),
             FeatureKind::DwtBands => (self.dwt_bands.frame_length, self.dwt_bands.hop_length, self.dwt_bands.center),
             _ => (self.stft.n_fft, self.stft.hop_length, self.stft.center),
         }
@@ -112,7 +114,7 @@ pub enum Extractor<const N: usize = { super::MAX_N_FFT }> {
     LogStft(LogStft<N>),
     Logmel(LogMel<N>),
     Mfcc(Mfcc<N>),
-    Dwt(Scalogram<N>),
+    Scalogram(Scalogram<N>),
     DwtBands(DwtBands<N>),
 }
 
@@ -123,7 +125,7 @@ impl<const N: usize> Extractor<N> {
             FeatureKind::LogStft => Extractor::LogStft(LogStft::new(&cfg.stft, cfg.mel.amin, cfg.fft_backend)?),
             FeatureKind::Logmel => Extractor::Logmel(LogMel::new(&cfg.stft, &cfg.mel, cfg.fft_backend)?),
             FeatureKind::Mfcc => Extractor::Mfcc(Mfcc::new(&cfg.stft, &cfg.mel, &cfg.mfcc, cfg.fft_backend)?),
-            FeatureKind::Dwt => Extractor::Dwt(Scalogram::new(&cfg.scalogram, cfg.fft_backend)?),
+            FeatureKind::Scalogram => Extractor::Scalogram(Scalogram::new(&cfg.scalogram, cfg.fft_backend)?),
             FeatureKind::DwtBands => Extractor::DwtBands(DwtBands::new(&cfg.dwt_bands)?),
         })
     }
@@ -134,7 +136,7 @@ impl<const N: usize> Extractor<N> {
             Extractor::LogStft(x) => x,
             Extractor::Logmel(x) => x,
             Extractor::Mfcc(x) => x,
-            Extractor::Dwt(x) => x,
+            Extractor::Scalogram(x) => x,
             Extractor::DwtBands(x) => x,
         }
     }
@@ -145,7 +147,7 @@ impl<const N: usize> Extractor<N> {
             Extractor::LogStft(x) => x,
             Extractor::Logmel(x) => x,
             Extractor::Mfcc(x) => x,
-            Extractor::Dwt(x) => x,
+            Extractor::Scalogram(x) => x,
             Extractor::DwtBands(x) => x,
         }
     }

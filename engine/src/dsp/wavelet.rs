@@ -2,7 +2,7 @@
 //! "DWT" representation (001 Sec. II-C, Eq. 17-20; 000 Sec. II-C), and a true multi-level
 //! discrete wavelet transform reduced to sub-band log energies.
 //!
-//! # Scalogram ([`Scalogram`], `FeatureKind::Dwt`)
+//! # Scalogram ([`Scalogram`], `FeatureKind::Scalogram`)
 //!
 //! 000/001 frame the audio in 50 ms frames with 50 % overlap, transform each frame with Eq. 17,
 //! `W(s, τ) = |s|^{-1/2} ∫ a(t) ψ((t - τ)/s) dt`, and show `|W|` on a log scale. One output

@@ -62,6 +62,14 @@ pub struct Training {
     pub training_seconds: f64,
 }
 
+impl Training {
+    /// The training σ as the decimal the card records (0.005, not the f32's
+    /// 0.004999999888241291), for certifying at the σ the model was trained with.
+    pub fn sigma(&self) -> f64 {
+        self.noise_sigma.to_string().parse().unwrap_or(self.noise_sigma as f64)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Metrics {
     /// Accuracy on the test split, in [0, 1].

@@ -26,7 +26,7 @@ pub mod online;
 pub mod report;
 pub mod runs;
 
-use crate::dsp::{gain, DspError, FeatureConfig, FrontEnd, GainPolicy};
+use crate::dsp::{gain, DspError, FrontEnd};
 use crate::model::card::InputKind;
 use crate::model::{argmax, Model, ModelError};
 use crate::stats::{self, StatsError};
@@ -47,6 +47,8 @@ pub enum SmoothError {
     Dsp(#[from] DspError),
     #[error("statistics: {0}")]
     Stats(#[from] StatsError),
+    #[error(transparent)]
+    Window(#[from] crate::window::WindowError),
     #[error("{0}")]
     Config(String),
 }
@@ -344,8 +346,7 @@ impl<'m> Smoother<'m> {
         let card = model.card();
         let fe = match card.input {
             InputKind::Features => {
-                let cfg = FeatureConfig { gain: GainPolicy::Fixed { gain: 1.0 }, ..card.features };
-                Some(Box::new(FrontEnd::new(&cfg)?))
+                Some(Box::new(crate::window::front_end_with_gain(card, 1.0)?))
             }
             InputKind::Waveform => {
                 if contract == Contract::Feature {
@@ -702,19 +703,6 @@ pub fn top_two(c: &[u64]) -> (usize, usize) {
         }
     }
     (a, b)
-}
-
-/// Centre crop or zero-pad to `len` samples (003's CropPad, as the models were trained).
-pub fn crop_pad(x: &[f32], len: usize) -> Vec<f32> {
-    if x.len() >= len {
-        let start = (x.len() - len) / 2;
-        x[start..start + len].to_vec()
-    } else {
-        let left = (len - x.len()) / 2;
-        let mut out = vec![0.0; len];
-        out[left..left + x.len()].copy_from_slice(x);
-        out
-    }
 }
 
 #[cfg(test)]

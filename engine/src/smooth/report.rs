@@ -2,28 +2,10 @@
 //! summary table of a run (003's reporting: clean accuracy, certified accuracy at radius
 //! thresholds, median radius and SNR_cert), and merging sharded runs.
 
-use super::{clip_key, crop_pad, Budget, Certificate, Contract, OnlineBound, OnlineCertifier, SmoothError, SmoothParams, Smoother};
+use super::{clip_key, Budget, Certificate, Contract, OnlineBound, OnlineCertifier, SmoothError, SmoothParams, Smoother};
 use crate::model::Model;
-use crate::pipeline::{clip_gain, ClipGain};
+use crate::window::{ClipGain, ClipWindow};
 use std::path::{Path, PathBuf};
-
-/// The certified window of a clip (at the model's rate): 003 Contract 1's
-/// x = s · CropPad(a), with s from `gain` (per clip from the clean clip for `ClipRms`).
-pub fn clip_window(model: &Model, samples: &[f32], gain: ClipGain) -> Result<(Vec<f32>, f32), SmoothError> {
-    let s = clip_gain(model, samples, gain).map_err(|e| SmoothError::Config(e.to_string()))?;
-    let mut x = crop_pad(samples, model.card().window_samples);
-    x.iter_mut().for_each(|v| *v *= s);
-    Ok((x, s))
-}
-
-/// Name of a gain choice in the certificate record.
-pub fn gain_name(gain: ClipGain) -> &'static str {
-    match gain {
-        ClipGain::ClipRms => "clip-rms (s = target_rms / RMS(clean clip), fixed before the noise)",
-        ClipGain::Calibration => "calibration (the card's streaming constant)",
-        ClipGain::Fixed(_) => "fixed (given)",
-    }
-}
 
 /// One certified clip.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -54,8 +36,8 @@ pub fn certify_clip(
     truth: Option<String>,
     truth_index: Option<usize>,
 ) -> Result<ClipRecord, SmoothError> {
-    let (x, s) = clip_window(smoother.model(), samples, gain)?;
-    let certificate = smoother.certify(&x, clip_key(file_name(path)), gain_name(gain), s)?;
+    let (x, s) = ClipWindow::of(smoother.model().card()).window(samples, gain)?;
+    let certificate = smoother.certify(&x, clip_key(file_name(path)), gain.describe(), s)?;
     Ok(ClipRecord { path: path.to_path_buf(), truth, truth_index, certificate })
 }
 
@@ -72,8 +54,8 @@ pub fn certify_clip_online(
     bound: &OnlineBound,
     budget: Budget,
 ) -> Result<ClipRecord, SmoothError> {
-    let (x, s) = clip_window(certifier.model(), samples, gain)?;
-    let certificate = certifier.certify(&x, clip_key(file_name(path)), gain_name(gain), s, bound, budget)?;
+    let (x, s) = ClipWindow::of(certifier.model().card()).window(samples, gain)?;
+    let certificate = certifier.certify(&x, clip_key(file_name(path)), gain.describe(), s, bound, budget)?;
     Ok(ClipRecord { path: path.to_path_buf(), truth, truth_index, certificate })
 }
 
@@ -375,13 +357,12 @@ pub fn gain_sweep(
     thresholds: &[f64],
     mut progress: impl FnMut(f64, &str),
 ) -> Result<Vec<SweepCell>, SmoothError> {
-    let model = smoother.model();
+    let window = ClipWindow::of(smoother.model().card());
     // `fixed`: each clip's gain as calibrated at 0 dB; `rms`: recomputed from the scaled clip.
     let fixed: Vec<ClipGain> = clips
         .iter()
-        .map(|c| clip_gain(model, &c.samples, ClipGain::ClipRms).map(ClipGain::Fixed))
-        .collect::<Result<_, _>>()
-        .map_err(|e| SmoothError::Config(e.to_string()))?;
+        .map(|c| window.gain(&c.samples, ClipGain::ClipRms).map(ClipGain::Fixed))
+        .collect::<Result<_, _>>()?;
     let rms = vec![ClipGain::ClipRms; clips.len()];
     let mut cells = Vec::new();
     for &db in gains_db {

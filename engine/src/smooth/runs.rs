@@ -3,10 +3,10 @@
 //! built from them by one function, for a whole run and for a merge of shards alike, so merged
 //! shards give exactly the unsharded run's JSON (timings aside).
 
-use super::report::{certify_clip, clip_window, gain_sweep, ClipRecord, GeometryRow, LoadedClip, RunInputs, Summary, SweepCell};
+use super::report::{certify_clip, gain_sweep, ClipRecord, GeometryRow, LoadedClip, RunInputs, Summary, SweepCell};
 use super::{clip_key, Contract, NormStats, SmoothError, SmoothParams, Smoother, Transform};
 use crate::model::Model;
-use crate::pipeline::ClipGain;
+use crate::window::{ClipGain, ClipWindow};
 use crate::shard::{check_parts, Part, Shard};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -206,7 +206,7 @@ impl DiagnoseRun {
             let key = clip_key(c.path.file_name().and_then(|n| n.to_str()).unwrap_or_default());
             let mut clip_levels = Vec::with_capacity(levels.len());
             for (_, gain) in &levels {
-                let (x, _) = clip_window(model, &c.samples, *gain)?;
+                let (x, _) = ClipWindow::of(model.card()).window(&c.samples, *gain)?;
                 let stats = geometry.iter_mut().map(|g| g.diagnose(&x, key, s.noise_samples)).collect::<Result<Vec<_>, _>>()?;
                 clip_levels.push(ClipLevel { rms: crate::dsp::gain::rms(&x) as f64, peak: crate::dsp::gain::peak(&x) as f64, stats });
             }

@@ -33,8 +33,8 @@ use crate::checkpoint::Checkpoint;
 use crate::error::{Result, ToolsError};
 use serde::Serialize;
 use soundproof::model::Model;
-use soundproof::pipeline::ClipGain;
-use soundproof::smooth::report::{clip_window, gain_name, median, RunInputs};
+use soundproof::smooth::report::{median, RunInputs};
+use soundproof::window::{ClipGain, ClipWindow};
 use soundproof::smooth::{clip_key, Certificate, Contract, Prediction, SmoothParams, Smoother, Transform};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -194,8 +194,10 @@ pub fn run_audit(checkpoint: &Path, onnx: &Path, clips: &[AuditClip], cfg: &Audi
     for clip in clips {
         let name = clip.path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
         let key = clip_key(&name);
-        let (x, s) = clip_window(&model, &clip.samples, ClipGain::ClipRms).map_err(smooth_err)?;
-        let certificate = smoother.certify(&x, key, gain_name(ClipGain::ClipRms), s).map_err(smooth_err)?;
+        let (x, s) = ClipWindow::of(model.card())
+            .window(&clip.samples, ClipGain::ClipRms)
+            .map_err(|e| ToolsError::model(onnx.display().to_string(), e.to_string()))?;
+        let certificate = smoother.certify(&x, key, ClipGain::ClipRms.describe(), s).map_err(smooth_err)?;
         // The attacked object: the window, or its feature map for the feature contract.
         let clean: Vec<f32> = match domain {
             Domain::Waveform => x.clone(),

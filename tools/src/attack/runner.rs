@@ -151,7 +151,7 @@ pub fn run_on_clips(checkpoint: &Path, clips: &[Clip], opts: &RunOptions, out: &
         0 => None,
         r => Some(RirPool::new(&RoomDistribution::default(), r, ck.sample_rate, ck.sample_rate as usize / 4, derive_seed(opts.seed, &[0x5eed_0f_7e57]), opts.device)?),
     };
-    let pipeline = ck.pipeline();
+    let clip_window = ck.clip_window();
     let mut featurizer = match opts.domain {
         Domain::Features => {
             let cfg = ck.features.as_ref().ok_or_else(|| ToolsError::invalid("domain", "features", "waveform (this model takes the waveform)"))?;
@@ -187,7 +187,7 @@ pub fn run_on_clips(checkpoint: &Path, clips: &[Clip], opts: &RunOptions, out: &
         let mut buf = Vec::new();
         let mut shape = vec![chunk.len() as i64];
         for c in chunk {
-            let (x, _gain) = pipeline.load(&c.path)?;
+            let (x, _gain) = crate::data::load_window(&clip_window, &c.path)?;
             match &mut featurizer {
                 Some(f) => {
                     let start = buf.len();

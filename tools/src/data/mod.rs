@@ -19,8 +19,7 @@ pub mod folder;
 pub mod fsdd;
 
 use crate::error::{Result, ToolsError};
-use soundproof::audio::{read_mono, resample};
-use soundproof::dsp::{gain, GainPolicy};
+use soundproof::window::{ClipGain, ClipWindow, WindowError};
 use std::path::{Path, PathBuf};
 
 /// One labelled recording.
@@ -160,17 +159,7 @@ impl DatasetSpec {
     }
 }
 
-/// 003's clip pipeline (Contract 1): resample to the model rate, crop or zero-pad to the
-/// window, and one scalar gain `s = target_rms / RMS` computed once from the clean clip
-/// zero-padded to at least one window (exactly the engine's `pipeline::clip_gain`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ClipPipeline {
-    pub sample_rate: u32,
-    pub window_samples: usize,
-    pub target_rms: f32,
-}
-
-/// Waveforms of a split, prepared by a [`ClipPipeline`], in one flat buffer.
+/// Waveforms of a split, prepared by [`prepare`], in one flat buffer.
 #[derive(Debug, Clone)]
 pub struct Prepared {
     /// `n × window` samples, row-major.
@@ -193,88 +182,61 @@ impl Prepared {
     }
 }
 
-/// Deterministic crop or zero-pad to `len`, centred: a longer clip keeps its middle, a shorter
-/// one sits in the middle of the window (keywords are short and trimmed; centring leaves room
-/// for the random time shift on both sides).
-pub fn crop_pad(x: &[f32], len: usize) -> Vec<f32> {
-    // One definition with the engine's certified window (003's CropPad).
-    soundproof::smooth::crop_pad(x, len)
+/// `x = s · CropPad(a)` under the clip-RMS gain for samples `a` already at the model rate
+/// (`what` names them in errors): the engine's certified window, [`ClipWindow::window`].
+pub fn clip_window(window: &ClipWindow, samples: &[f32], what: &str) -> Result<(Vec<f32>, f32)> {
+    window.window(samples, ClipGain::ClipRms).map_err(|e| window_err(what, e))
 }
 
-impl ClipPipeline {
-    /// `x = s · CropPad(Resample(a))` for one file; returns `(x, s)`.
-    pub fn load(&self, path: &Path) -> Result<(Vec<f32>, f32)> {
-        let clip = read_mono(path)?;
-        let samples = if clip.sample_rate == self.sample_rate {
-            clip.samples
-        } else {
-            resample(&clip.samples, clip.sample_rate, self.sample_rate)?
-        };
-        self.apply(&samples, &path.display().to_string())
-    }
+/// [`clip_window`] of a WAV file, resampled to the model rate first.
+pub fn load_window(window: &ClipWindow, path: &Path) -> Result<(Vec<f32>, f32)> {
+    window.load(path, ClipGain::ClipRms).map_err(|e| window_err(&path.display().to_string(), e))
+}
 
-    /// `x = s · CropPad(a)` for samples `a` already at the model rate (`what` names them in
-    /// errors); returns `(x, s)`.
-    pub fn apply(&self, samples: &[f32], what: &str) -> Result<(Vec<f32>, f32)> {
-        // s from the whole clip zero-padded to at least one window (the engine's clip gain:
-        // padding adds length, not energy), then applied to the cropped / padded window.
-        let w = self.window_samples.max(samples.len()).max(1);
-        let padded_rms = gain::rms(samples) * (samples.len() as f32 / w as f32).sqrt();
-        let s = gain::fixed_gain_from_calibration(padded_rms, self.target_rms).map_err(|_| {
-            ToolsError::dataset(
-                what,
-                "the clip is silent (RMS 0): it cannot be gain-normalized; remove it from the dataset",
-            )
-        })?;
-        let mut x = crop_pad(samples, self.window_samples);
-        GainPolicy::Fixed { gain: s }.apply(&mut x)?;
-        Ok((x, s))
+fn window_err(what: &str, e: WindowError) -> ToolsError {
+    match e {
+        WindowError::Silent => ToolsError::dataset(
+            what,
+            "the clip is silent (RMS 0): it cannot be gain-normalized; remove it from the dataset",
+        ),
+        WindowError::Audio(e) => ToolsError::Audio(e),
+        e => ToolsError::dataset(what, e.to_string()),
     }
+}
 
-    /// Prepares every example, on all cores (each clip is independent, so the result does not
-    /// depend on the thread count).
-    pub fn prepare(&self, examples: &[Example]) -> Result<Prepared> {
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .min(8)
-            .max(1);
-        let chunk = examples.len().div_ceil(threads).max(1);
-        let results: Vec<Result<Vec<(Vec<f32>, f32)>>> = std::thread::scope(|s| {
-            let handles: Vec<_> = examples
-                .chunks(chunk)
-                .map(|part| {
-                    s.spawn(move || {
-                        part.iter()
-                            .map(|e| self.load(&e.path))
-                            .collect::<Result<Vec<_>>>()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(ToolsError::dataset("prepare", "a loader thread panicked"))
-                    })
-                })
-                .collect()
-        });
-        let mut samples = Vec::with_capacity(examples.len() * self.window_samples);
-        let mut gains = Vec::with_capacity(examples.len());
-        for part in results {
-            for (x, s) in part? {
-                samples.extend_from_slice(&x);
-                gains.push(s);
-            }
+/// Prepares every example's window ([`load_window`]), on all cores (each clip is independent,
+/// so the result does not depend on the thread count).
+pub fn prepare(window: &ClipWindow, examples: &[Example]) -> Result<Prepared> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(8)
+        .max(1);
+    let chunk = examples.len().div_ceil(threads).max(1);
+    let results: Vec<Result<Vec<(Vec<f32>, f32)>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = examples
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().map(|e| load_window(window, &e.path)).collect::<Result<Vec<_>>>()))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(ToolsError::dataset("prepare", "a loader thread panicked"))))
+            .collect()
+    });
+    let mut samples = Vec::with_capacity(examples.len() * window.window_samples);
+    let mut gains = Vec::with_capacity(examples.len());
+    for part in results {
+        for (x, s) in part? {
+            samples.extend_from_slice(&x);
+            gains.push(s);
         }
-        Ok(Prepared {
-            samples,
-            labels: examples.iter().map(|e| e.label as i64).collect(),
-            window: self.window_samples,
-            gains,
-        })
     }
+    Ok(Prepared {
+        samples,
+        labels: examples.iter().map(|e| e.label as i64).collect(),
+        window: window.window_samples,
+        gains,
+    })
 }
 
 /// WAV files directly inside `dir`, sorted by name.

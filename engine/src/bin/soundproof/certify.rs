@@ -267,11 +267,6 @@ pub fn plot_run(run: &CertifyRun, contract: Contract, p: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The gain choice as the certificate records it.
-pub fn gain_policy_name(g: soundproof::pipeline::ClipGain) -> &'static str {
-    soundproof::smooth::report::gain_name(g)
-}
-
 pub fn radius_unit(c: Contract) -> &'static str {
     if c.is_waveform() {
         "L2 radius (waveform, after gain)"

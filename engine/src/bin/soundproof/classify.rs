@@ -6,7 +6,8 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use soundproof::labels::{fsdd_take, match_label, LabelReader};
 use soundproof::model::Model;
-use soundproof::pipeline::{self, aggregate, ClipGain, StreamOptions, WindowResult};
+use soundproof::pipeline::{self, aggregate, StreamOptions, WindowResult};
+use soundproof::window::ClipGain;
 use std::path::{Path, PathBuf};
 
 #[derive(Args)]
@@ -43,19 +44,7 @@ pub struct ClassifyArgs {
 }
 
 pub fn parse_gain(s: &str) -> Result<ClipGain> {
-    Ok(match s {
-        "clip-rms" => ClipGain::ClipRms,
-        "calibration" => ClipGain::Calibration,
-        x => {
-            let g: f32 = x.parse().with_context(|| {
-                format!("--gain {x}: expected clip-rms, calibration or a number")
-            })?;
-            if !(g.is_finite() && g > 0.0) {
-                bail!("--gain {x}: a gain must be a finite number > 0");
-            }
-            ClipGain::Fixed(g)
-        }
-    })
+    s.parse::<ClipGain>().map_err(anyhow::Error::msg)
 }
 
 fn collect_wavs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {

@@ -8,6 +8,7 @@ use clap::Args;
 use soundproof::audio::{AudioError, Pacing, Source};
 use soundproof::model::Model;
 use soundproof::pipeline::{self, LiveGain, LivePolicy, PipelineStats, StreamOptions, WindowResult};
+use soundproof::window::{ClipGain, ClipWindow, WindowPlan};
 use soundproof::smooth::{all_agree_radius, Budget, Contract, LookSchedule, OnlineBound, Plan, SmoothParams};
 use std::time::Duration;
 use std::io::Write;
@@ -141,7 +142,7 @@ impl CertOptions {
             return Ok(None);
         }
         let card = model.card();
-        let sigma = self.sigma.unwrap_or(if card.training.noise_sigma > 0.0 { card.training.noise_sigma as f64 } else { 0.005 });
+        let sigma = self.sigma.unwrap_or(if card.training.noise_sigma > 0.0 { card.training.sigma() } else { 0.005 });
         let every = self.certify_every.unwrap_or((card.window_samples / card.hop_samples.max(1)).max(1) as u64).max(1);
         let budget_ms = self.budget_ms.unwrap_or(0.9 * every as f64 * card.hop_s * 1e3);
         let params = SmoothParams { sigma, n0: self.n0, n: self.n_max, alpha: self.alpha, batch: self.batch, seed: self.seed };
@@ -322,11 +323,14 @@ pub fn run(a: DemoArgs) -> Result<()> {
         );
     }
     let model = Model::load(&model_path)?;
+    // The input is opened (and its header read) before anything is printed: a missing or
+    // malformed file is the first and only thing the user sees.
+    soundproof::audio::WavSource::open(&input).with_context(|| format!("--input {}", input.display()))?;
     let gain = crate::classify::parse_gain(&a.gain)?;
     let live = a.live.live_gain()?;
     let tui = a.live.use_tui();
     let card = model.card();
-    let certify = a.cert.online(&model, crate::certify::gain_policy_name(gain))?;
+    let certify = a.cert.online(&model, gain.describe())?;
     if !tui {
         println!(
             "soundproof demo: {} ({}, {:?}, {} labels) on {}{}",
@@ -364,7 +368,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
         let _ = ctrlc::set_handler(move || stop.store(true, std::sync::atomic::Ordering::Relaxed));
     }
     let s0 = match gain {
-        pipeline::ClipGain::Fixed(g) => g,
+        ClipGain::Fixed(g) => g,
         _ => card.normalization.calibration_gain,
     };
     let header = if tui { Some(crate::tui::header("soundproof demo", &model, &input.display().to_string(), a.gate_db, certify.as_ref(), s0)?) } else { None };
@@ -381,10 +385,10 @@ pub fn run(a: DemoArgs) -> Result<()> {
                 .with_context(|| format!("streaming {}", input.display()));
         }
         let sr = card.features.sample_rate();
-        let clip = soundproof::audio::read_mono(&input)?;
-        let samples = soundproof::audio::resample(&clip.samples, clip.sample_rate, sr)?;
-        let g = pipeline::clip_gain(&model, &samples, gain)?;
-        let padding = pipeline::WindowPlan::of(&model)?.padding(samples.len());
+        let window = ClipWindow::of(card);
+        let samples = window.read(&input)?;
+        let g = window.gain(&samples, gain)?;
+        let padding = WindowPlan::of(&model)?.padding(samples.len());
         let mut src = LoopSource { samples, rate: sr, pos: 0, left: (a.repeat > 0).then_some(a.repeat) };
         pipeline::run_stream_live(&model, &mut src, g, padding, &opts, Some(&live), on_result, on_cert)
             .with_context(|| format!("streaming {}", input.display()))

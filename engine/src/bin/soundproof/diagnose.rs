@@ -1,6 +1,7 @@
 //! `soundproof diagnose` (003 Tables 2 and 3 on our data) and `soundproof gain-sweep` (003
 //! failure mode 2: what a microphone gain change does to certificates under each policy).
 
+use std::io::IsTerminal;
 use anyhow::{Context, Result};
 use clap::Args;
 use soundproof::audio;
@@ -119,8 +120,12 @@ pub fn diagnose(a: DiagnoseArgs) -> Result<()> {
         geometry_only: a.geometry_only,
     };
     let total = clips.len();
-    let run = DiagnoseRun::run(&model, &clips, &settings, shard, inputs, |k| eprint!("\rdiagnose: clip {k}/{total} "))?;
-    eprint!("\r");
+    let run = DiagnoseRun::run(&model, &clips, &settings, shard, inputs, |k| {
+        if k == total || k % total.div_ceil(10).max(1) == 0 || std::io::stderr().is_terminal() {
+            progress(&format!("diagnose: clip {k}/{total}"))
+        }
+    })?;
+    end_progress();
     print_diagnose(&run);
     if let Some(p) = &a.json {
         write_json(p, &run)?;
@@ -156,8 +161,8 @@ pub fn gain_sweep_cmd(a: GainSweepArgs) -> Result<()> {
     let params = a.sampling.params(a.sigma, a.n);
     let mut s = Smoother::new(&model, Contract::Waveform, params)?;
     let thresholds = default_thresholds(a.sigma);
-    let run = GainSweepRun::run(&mut s, &clips, &a.gains_db, &a.policies, &thresholds, shard, inputs, |db, p| eprint!("\rgain {db:+} dB, policy {p}   "))?;
-    eprint!("\r");
+    let run = GainSweepRun::run(&mut s, &clips, &a.gains_db, &a.policies, &thresholds, shard, inputs, |db, p| progress(&format!("gain {db:+} dB, policy {p}")))?;
+    end_progress();
     print_sweep(&run);
     if let Some(p) = &a.json {
         write_json(p, &run)?;
@@ -209,4 +214,20 @@ pub fn plot_sweep(run: &GainSweepRun, p: &std::path::Path) -> Result<()> {
     crate::plot::lines(&series, &title, "microphone gain change (dB)", "median SNR_cert (dB)", p)?;
     eprintln!("wrote {}", p.display());
     Ok(())
+}
+
+/// A progress line on stderr: rewritten in place on a terminal, one line each otherwise (a log
+/// file or CI output would run them together).
+fn progress(msg: &str) {
+    if std::io::stderr().is_terminal() {
+        eprint!("\r{msg}   ");
+    } else {
+        eprintln!("{msg}");
+    }
+}
+
+fn end_progress() {
+    if std::io::stderr().is_terminal() {
+        eprint!("\r");
+    }
 }

@@ -19,8 +19,10 @@ enum Kind {
     LogStft,
     Logmel,
     Mfcc,
-    /// Framed wavelet scalogram (the "DWT" representation of 000/001).
-    Dwt,
+    /// Framed continuous-wavelet scalogram (the "DWT" representation of 000/001; `dwt` is
+    /// accepted too).
+    #[value(alias = "dwt")]
+    Scalogram,
     /// Multi-level discrete wavelet transform sub-band log energies.
     DwtBands,
 }
@@ -176,7 +178,7 @@ fn feature_config(a: &FeaturesArgs, file_rate: u32) -> Result<FeatureConfig> {
         Kind::LogStft => FeatureKind::LogStft,
         Kind::Logmel => FeatureKind::Logmel,
         Kind::Mfcc => FeatureKind::Mfcc,
-        Kind::Dwt => FeatureKind::Dwt,
+        Kind::Scalogram => FeatureKind::Scalogram,
         Kind::DwtBands => FeatureKind::DwtBands,
     };
     let sr = a.sample_rate.unwrap_or(file_rate);

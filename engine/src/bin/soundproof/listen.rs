@@ -6,7 +6,8 @@ use anyhow::{bail, Result};
 use clap::Args;
 use soundproof::audio::{list_input_devices, MicOptions, MicSource, Pacing};
 use soundproof::model::Model;
-use soundproof::pipeline::{self, clip_gain, StreamOptions};
+use soundproof::pipeline::{self, StreamOptions};
+use soundproof::window::{ClipGain, ClipWindow};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -59,10 +60,10 @@ pub fn run(a: ListenArgs) -> Result<()> {
     }
     let model = Model::load(&model_path)?;
     let gain = crate::classify::parse_gain(&a.gain)?;
-    if gain == pipeline::ClipGain::ClipRms {
+    if gain == ClipGain::ClipRms {
         bail!("--gain clip-rms needs the whole clip; a live stream uses the calibration constant or a fixed gain");
     }
-    let g = clip_gain(&model, &[], gain)?;
+    let g = ClipWindow::of(model.card()).gain(&[], gain)?;
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
@@ -84,7 +85,7 @@ pub fn run(a: ListenArgs) -> Result<()> {
         model.card().name
     );
     let gate = a.gate_db;
-    let certify = a.cert.online(&model, crate::certify::gain_policy_name(gain))?;
+    let certify = a.cert.online(&model, gain.describe())?;
     let live = a.live.live_gain()?;
     let header = if a.live.use_tui() {
         Some(crate::tui::header(&format!("soundproof listen · {}", mic.device_name()), &model, "live input", gate, certify.as_ref(), g)?)

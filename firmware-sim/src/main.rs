@@ -134,7 +134,7 @@ fn tract_on_microfft(model: &Model, stream: &clip::Stream) -> Result<Vec<Vec<f32
 fn window_result(model: &Model, index: u64, logits: &[f32]) -> WindowResult {
     let mut probs = vec![0.0f32; logits.len()];
     softmax(logits, &mut probs);
-    let label = soundproof::model::argmax(&probs);
+    let label = soundproof::stats::argmax(&probs);
     WindowResult {
         index,
         start_s: 0.0,

@@ -170,7 +170,7 @@ fn online_certificate_equals_fixed_n_certify_on_the_same_window() {
             budget: Budget { time: None },
             workers: 2,
             every: 1,
-            gain_policy: "clip-rms".into(),
+            gain_policy: soundproof::smooth::GainRecord::ClipRms,
         }),
         ..Default::default()
     };
@@ -200,7 +200,7 @@ fn online_certificate_equals_fixed_n_certify_on_the_same_window() {
     let samples = soundproof::audio::resample(&clip.samples, clip.sample_rate, 16_000).unwrap();
     assert!(samples.len() <= 16_000);
     let (x, _) = ClipWindow::of(model.card()).window(&samples, ClipGain::ClipRms).unwrap();
-    let offline = Smoother::new(&model, Contract::Waveform, params).unwrap().certify(&x, 0, "clip-rms", 1.0).unwrap();
+    let offline = Smoother::new(&model, Contract::Waveform, params).unwrap().certify(&x, 0, soundproof::smooth::GainRecord::ClipRms, 1.0).unwrap();
     assert_eq!(online.candidate, offline.candidate);
     assert_eq!(online.n_a, offline.n_a);
     assert_eq!(online.p_a_lower, offline.p_a_lower, "the planned n at level α is fixed-n CERTIFY");
@@ -224,7 +224,7 @@ fn a_busy_certifier_skips_and_counts_on_a_live_source_while_labels_flow() {
             budget: Budget { time: Some(std::time::Duration::from_millis(150)) },
             workers: 1,
             every: 1,
-            gain_policy: "calibration".into(),
+            gain_policy: soundproof::smooth::GainRecord::Calibration,
         }),
         ..Default::default()
     };

@@ -25,7 +25,7 @@ fn certify(model: &Model, db: f32, policy: LivePolicy) -> Vec<(u64, bool, Certif
             budget: Budget { time: None },
             workers: 2,
             every: 4,
-            gain_policy: "calibration".into(),
+            gain_policy: soundproof::smooth::GainRecord::Calibration,
         }),
         ..Default::default()
     };

@@ -109,7 +109,7 @@ fn certified_radii_exceed_the_true_radius_at_most_at_rate_alpha() {
     let params = SmoothParams { sigma, n0: 20, n: 400, alpha: 0.05, batch: 64, seed: 5 };
     let mut s = Smoother::new(&model, Contract::Waveform, params).unwrap();
     let trials = 500u64;
-    let (_, certified, n_a_total, total) = check_rate_alpha(trials, params.alpha, "fixed n", |key| s.certify(&x, key, "fixed", 1.0).unwrap());
+    let (_, certified, n_a_total, total) = check_rate_alpha(trials, params.alpha, "fixed n", |key| s.certify(&x, key, soundproof::smooth::GainRecord::Fixed, 1.0).unwrap());
     assert!(certified >= trials * 9 / 10, "pA = Φ(0.5) = 0.69 at n = 400 should certify almost always: {certified}");
     // Pooled counts: nA over the estimation samples is Binomial(total, Φ(0.5)).
     let p = norm_cdf(0.5);
@@ -130,7 +130,7 @@ fn radius_approaches_the_true_radius_as_n_grows() {
     for n in [100u64, 1_000, 10_000, 100_000] {
         let alpha = 0.001;
         let params = SmoothParams { sigma, n0: 100, n, alpha, batch: 256, seed: 9 };
-        let c = Smoother::new(&model, Contract::Waveform, params).unwrap().certify(&x, 1, "fixed", 1.0).unwrap();
+        let c = Smoother::new(&model, Contract::Waveform, params).unwrap().certify(&x, 1, soundproof::smooth::GainRecord::Fixed, 1.0).unwrap();
         // Closed form: nA ~ Binomial(n, pA); the radius must lie between the radii at
         // nA = n·pA ∓ 4.5 standard deviations.
         let radius_at = |k: f64| {
@@ -151,7 +151,7 @@ fn radius_approaches_the_true_radius_as_n_grows() {
         assert!(c.radius >= lo && c.radius <= hi, "n = {n}: radius {} outside [{lo}, {hi}]", c.radius);
         last = c.radius;
         // The record says what it certified.
-        assert_eq!(c.contract, "waveform");
+        assert_eq!(c.contract, Contract::Waveform);
         assert_eq!(c.n, n);
         assert!(c.snr_cert_db.is_some());
     }
@@ -187,8 +187,8 @@ fn feature_contract_adds_noise_to_the_features() {
     println!("feature contract: {} of {} positive, Φ(1.5) = {p:.4} (z = {z_score:.2})", counts[1], params.n);
     assert!(z_score.abs() < 4.5);
     // The same σ on the waveform would barely move a log-mel linear model: the contracts differ.
-    let c = s.certify(&x, 7, "clip-rms", g).unwrap();
-    assert_eq!(c.contract, "feature");
+    let c = s.certify(&x, 7, soundproof::smooth::GainRecord::ClipRms, g).unwrap();
+    assert_eq!(c.contract, Contract::Feature);
     assert!(c.snr_cert_db.is_none(), "no waveform SNR for a feature-space certificate");
     assert!(c.certified_object.contains("feature space"));
     // PREDICT at a feature map draws the same noise as PREDICT at the waveform whose map it is.
@@ -205,7 +205,7 @@ fn results_depend_on_the_seed_only() {
     let (model, _) = linear_at_radius(&waveform_card(), &x, 0.02, "batch");
     let run = |batch: usize, seed: u64| {
         let params = SmoothParams { sigma: 0.02, n0: 50, n: 500, alpha: 0.001, batch, seed };
-        let c = Smoother::new(&model, Contract::Waveform, params).unwrap().certify(&x, 3, "fixed", 1.0).unwrap();
+        let c = Smoother::new(&model, Contract::Waveform, params).unwrap().certify(&x, 3, soundproof::smooth::GainRecord::Fixed, 1.0).unwrap();
         (c.candidate, c.n_a, c.p_a_lower.to_bits(), c.radius.to_bits())
     };
     let reference = run(1, 1);
@@ -229,10 +229,10 @@ fn planned_online_radii_exceed_the_true_radius_at_most_at_rate_alpha() {
     let trials = 500u64;
     let mut ns = Vec::new();
     let (_, certified, n_a_total, total) = check_rate_alpha(trials, params.alpha, "planned n", |key| {
-        let c = oc.certify(&x, 10_000 + key, "fixed", 1.0, &bound, budget).unwrap();
+        let c = oc.certify(&x, 10_000 + key, soundproof::smooth::GainRecord::Fixed, 1.0, &bound, budget).unwrap();
         assert_eq!(c.samples, c.n, "the planned n is drawn whole");
         assert!(c.n >= 32 && c.n <= params.n);
-        assert!(c.bound.contains("planned"), "{}", c.bound);
+        assert!(matches!(c.bound, soundproof::smooth::BoundRecord::Planned { .. }), "{}", c.bound);
         // The record's bound is the fixed-n Clopper-Pearson bound at the full α on its n.
         assert_eq!(c.p_a_lower, clopper_pearson_lower(c.n_a, c.n, params.alpha).unwrap());
         ns.push(c.n);
@@ -251,13 +251,13 @@ fn online_results_depend_on_the_seed_only_not_on_the_workers() {
     let x: Vec<f32> = randn(WINDOW, 5).iter().map(|v| 0.3 * v).collect();
     let (model, _) = linear_at_radius(&waveform_card(), &x, 0.02, "workers");
     let params = SmoothParams { sigma: 0.02, n0: 50, n: 700, alpha: 0.001, batch: 1, seed: 1 };
-    let fixed = Smoother::new(&model, Contract::Waveform, params).unwrap().certify(&x, 3, "fixed", 1.0).unwrap();
+    let fixed = Smoother::new(&model, Contract::Waveform, params).unwrap().certify(&x, 3, soundproof::smooth::GainRecord::Fixed, 1.0).unwrap();
     let counts = Smoother::new(&model, Contract::Waveform, params).unwrap().counts(&x, 3, Phase::Estimation, 5, 333).unwrap();
     for workers in [1, 2, 3] {
         let mut oc = OnlineCertifier::new(&model, Contract::Waveform, params, workers).unwrap();
         assert_eq!(oc.counts(&x, 3, Phase::Estimation, 5, 333).unwrap(), counts, "{workers} workers");
         // Without a time budget the planned n is n: fixed-n CERTIFY, whatever the pool.
-        let c = oc.certify(&x, 3, "fixed", 1.0, &OnlineBound::Planned(Plan::default()), Budget { time: None }).unwrap();
+        let c = oc.certify(&x, 3, soundproof::smooth::GainRecord::Fixed, 1.0, &OnlineBound::Planned(Plan::default()), Budget { time: None }).unwrap();
         assert_eq!((c.candidate, c.n_a, c.n, c.p_a_lower.to_bits()), (fixed.candidate, fixed.n_a, fixed.n, fixed.p_a_lower.to_bits()));
     }
 }

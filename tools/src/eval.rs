@@ -94,10 +94,6 @@ pub fn run_batch(plan: &Arc<TypedRunnableModel>, shape: &[usize], inputs: &[f32]
     Ok(flat.chunks(classes.max(1)).take(n).map(|r| r.to_vec()).collect())
 }
 
-fn argmax(v: &[f32]) -> usize {
-    v.iter().enumerate().fold((0, f32::NEG_INFINITY), |(bi, bv), (i, &x)| if x > bv { (i, x) } else { (bi, bv) }).0
-}
-
 /// Evaluates the model at `path` on `dataset`.
 pub fn evaluate(path: &Path, dataset: &DatasetSpec, opts: &EvalOptions) -> Result<(EvalReport, ModelProto, ModelCard)> {
     let proto = onnx::load(path).map_err(|e| ToolsError::Onnx(format!("{e:#}")))?;
@@ -144,7 +140,7 @@ pub fn evaluate(path: &Path, dataset: &DatasetSpec, opts: &EvalOptions) -> Resul
         seconds += t.elapsed().as_secs_f64();
         for (&i, row) in chunk.iter().zip(&logits) {
             let truth = data.labels[i] as usize;
-            let pred = argmax(row);
+            let pred = soundproof::stats::argmax(row);
             if truth < k && pred < k {
                 confusion[truth][pred] += 1;
             }

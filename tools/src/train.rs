@@ -205,13 +205,10 @@ fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<()> {
     std::fs::write(path, json + "\n").map_err(|e| ToolsError::io(path, e))
 }
 
+/// The median of the finite values of `v` (1 when there are none).
 fn median(v: &[f32]) -> f32 {
-    let mut s: Vec<f32> = v.iter().copied().filter(|x| x.is_finite()).collect();
-    if s.is_empty() {
-        return 1.0;
-    }
-    s.sort_by(|a, b| a.total_cmp(b));
-    s[s.len() / 2]
+    let mut s: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).map(f64::from).collect();
+    soundproof::stats::median(&mut s).map_or(1.0, |m| m as f32)
 }
 
 /// Trains `cfg.arch` on `dataset`, writing everything into `out`.

@@ -212,7 +212,7 @@ impl Member {
                 let data = Vec::<f32>::try_from(maps.to_kind(Kind::Float).flatten(0, -1))?;
                 let logits = model.run(&data, n).map_err(|e| ToolsError::Onnx(e.to_string()))?;
                 let c = model.n_classes();
-                Ok(logits.chunks(c).map(|l| soundproof::model::argmax(l) as i64).collect())
+                Ok(logits.chunks(c).map(|l| soundproof::stats::argmax(l) as i64).collect())
             }
         }
     }

@@ -24,8 +24,7 @@ use soundproof::smooth::{sample_seed, Contract, NoiseRng, OnlineCertifier, Phase
 use std::time::Instant;
 
 fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
+    soundproof::stats::median(&mut v).unwrap_or(f64::NAN)
 }
 
 /// ms per window of `reps` noise windows from generator `R`, seeded per window as the engine does.

@@ -29,7 +29,8 @@
 use serde_json::json;
 use soundproof::audio::{self, AudioError, Pacing, Source};
 use soundproof::dsp::{FeatureConfig, FrontEnd, GainPolicy};
-use soundproof::model::{argmax, Model};
+use soundproof::model::Model;
+use soundproof::stats::argmax;
 use soundproof::npy;
 use soundproof::pipeline::{self, StreamOptions};
 use soundproof::window::{ClipGain, ClipWindow, WindowPlan};
@@ -111,13 +112,13 @@ fn parse_args() -> Args {
     a
 }
 
-/// Median (upper middle, as `pipeline` computes it) and p90 (nearest rank) of `v`.
+/// Median (`stats::median`, as `pipeline` computes it) and p90 (nearest rank) of `v`.
 fn median_p90(v: &[f64]) -> (f64, f64) {
     let mut s = v.to_vec();
-    s.sort_by(|a, b| a.total_cmp(b));
+    let median = soundproof::stats::median(&mut s).unwrap_or(f64::NAN);
     let n = s.len();
     let p90 = s[((0.9 * n as f64).ceil() as usize).clamp(1, n) - 1];
-    (s[n / 2], p90)
+    (median, p90)
 }
 
 /// FSDD test clips (takes 0–4), sorted by (take, digit, speaker) so the first `n` cover every

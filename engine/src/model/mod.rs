@@ -218,17 +218,6 @@ impl Model {
     }
 }
 
-/// Index of the largest value (first on ties).
-pub fn argmax(x: &[f32]) -> usize {
-    let mut best = 0;
-    for (i, &v) in x.iter().enumerate() {
-        if v > x[best] {
-            best = i;
-        }
-    }
-    best
-}
-
 /// Softmax of logits into probabilities (stable).
 pub fn softmax(logits: &[f32], out: &mut [f32]) {
     let m = logits.iter().cloned().fold(f32::NEG_INFINITY, f32::max);

@@ -22,19 +22,29 @@
 //! xoshiro256++, Gaussian draws by rand_distr's ziggurat) seeded with `mix(seed, k, p, i)`. Counts therefore depend only on (seed, key, σ, n0, n), never on the
 //! batch size, the number of threads or how a dataset is sharded.
 
+mod certificate;
+mod contract;
+mod diagnostics;
+pub mod experiments;
+mod noise;
 pub mod online;
 pub mod report;
 pub mod runs;
 
+pub use certificate::{BoundRecord, Certificate, GainRecord, Prediction};
+pub use contract::{Contract, Transform};
+pub use diagnostics::NormStats;
+pub use noise::{clip_key, sample_seed, NoiseRng, Phase};
+use diagnostics::delta_and_noise_norms;
+use noise::perturb;
+
 use crate::dsp::{gain, DspError, FrontEnd};
 use crate::model::card::InputKind;
-use crate::model::{argmax, Model, ModelError};
+use crate::model::{Model, ModelError};
+use crate::stats::argmax;
 use crate::stats::{self, StatsError};
-use rand::rngs::Xoshiro256PlusPlus;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
-use std::fmt;
-use std::str::FromStr;
 use std::time::Instant;
 
 pub use online::{all_agree_radius, planned_n, Budget, LookSchedule, OnlineBound, OnlineCertifier, Plan};
@@ -51,112 +61,6 @@ pub enum SmoothError {
     Window(#[from] crate::window::WindowError),
     #[error("{0}")]
     Config(String),
-}
-
-/// The post-noise transform T of a post-processed waveform contract (003 §4, Contract 3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Transform {
-    /// T = identity: the gain was fixed before the noise (Contract 1's transform).
-    Fixed,
-    /// T(x̃) = x̃ · RMS(x) / RMS(x̃): RMS normalization after the noise.
-    Rms,
-    /// T(x̃) = clip(x̃, −1, 1).
-    Clip,
-    /// T(x̃) = x̃ · ‖x‖∞ / ‖x̃‖∞: peak normalization after the noise (003's definition).
-    Peak,
-    /// T(x̃) = x̃ / ‖x̃‖∞: normalization to unit peak, as many pipelines do (not in 003's list;
-    /// the diagnostics show it reproduces 003's Table 3 peak figures, see `soundproof diagnose`).
-    UnitPeak,
-}
-
-impl Transform {
-    pub fn name(self) -> &'static str {
-        match self {
-            Transform::Fixed => "fixed",
-            Transform::Rms => "rms",
-            Transform::Clip => "clip",
-            Transform::Peak => "peak",
-            Transform::UnitPeak => "unit-peak",
-        }
-    }
-
-    /// Applies T to the noisy window `noisy` in place, given the clean window's RMS and peak.
-    pub fn apply(self, noisy: &mut [f32], clean_rms: f32, clean_peak: f32) {
-        match self {
-            Transform::Fixed => {}
-            Transform::Clip => noisy.iter_mut().for_each(|v| *v = v.clamp(-1.0, 1.0)),
-            Transform::Rms => {
-                let r = gain::rms(noisy);
-                if r > 0.0 {
-                    let s = clean_rms / r;
-                    noisy.iter_mut().for_each(|v| *v *= s);
-                }
-            }
-            Transform::Peak | Transform::UnitPeak => {
-                let p = gain::peak(noisy);
-                if p > 0.0 {
-                    let s = if self == Transform::Peak { clean_peak / p } else { 1.0 / p };
-                    noisy.iter_mut().for_each(|v| *v *= s);
-                }
-            }
-        }
-    }
-}
-
-/// Where the noise goes and what is certified (003 §4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Contract {
-    /// Contract 1: fixed gain, noise on the gain-normalized waveform window x, T = identity.
-    /// Certifies the L2 ball of radius R around x in waveform space.
-    Waveform,
-    /// Contract 2: noise on the feature tensor z = ψ(x) (log-mel, in dB). Certifies a ball in
-    /// feature space; never a statement about waveforms.
-    Feature,
-    /// Contract 3: noise on x, then T, then the front end. Certifies f∘T on the waveform ball.
-    Post(Transform),
-}
-
-impl Contract {
-    pub fn is_waveform(self) -> bool {
-        !matches!(self, Contract::Feature)
-    }
-    pub fn transform(self) -> Transform {
-        match self {
-            Contract::Post(t) => t,
-            _ => Transform::Fixed,
-        }
-    }
-}
-
-impl fmt::Display for Contract {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Contract::Waveform => write!(f, "waveform"),
-            Contract::Feature => write!(f, "feature"),
-            Contract::Post(t) => write!(f, "post:{}", t.name()),
-        }
-    }
-}
-
-impl FromStr for Contract {
-    type Err = SmoothError;
-    fn from_str(s: &str) -> Result<Self, SmoothError> {
-        Ok(match s {
-            "waveform" => Contract::Waveform,
-            "feature" => Contract::Feature,
-            "post:fixed" => Contract::Post(Transform::Fixed),
-            "post:rms" => Contract::Post(Transform::Rms),
-            "post:clip" => Contract::Post(Transform::Clip),
-            "post:peak" => Contract::Post(Transform::Peak),
-            "post:unit-peak" => Contract::Post(Transform::UnitPeak),
-            _ => {
-                return Err(SmoothError::Config(format!(
-                    "unknown contract `{s}`: use waveform, feature, post:fixed, post:rms, post:clip, post:peak or post:unit-peak"
-                )))
-            }
-        })
-    }
 }
 
 /// Parameters of PREDICT / CERTIFY. Defaults are 003's: n0 = 100, n = 10,000, α = 0.001.
@@ -192,136 +96,6 @@ impl SmoothParams {
         }
         Ok(())
     }
-}
-
-/// Which stream of noise a sample belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    Selection = 1,
-    Estimation = 2,
-    Prediction = 3,
-}
-
-/// The generator of one noisy copy: xoshiro256++ (Blackman & Vigna 2021), seeded per sample
-/// through `seed_from_u64` (a PCG32 expansion of the 64-bit per-sample seed into its 256-bit
-/// state). Any generator whose per-sample streams are independent and seeded keeps CERTIFY
-/// valid and the results a function of the seed; xoshiro256++ passes BigCrush and PractRand
-/// and draws the 16,000 Gaussians of a 1-s window 1.9× faster than ChaCha12, the previous
-/// `StdRng` (0.081 against 0.157 ms, measured alternately: BENCHMARKS.md, online certificates).
-pub type NoiseRng = Xoshiro256PlusPlus;
-
-fn splitmix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// The seed of one noise sample: a hash of (run seed, clip key, phase, sample index).
-pub fn sample_seed(seed: u64, key: u64, phase: Phase, index: u64) -> u64 {
-    splitmix(splitmix(splitmix(seed ^ splitmix(key)) ^ phase as u64) ^ index)
-}
-
-/// A stable key for a clip from its name (FNV-1a): the same file gets the same noise in any
-/// listing or shard.
-pub fn clip_key(name: &str) -> u64 {
-    name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
-}
-
-/// Norm statistics of Δ = T(x + ε) − x against ε over the samples (003 Eq. 7-9).
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct NormStats {
-    pub samples: u64,
-    sum_delta: f64,
-    sum_eps: f64,
-    sum_rel: f64,
-}
-
-impl NormStats {
-    pub fn add(&mut self, delta_norm: f64, eps_norm: f64) {
-        self.samples += 1;
-        self.sum_delta += delta_norm;
-        self.sum_eps += eps_norm;
-        if eps_norm > 0.0 {
-            self.sum_rel += (delta_norm - eps_norm).abs() / eps_norm;
-        }
-    }
-    /// Pools another set of samples into this one.
-    pub fn merge(&mut self, o: &NormStats) {
-        self.samples += o.samples;
-        self.sum_delta += o.sum_delta;
-        self.sum_eps += o.sum_eps;
-        self.sum_rel += o.sum_rel;
-    }
-    /// D_geom = E[ |‖Δ‖₂ − ‖ε‖₂| / ‖ε‖₂ ].
-    pub fn d_geom(&self) -> Option<f64> {
-        (self.samples > 0).then(|| self.sum_rel / self.samples as f64)
-    }
-    /// Effective norm ratio E‖Δ‖₂ / E‖ε‖₂.
-    pub fn effective_ratio(&self) -> Option<f64> {
-        (self.samples > 0 && self.sum_eps > 0.0).then(|| self.sum_delta / self.sum_eps)
-    }
-}
-
-/// The record every certification emits (003's reporting contract (ρ, P, T, m)).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Certificate {
-    /// `waveform`, `feature`, `post:rms`, ...
-    pub contract: String,
-    /// What the radius is about, in words.
-    pub certified_object: String,
-    /// Where the noise was added.
-    pub perturbation: String,
-    /// How the clip gain s was chosen (`clip-rms`, `calibration`, `fixed`) and its value.
-    pub gain_policy: String,
-    pub gain: f32,
-    /// Post-noise transform T (`fixed` = identity).
-    pub transform: String,
-    pub sigma: f64,
-    pub n0: u64,
-    pub n: u64,
-    pub alpha: f64,
-    pub seed: u64,
-    pub key: u64,
-    /// The smoothed prediction, or `None` for abstain.
-    pub prediction: Option<usize>,
-    pub label: Option<String>,
-    /// The selection phase's candidate (reported even on abstain).
-    pub candidate: usize,
-    pub n_a: u64,
-    pub p_a_lower: f64,
-    /// σ Φ⁻¹(pA_lower), 0 on abstain; L2, in the units of the perturbed space.
-    pub radius: f64,
-    /// ‖x‖₂ of the certified object (waveform window or feature tensor).
-    pub x_norm: f64,
-    /// 20 log10(‖x‖₂ / R) for waveform contracts with R > 0.
-    pub snr_cert_db: Option<f64>,
-    /// Post-processed contracts: D_geom and the effective norm ratio ‖Δ‖₂/‖ε‖₂ (003 Eq. 7-9),
-    /// over the estimation samples.
-    pub d_geom: Option<f64>,
-    pub effective_ratio: Option<f64>,
-    /// The base classifier on the clean input.
-    pub clean_prediction: usize,
-    /// How pA_lower was bounded: fixed-n Clopper-Pearson, or the online look schedule.
-    pub bound: String,
-    /// Estimation samples the bound used (= n for fixed-n CERTIFY).
-    pub samples: u64,
-    pub seconds: f64,
-}
-
-impl Certificate {
-    pub fn abstained(&self) -> bool {
-        self.prediction.is_none()
-    }
-}
-
-/// The outcome of PREDICT.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Prediction {
-    pub prediction: Option<usize>,
-    pub n_a: u64,
-    pub n_b: u64,
-    pub p_value: f64,
 }
 
 /// The base classifier under noise, for one model and contract. Holds its buffers: sampling
@@ -384,7 +158,7 @@ impl<'m> Smoother<'m> {
     }
 
     /// Samples per model window.
-    pub fn window_samples(&self) -> usize {
+    fn window_samples(&self) -> usize {
         self.model.card().window_samples
     }
 
@@ -427,7 +201,7 @@ impl<'m> Smoother<'m> {
     }
 
     /// The base classifier's label on the clean window.
-    pub fn clean_prediction(&mut self, x: &[f32]) -> Result<usize, SmoothError> {
+    pub(super) fn clean_prediction(&mut self, x: &[f32]) -> Result<usize, SmoothError> {
         self.check_window(x)?;
         let mut input = Vec::with_capacity(self.per);
         self.input_of(x, &mut input)?;
@@ -513,15 +287,18 @@ impl<'m> Smoother<'m> {
         Ok(counts)
     }
 
-    /// PREDICT (Cohen et al. Algorithm, 003 §3) with `n` samples at level `alpha`.
+    /// PREDICT. With probability ≥ 1 − `alpha` over the noise, a returned class is the smoothed
+    /// classifier's g(x) (Cohen et al. 2019, Theorem 2); otherwise it abstains. `n` samples; the
+    /// two-sided binomial test of nA out of nA + nB at p = 1/2 decides (003 §3).
     pub fn predict(&mut self, x: &[f32], key: u64, n: u64, alpha: f64) -> Result<Prediction, SmoothError> {
         let counts = self.counts(x, key, Phase::Prediction, 0, n)?;
         Self::decide(&counts, alpha)
     }
 
-    /// PREDICT of the feature contract at the feature map `z` itself (a map that need not be the
-    /// front end's output of any waveform, e.g. an attacked one), `frames × bins` as the model
-    /// takes it. Noise as [`Smoother::predict`] draws it for the clip `key`.
+    /// PREDICT of the feature contract at the feature map `z` itself, with the same guarantee:
+    /// with probability ≥ 1 − `alpha`, a returned class is g(z). `z` need not be the front
+    /// end's output of any waveform (e.g. an attacked map), `frames × bins` as the model takes
+    /// it. Noise as [`Smoother::predict`] draws it for the clip `key`.
     pub fn predict_features(&mut self, z: &[f32], key: u64, n: u64, alpha: f64) -> Result<Prediction, SmoothError> {
         if self.contract != Contract::Feature {
             return Err(SmoothError::Config("predict_features needs the feature contract".into()));
@@ -541,23 +318,27 @@ impl<'m> Smoother<'m> {
         Ok(Prediction { prediction: (p_value <= alpha).then_some(a), n_a, n_b, p_value })
     }
 
-    /// CERTIFY with the parameters' n0, n and α. `gain_policy` and `gain` describe how `x`
-    /// was scaled (they go into the record).
-    pub fn certify(&mut self, x: &[f32], key: u64, gain_policy: &str, gain: f32) -> Result<Certificate, SmoothError> {
+    /// CERTIFY. With probability ≥ 1 − α over the noise, when the certificate names a class A
+    /// with radius R, the smoothed classifier returns A on every input within L2 distance R of
+    /// `x` in the space the contract perturbs (Cohen et al. 2019, Theorem 1; for Contract 3 it
+    /// is f∘T that is smoothed). n0 selection samples choose A, n fresh samples count nA,
+    /// pA_lower is the one-sided Clopper-Pearson bound and R = σ Φ⁻¹(pA_lower); abstains when
+    /// pA_lower ≤ 1/2. `gain_policy` and `gain` describe how `x` was scaled (the record).
+    pub fn certify(&mut self, x: &[f32], key: u64, gain_policy: GainRecord, gain: f32) -> Result<Certificate, SmoothError> {
         let t0 = Instant::now();
         self.check_window(x)?;
         let z = self.clean_features(x)?;
         let c = self.model.n_classes();
         let mut sel = vec![0u64; c];
         self.sample(x, &z, key, Phase::Selection, 0, self.params.n0, &mut sel, None)?;
-        let candidate = argmax_u64(&sel);
+        let candidate = argmax(&sel);
         let mut est = vec![0u64; c];
         let mut norms = NormStats::default();
         let track = matches!(self.contract, Contract::Post(_));
         self.sample(x, &z, key, Phase::Estimation, 0, self.params.n, &mut est, track.then_some(&mut norms))?;
         let n_a = est[candidate];
         let p_a_lower = stats::clopper_pearson_lower(n_a, self.params.n, self.params.alpha)?;
-        let bound = format!("one-sided Clopper-Pearson lower bound at level α = {}, n = {}", self.params.alpha, self.params.n);
+        let bound = BoundRecord::ClopperPearson { alpha: self.params.alpha, n: self.params.n };
         let clean = self.clean_prediction(x)?;
         self.record(x, &z, key, gain_policy, gain, candidate, n_a, p_a_lower, self.params.n, track.then_some(norms), clean, bound, t0)
     }
@@ -568,7 +349,7 @@ impl<'m> Smoother<'m> {
         x: &[f32],
         z: &[f32],
         key: u64,
-        gain_policy: &str,
+        gain_policy: GainRecord,
         gain: f32,
         candidate: usize,
         n_a: u64,
@@ -576,7 +357,7 @@ impl<'m> Smoother<'m> {
         samples: u64,
         norms: Option<NormStats>,
         clean_prediction: usize,
-        bound: String,
+        bound: BoundRecord,
         t0: Instant,
     ) -> Result<Certificate, SmoothError> {
         let p = &self.params;
@@ -611,12 +392,12 @@ impl<'m> Smoother<'m> {
             ),
         };
         Ok(Certificate {
-            contract: self.contract.to_string(),
+            contract: self.contract,
             certified_object,
             perturbation,
-            gain_policy: gain_policy.to_string(),
+            gain_policy,
             gain,
-            transform: self.contract.transform().name().to_string(),
+            transform: self.contract.transform(),
             sigma: p.sigma,
             n0: p.n0,
             n: p.n,
@@ -642,7 +423,7 @@ impl<'m> Smoother<'m> {
 
     /// Norm diagnostics of the contract's transform at σ over `n` noise samples (no model
     /// runs): D_geom and the effective ratio of 003 Table 3.
-    pub fn diagnose(&mut self, x: &[f32], key: u64, n: u64) -> Result<NormStats, SmoothError> {
+    pub(super) fn diagnose(&mut self, x: &[f32], key: u64, n: u64) -> Result<NormStats, SmoothError> {
         self.check_window(x)?;
         let sigma = self.params.sigma as f32;
         let t = self.contract.transform();
@@ -660,42 +441,9 @@ impl<'m> Smoother<'m> {
     }
 }
 
-/// One noisy copy of the waveform window: ε = σ·N(0, I) into `eps`, T(x + ε) into `noisy`.
-#[allow(clippy::too_many_arguments)]
-fn perturb(rng: &mut NoiseRng, x: &[f32], sigma: f32, t: Transform, clean_rms: f32, clean_peak: f32, noisy: &mut [f32], eps: &mut [f32]) {
-    for ((o, e), &v) in noisy.iter_mut().zip(eps.iter_mut()).zip(x) {
-        let g: f32 = StandardNormal.sample(rng);
-        *e = sigma * g;
-        *o = v + *e;
-    }
-    t.apply(noisy, clean_rms, clean_peak);
-}
-
-/// (‖Δ‖₂, ‖ε‖₂) with Δ = T(x + ε) − x, in f64.
-fn delta_and_noise_norms(x: &[f32], noisy: &[f32], eps: &[f32]) -> (f64, f64) {
-    let (mut d2, mut e2) = (0.0f64, 0.0f64);
-    for ((&o, &e), &v) in noisy.iter().zip(eps).zip(x) {
-        let d = o as f64 - v as f64;
-        d2 += d * d;
-        e2 += e as f64 * e as f64;
-    }
-    (d2.sqrt(), e2.sqrt())
-}
-
-/// Index of the largest count (first on ties).
-pub fn argmax_u64(c: &[u64]) -> usize {
-    let mut best = 0;
-    for (i, &v) in c.iter().enumerate() {
-        if v > c[best] {
-            best = i;
-        }
-    }
-    best
-}
-
 /// The two largest counts' indices (A first; B ≠ A).
 pub fn top_two(c: &[u64]) -> (usize, usize) {
-    let a = argmax_u64(c);
+    let a = argmax(c);
     let mut b = if a == 0 { 1.min(c.len().saturating_sub(1)) } else { 0 };
     for (i, &v) in c.iter().enumerate() {
         if i != a && v > c[b] {
@@ -708,36 +456,6 @@ pub fn top_two(c: &[u64]) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn contracts_parse_and_print() {
-        for s in ["waveform", "feature", "post:fixed", "post:rms", "post:clip", "post:peak", "post:unit-peak"] {
-            assert_eq!(s.parse::<Contract>().unwrap().to_string(), s);
-        }
-        assert!("post:loud".parse::<Contract>().is_err());
-    }
-
-    #[test]
-    fn transforms_follow_their_definitions() {
-        let mut v = vec![0.5f32, -2.0, 1.5];
-        Transform::Clip.apply(&mut v, 0.0, 0.0);
-        assert_eq!(v, vec![0.5, -1.0, 1.0]);
-        let mut v = vec![2.0f32, -2.0];
-        Transform::Rms.apply(&mut v, 1.0, 0.0);
-        assert!((gain::rms(&v) - 1.0).abs() < 1e-6);
-        let mut v = vec![4.0f32, -1.0];
-        Transform::Peak.apply(&mut v, 0.0, 0.5);
-        assert_eq!(v, vec![0.5, -0.125]);
-    }
-
-    #[test]
-    fn seeds_differ_by_every_coordinate() {
-        let s = sample_seed(1, 2, Phase::Estimation, 3);
-        assert_ne!(s, sample_seed(0, 2, Phase::Estimation, 3));
-        assert_ne!(s, sample_seed(1, 3, Phase::Estimation, 3));
-        assert_ne!(s, sample_seed(1, 2, Phase::Selection, 3));
-        assert_ne!(s, sample_seed(1, 2, Phase::Estimation, 4));
-    }
 
     #[test]
     fn top_two_picks_distinct_classes() {

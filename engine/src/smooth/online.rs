@@ -56,7 +56,7 @@
 //! workers or on which worker drew which copy (the norm statistics are merged in chunk order
 //! for the same reason).
 
-use super::{argmax_u64, Certificate, Contract, NormStats, Phase, SmoothError, SmoothParams, Smoother};
+use super::{BoundRecord, Certificate, Contract, GainRecord, NormStats, Phase, SmoothError, SmoothParams, Smoother};
 use crate::model::Model;
 use crate::stats;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -297,13 +297,17 @@ impl<'m> OnlineCertifier<'m> {
         Ok(drawn)
     }
 
-    /// CERTIFY of the window `x` under `budget` with the `bound`'s choice of estimation
-    /// samples (see the module doc). `gain_policy` and `gain` describe how `x` was scaled.
+    /// Online CERTIFY. With probability ≥ 1 − α over the noise, when the certificate names a
+    /// class A with radius R, the smoothed classifier returns A within L2 distance R of `x`, as
+    /// for [`Smoother::certify`]: the estimation sample count is fixed before sampling
+    /// (planned n) or every look is bounded at its Bonferroni share of α, so stopping at the
+    /// budget never spends more than α (see the module doc). `gain_policy` and `gain` describe
+    /// how `x` was scaled.
     pub fn certify(
         &mut self,
         x: &[f32],
         key: u64,
-        gain_policy: &str,
+        gain_policy: GainRecord,
         gain: f32,
         bound: &OnlineBound,
         budget: Budget,
@@ -317,7 +321,7 @@ impl<'m> OnlineCertifier<'m> {
         let t_sel = Instant::now();
         let sel = self.draw(x, &z, key, Phase::Selection, 0, p.n0, false, None)?;
         let sel_rate = p.n0 as f64 / t_sel.elapsed().as_secs_f64().max(1e-9);
-        let candidate = argmax_u64(&sel.counts);
+        let candidate = crate::stats::argmax(&sel.counts);
         let track = matches!(self.workers[0].contract, Contract::Post(_));
         let (n_a, p_a_lower, samples, n_planned, norms, bound_text) = match bound {
             OnlineBound::Planned(plan) => {
@@ -334,13 +338,14 @@ impl<'m> OnlineCertifier<'m> {
                     self.last_rate = Some(n as f64 / secs);
                 }
                 let lower = stats::clopper_pearson_lower(est.counts[candidate], n, p.alpha)?;
-                let text = format!(
-                    "online, planned n: n = {n} fixed before sampling from the measured throughput ({rate:.0} copies/s on {} worker(s) × {:.0} ms left × margin {}); one-sided Clopper-Pearson at the full α = {}",
-                    self.workers.len(),
-                    left.map(|l| l.as_secs_f64() * 1e3).unwrap_or(f64::INFINITY),
-                    plan.margin,
-                    p.alpha
-                );
+                let text = BoundRecord::Planned {
+                    n,
+                    rate,
+                    workers: self.workers.len(),
+                    budget_left_ms: left.map(|l| l.as_secs_f64() * 1e3),
+                    margin: plan.margin,
+                    alpha: p.alpha,
+                };
                 (est.counts[candidate], lower, n, n, est.norms, text)
             }
             OnlineBound::Looks(schedule) => {
@@ -374,13 +379,7 @@ impl<'m> OnlineCertifier<'m> {
                     self.last_rate = Some(n as f64 / t_est.elapsed().as_secs_f64().max(1e-9));
                 }
                 let (lower, n_a, samples) = best.unwrap_or((0.0, 0, 0));
-                let text = format!(
-                    "online: Bonferroni look schedule {:?}, one-sided Clopper-Pearson at α/{} = {:.3e} per look; {completed} of {} looks completed in the budget; best look n = {samples}",
-                    schedule.looks,
-                    schedule.looks.len(),
-                    alpha_k,
-                    schedule.looks.len()
-                );
+                let text = BoundRecord::Looks { looks: schedule.looks.clone(), alpha_per_look: alpha_k, completed, best_n: samples };
                 (n_a, lower, samples, schedule.looks.last().copied().unwrap_or(0), norms, text)
             }
         };
@@ -410,7 +409,7 @@ impl<'m> Smoother<'m> {
         &mut self,
         x: &[f32],
         key: u64,
-        gain_policy: &str,
+        gain_policy: GainRecord,
         gain: f32,
         bound: &OnlineBound,
         budget: Budget,

@@ -5,6 +5,7 @@
 use super::{clip_key, Budget, Certificate, Contract, OnlineBound, OnlineCertifier, SmoothError, SmoothParams, Smoother};
 use crate::model::Model;
 use crate::window::{ClipGain, ClipWindow};
+use crate::stats::median;
 use std::path::{Path, PathBuf};
 
 /// One certified clip.
@@ -37,7 +38,7 @@ pub fn certify_clip(
     truth_index: Option<usize>,
 ) -> Result<ClipRecord, SmoothError> {
     let (x, s) = ClipWindow::of(smoother.model().card()).window(samples, gain)?;
-    let certificate = smoother.certify(&x, clip_key(file_name(path)), gain.describe(), s)?;
+    let certificate = smoother.certify(&x, clip_key(file_name(path)), gain.into(), s)?;
     Ok(ClipRecord { path: path.to_path_buf(), truth, truth_index, certificate })
 }
 
@@ -55,7 +56,7 @@ pub fn certify_clip_online(
     budget: Budget,
 ) -> Result<ClipRecord, SmoothError> {
     let (x, s) = ClipWindow::of(certifier.model().card()).window(samples, gain)?;
-    let certificate = certifier.certify(&x, clip_key(file_name(path)), gain.describe(), s, bound, budget)?;
+    let certificate = certifier.certify(&x, clip_key(file_name(path)), gain.into(), s, bound, budget)?;
     Ok(ClipRecord { path: path.to_path_buf(), truth, truth_index, certificate })
 }
 
@@ -89,15 +90,6 @@ pub struct Summary {
     pub mean_seconds_per_clip: f64,
 }
 
-/// The median of `v` (the mean of the middle two for an even count), `None` when empty.
-pub fn median(mut v: Vec<f64>) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(|a, b| a.total_cmp(b));
-    let n = v.len();
-    Some(if n % 2 == 1 { v[n / 2] } else { 0.5 * (v[n / 2 - 1] + v[n / 2]) })
-}
 
 /// Default radius thresholds: 0 (positive radius) and σ × {0.25, 0.5, 1, 2, 3}.
 pub fn default_thresholds(sigma: f64) -> Vec<f64> {
@@ -128,8 +120,8 @@ impl Summary {
             certified_accuracy: frac(good.len()),
             abstain_rate: if records.is_empty() { 0.0 } else { records.iter().filter(|r| r.certificate.abstained()).count() as f64 / records.len() as f64 },
             at_radius,
-            median_radius: median(good.iter().map(|r| r.certificate.radius).collect()),
-            median_snr_cert_db: median(good.iter().filter_map(|r| r.certificate.snr_cert_db).collect()),
+            median_radius: median(&mut good.iter().map(|r| r.certificate.radius).collect::<Vec<_>>()),
+            median_snr_cert_db: median(&mut good.iter().filter_map(|r| r.certificate.snr_cert_db).collect::<Vec<_>>()),
             mean_seconds_per_clip: if records.is_empty() { 0.0 } else { records.iter().map(|r| r.certificate.seconds).sum::<f64>() / records.len() as f64 },
         }
     }
@@ -177,7 +169,7 @@ fn shard_err(e: crate::shard::ShardError) -> SmoothError {
 pub struct CertifyRun {
     pub model: String,
     pub model_path: PathBuf,
-    pub contract: String,
+    pub contract: Contract,
     pub sigma: f64,
     pub n0: u64,
     pub n: u64,
@@ -208,7 +200,7 @@ impl CertifyRun {
         CertifyRun {
             model: model.card().name.clone(),
             model_path: model.path().to_path_buf(),
-            contract: contract.to_string(),
+            contract,
             sigma: p.sigma,
             n0: p.n0,
             n: p.n,
@@ -267,52 +259,6 @@ impl CertifyRun {
     }
 }
 
-/// One row of 003 Table 3: the geometry of a post-noise transform at σ, pooled over clips and
-/// noise samples (D_geom and the effective ratio are expectations over x and ε).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct GeometryRow {
-    pub transform: String,
-    /// The level the windows were at (e.g. "card gain (RMS 1.0)").
-    pub level: String,
-    pub sigma: f64,
-    pub d_geom: f64,
-    pub effective_ratio: f64,
-    pub clips: usize,
-    pub samples_per_clip: u64,
-}
-
-/// 003 Table 3 on `windows` (keyed, gain-normalized windows): D_geom and the effective norm
-/// ratio of each transform, `samples` noise draws per window, no model runs.
-pub fn geometry(
-    model: &Model,
-    windows: &[(u64, Vec<f32>)],
-    sigma: f64,
-    samples: u64,
-    seed: u64,
-    transforms: &[super::Transform],
-    level: &str,
-) -> Result<Vec<GeometryRow>, SmoothError> {
-    let mut rows = Vec::new();
-    for &t in transforms {
-        let params = SmoothParams { sigma, n0: 1, n: 1, alpha: 0.5, batch: 1, seed };
-        let mut s = Smoother::new(model, Contract::Post(t), params)?;
-        let mut pooled = super::NormStats::default();
-        for (key, x) in windows {
-            pooled.merge(&s.diagnose(x, *key, samples)?);
-        }
-        rows.push(GeometryRow {
-            transform: t.name().to_string(),
-            level: level.to_string(),
-            sigma,
-            d_geom: pooled.d_geom().unwrap_or(f64::NAN),
-            effective_ratio: pooled.effective_ratio().unwrap_or(f64::NAN),
-            clips: windows.len(),
-            samples_per_clip: samples,
-        });
-    }
-    Ok(rows)
-}
-
 /// A clip loaded at the model's rate, with its ground truth.
 #[derive(Debug, Clone)]
 pub struct LoadedClip {
@@ -322,61 +268,3 @@ pub struct LoadedClip {
     pub truth_index: Option<usize>,
 }
 
-/// Certifies `clips` (fixed-n CERTIFY) after scaling each clip by `scale` (the microphone
-/// gain), clip `i` under `gains[i]`; returns the records.
-pub fn certify_clips(smoother: &mut Smoother<'_>, clips: &[LoadedClip], scale: f32, gains: &[ClipGain]) -> Result<Vec<ClipRecord>, SmoothError> {
-    let mut out = Vec::with_capacity(clips.len());
-    for (c, &g) in clips.iter().zip(gains) {
-        let scaled: Vec<f32> = c.samples.iter().map(|v| v * scale).collect();
-        out.push(certify_clip(smoother, &c.path, &scaled, g, c.truth.clone(), c.truth_index)?);
-    }
-    Ok(out)
-}
-
-/// One cell of a gain sweep: the microphone gain moved by `gain_db`, under a gain policy.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct SweepCell {
-    pub gain_db: f64,
-    /// `fixed`: s fixed at the 0 dB clip's value (a calibrated device); `rms`: s from the
-    /// clip as recorded (RMS normalization before the noise).
-    pub policy: String,
-    pub summary: Summary,
-    /// The clips' certificates in this cell (sorted by path).
-    #[serde(default)]
-    pub records: Vec<ClipRecord>,
-}
-
-/// 003 failure mode 2 on a dataset: for each microphone gain and policy, certify every clip.
-/// Under `fixed`, x = s₀·c·a (SNR_cert shifts by 20·log10 c); under `rms`, x = s(c·a)·c·a = x₀
-/// (SNR_cert does not move).
-pub fn gain_sweep(
-    smoother: &mut Smoother<'_>,
-    clips: &[LoadedClip],
-    gains_db: &[f64],
-    policies: &[String],
-    thresholds: &[f64],
-    mut progress: impl FnMut(f64, &str),
-) -> Result<Vec<SweepCell>, SmoothError> {
-    let window = ClipWindow::of(smoother.model().card());
-    // `fixed`: each clip's gain as calibrated at 0 dB; `rms`: recomputed from the scaled clip.
-    let fixed: Vec<ClipGain> = clips
-        .iter()
-        .map(|c| window.gain(&c.samples, ClipGain::ClipRms).map(ClipGain::Fixed))
-        .collect::<Result<_, _>>()?;
-    let rms = vec![ClipGain::ClipRms; clips.len()];
-    let mut cells = Vec::new();
-    for &db in gains_db {
-        let c = 10f64.powf(db / 20.0) as f32;
-        for policy in policies {
-            progress(db, policy);
-            let gains = match policy.as_str() {
-                "fixed" => &fixed,
-                "rms" => &rms,
-                other => return Err(SmoothError::Config(format!("unknown gain policy `{other}` for the sweep: use fixed or rms"))),
-            };
-            let records = certify_clips(smoother, clips, c, gains)?;
-            cells.push(SweepCell { gain_db: db, policy: policy.clone(), summary: Summary::of(&records, thresholds), records });
-        }
-    }
-    Ok(cells)
-}

@@ -3,7 +3,8 @@
 //! built from them by one function, for a whole run and for a merge of shards alike, so merged
 //! shards give exactly the unsharded run's JSON (timings aside).
 
-use super::report::{certify_clip, gain_sweep, ClipRecord, GeometryRow, LoadedClip, RunInputs, Summary, SweepCell};
+use super::experiments::{gain_sweep, GeometryRow, SweepCell, SweepPolicy};
+use super::report::{certify_clip, ClipRecord, LoadedClip, RunInputs, Summary};
 use super::{clip_key, Contract, NormStats, SmoothError, SmoothParams, Smoother, Transform};
 use crate::model::Model;
 use crate::window::{ClipGain, ClipWindow};
@@ -39,14 +40,14 @@ pub struct GainSweepRun {
     pub kind: String,
     pub model: String,
     pub model_path: PathBuf,
-    pub contract: String,
+    pub contract: Contract,
     pub sigma: f64,
     pub n0: u64,
     pub n: u64,
     pub alpha: f64,
     pub seed: u64,
     pub gains_db: Vec<f64>,
-    pub policies: Vec<String>,
+    pub policies: Vec<SweepPolicy>,
     pub thresholds: Vec<f64>,
     /// `[i, N]`: the clips whose index in the sorted list is ≡ i mod N.
     pub shard: [usize; 2],
@@ -61,11 +62,11 @@ impl GainSweepRun {
         smoother: &mut Smoother<'_>,
         clips: &[LoadedClip],
         gains_db: &[f64],
-        policies: &[String],
+        policies: &[SweepPolicy],
         thresholds: &[f64],
         shard: Shard,
         inputs: RunInputs,
-        progress: impl FnMut(f64, &str),
+        progress: impl FnMut(f64, SweepPolicy),
     ) -> Result<GainSweepRun, SmoothError> {
         let cells = gain_sweep(smoother, clips, gains_db, policies, thresholds, progress)?;
         let model = smoother.model();
@@ -74,7 +75,7 @@ impl GainSweepRun {
             kind: "gain-sweep".into(),
             model: model.card().name.clone(),
             model_path: model.path().to_path_buf(),
-            contract: smoother.contract().to_string(),
+            contract: smoother.contract(),
             sigma: p.sigma,
             n0: p.n0,
             n: p.n,
@@ -120,9 +121,9 @@ impl GainSweepRun {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Table2Row {
     pub diagnostic: String,
-    pub a: String,
+    pub a: Contract,
     pub a_certified_accuracy: Option<f64>,
-    pub b: String,
+    pub b: Contract,
     pub b_certified_accuracy: Option<f64>,
 }
 
@@ -170,7 +171,7 @@ pub struct DiagnoseRun {
     pub settings: DiagnoseSettings,
     /// Levels of Table 3 (without the per-run means) and the transforms, in row order.
     pub levels: Vec<String>,
-    pub transforms: Vec<String>,
+    pub transforms: Vec<Transform>,
     pub shard: [usize; 2],
     pub inputs: RunInputs,
     pub table3: Vec<GeometryRow>,
@@ -224,7 +225,7 @@ impl DiagnoseRun {
             sigma: s.sigma,
             settings: s.clone(),
             levels: levels.iter().map(|(l, _)| l.clone()).collect(),
-            transforms: Self::TRANSFORMS.iter().map(|t| t.name().to_string()).collect(),
+            transforms: Self::TRANSFORMS.to_vec(),
             shard: shard.pair(),
             inputs,
             table3: Vec::new(),
@@ -250,7 +251,7 @@ impl DiagnoseRun {
                     pooled.merge(&c.levels[li].stats[ti]);
                 }
                 self.table3.push(GeometryRow {
-                    transform: t.clone(),
+                    transform: *t,
                     level: level.clone(),
                     sigma: s.sigma,
                     d_geom: pooled.d_geom().unwrap_or(f64::NAN),
@@ -270,16 +271,16 @@ impl DiagnoseRun {
         };
         self.table2.push(Table2Row {
             diagnostic: format!("log-mel vs waveform, σ = {}", s.sigma_representation),
-            a: "feature".into(),
+            a: Contract::Feature,
             a_certified_accuracy: acc(0),
-            b: "waveform".into(),
+            b: Contract::Waveform,
             b_certified_accuracy: acc(1),
         });
         self.table2.push(Table2Row {
             diagnostic: format!("clip vs waveform, σ = {}", s.sigma),
-            a: "post:clip".into(),
+            a: Contract::Post(Transform::Clip),
             a_certified_accuracy: acc(2),
-            b: "waveform".into(),
+            b: Contract::Waveform,
             b_certified_accuracy: acc(3),
         });
     }

@@ -18,6 +18,7 @@
 mod beta;
 mod binomial;
 mod normal;
+mod order;
 
 pub use beta::{betainc, betaincc, betainccinv, betaincinv, ln_beta, ln_gamma};
 pub use binomial::{
@@ -25,6 +26,7 @@ pub use binomial::{
     clopper_pearson_interval, clopper_pearson_lower, clopper_pearson_upper,
 };
 pub use normal::{norm_cdf, norm_ppf};
+pub use order::{argmax, median};
 
 /// Errors of the `stats` layer. Each names the argument at fault and its valid range.
 #[derive(Debug, Clone, Copy, PartialEq)]

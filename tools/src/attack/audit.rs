@@ -33,7 +33,8 @@ use crate::checkpoint::Checkpoint;
 use crate::error::{Result, ToolsError};
 use serde::Serialize;
 use soundproof::model::Model;
-use soundproof::smooth::report::{median, RunInputs};
+use soundproof::smooth::report::RunInputs;
+use soundproof::stats::median;
 use soundproof::window::{ClipGain, ClipWindow};
 use soundproof::smooth::{clip_key, Certificate, Contract, Prediction, SmoothParams, Smoother, Transform};
 use std::path::{Path, PathBuf};
@@ -197,7 +198,7 @@ pub fn run_audit(checkpoint: &Path, onnx: &Path, clips: &[AuditClip], cfg: &Audi
         let (x, s) = ClipWindow::of(model.card())
             .window(&clip.samples, ClipGain::ClipRms)
             .map_err(|e| ToolsError::model(onnx.display().to_string(), e.to_string()))?;
-        let certificate = smoother.certify(&x, key, ClipGain::ClipRms.describe(), s).map_err(smooth_err)?;
+        let certificate = smoother.certify(&x, key, ClipGain::ClipRms.into(), s).map_err(smooth_err)?;
         // The attacked object: the window, or its feature map for the feature contract.
         let clean: Vec<f32> = match domain {
             Domain::Waveform => x.clone(),
@@ -299,13 +300,13 @@ impl AuditReport {
             })
             .collect();
         let ratios: Vec<f64> = certified.iter().filter_map(|c| c.base_min_over_radius).collect();
-        let median_radius = median(certified.iter().map(|c| c.certificate.radius).collect());
+        let median_radius = median(&mut certified.iter().map(|c| c.certificate.radius).collect::<Vec<_>>());
         let (clips, n_certified) = (results.len(), certified.len());
         self.clips = clips;
         self.certified = n_certified;
         self.summary = summary;
         self.median_radius = median_radius;
-        self.median_base_min_over_radius = median(ratios.clone());
+        self.median_base_min_over_radius = median(&mut ratios.clone());
         self.min_base_min_over_radius = ratios.iter().copied().reduce(f64::min);
     }
 }

@@ -262,7 +262,7 @@ pub fn run(a: CertifyArgs) -> Result<()> {
 /// The certified-accuracy curve of a run.
 pub fn plot_run(run: &CertifyRun, contract: Contract, p: &Path) -> Result<()> {
     let title = format!("{} · {} · σ = {} · n = {}", run.model, run.contract, run.sigma, run.n);
-    crate::plot::certified_accuracy(&[(run.contract.clone(), Summary::curve(&run.records))], &title, radius_unit(contract), p)?;
+    crate::plot::certified_accuracy(&[(run.contract.to_string(), Summary::curve(&run.records))], &title, radius_unit(contract), p)?;
     eprintln!("wrote {}", p.display());
     Ok(())
 }
@@ -349,7 +349,7 @@ pub fn merge(a: MergeArgs) -> Result<()> {
             print_run(&run);
             write_json(&a.json, &run)?;
             if let Some(p) = &a.plot {
-                plot_run(&run, run.contract.parse()?, p)?;
+                plot_run(&run, run.contract, p)?;
             }
         }
         Some("gain-sweep") => {

@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use soundproof::audio::{AudioError, Pacing, Source};
 use soundproof::model::Model;
-use soundproof::pipeline::{self, LiveGain, LivePolicy, PipelineStats, StreamOptions, WindowResult};
+use soundproof::pipeline::{self, Segmenter, LiveGain, LivePolicy, PipelineStats, StreamOptions, WindowResult};
 use soundproof::window::{ClipGain, ClipWindow, WindowPlan};
 use soundproof::smooth::{all_agree_radius, Budget, Contract, LookSchedule, OnlineBound, Plan, SmoothParams};
 use std::time::Duration;
@@ -137,7 +137,7 @@ pub struct CertOptions {
 
 impl CertOptions {
     /// The pipeline's online-certification settings for `model` (None with --no-certify).
-    pub fn online(&self, model: &Model, gain_policy: &str) -> Result<Option<pipeline::OnlineCertify>> {
+    pub fn online(&self, model: &Model, gain_policy: soundproof::smooth::GainRecord) -> Result<Option<pipeline::OnlineCertify>> {
         if self.no_certify {
             return Ok(None);
         }
@@ -158,7 +158,7 @@ impl CertOptions {
             budget: Budget { time: Some(Duration::from_secs_f64(budget_ms.max(0.0) / 1e3)) },
             workers: self.workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1),
             every,
-            gain_policy: gain_policy.to_string(),
+            gain_policy,
         }))
     }
 }
@@ -202,56 +202,11 @@ pub fn shipped(rel: &str) -> PathBuf {
     }
 }
 
-/// Groups consecutive non-silent windows into segments and labels each by the sum rule.
-pub struct Segmenter {
-    gate_db: f32,
-    sum: Vec<f32>,
-    n: usize,
-    start_s: f64,
-    pub heard: Vec<(f64, String, f32)>,
-    labels: Vec<String>,
-}
-
-impl Segmenter {
-    pub fn new(labels: &[String], gate_db: f32) -> Self {
-        Segmenter { gate_db, sum: vec![0.0; labels.len()], n: 0, start_s: 0.0, heard: Vec::new(), labels: labels.to_vec() }
-    }
-
-    /// Feeds a window; returns the segment it closed, if any.
-    pub fn push(&mut self, w: &WindowResult) -> Option<(f64, String, f32)> {
-        let voiced = w.level_db.is_none_or(|l| l >= self.gate_db);
-        if voiced {
-            if self.n == 0 {
-                self.start_s = w.start_s;
-            }
-            for (s, p) in self.sum.iter_mut().zip(&w.probabilities) {
-                *s += p;
-            }
-            self.n += 1;
-            None
-        } else {
-            self.close()
-        }
-    }
-
-    /// Prints the window's line, and the segment it closes, if any.
-    pub fn print_window(&mut self, w: &WindowResult, gate_db: f32) {
-        print_window(w, gate_db);
-        if let Some((t, label, p)) = self.push(w) {
-            println!("          heard {label} (from {t:.2} s, mean p {p:.2})");
-        }
-    }
-
-    pub fn close(&mut self) -> Option<(f64, String, f32)> {
-        if self.n == 0 {
-            return None;
-        }
-        let k = soundproof::model::argmax(&self.sum);
-        let seg = (self.start_s, self.labels[k].clone(), self.sum[k] / self.n as f32);
-        self.sum.iter_mut().for_each(|s| *s = 0.0);
-        self.n = 0;
-        self.heard.push(seg.clone());
-        Some(seg)
+/// Prints the window's line, and the segment it closes in `seg`, if any.
+pub fn print_window_segment(seg: &mut Segmenter, w: &WindowResult, gate_db: f32) {
+    print_window(w, gate_db);
+    if let Some(s) = seg.push(w) {
+        println!("          heard {} (from {:.2} s, mean p {:.2})", s.label, s.start_s, s.mean_probability);
     }
 }
 
@@ -330,7 +285,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
     let live = a.live.live_gain()?;
     let tui = a.live.use_tui();
     let card = model.card();
-    let certify = a.cert.online(&model, gain.describe())?;
+    let certify = a.cert.online(&model, gain.into())?;
     if !tui {
         println!(
             "soundproof demo: {} ({}, {:?}, {} labels) on {}{}",
@@ -411,7 +366,7 @@ where
         print_certificate_with(w, setting);
         certs.push(w.certificate.clone());
     };
-    let mut on_result = |w: &WindowResult| seg.print_window(w, gate);
+    let mut on_result = |w: &WindowResult| print_window_segment(&mut seg, w, gate);
     let stats = stream(&mut on_result, &mut on_certificate)?;
     print_summary(&mut seg, &certs, &stats);
     if stats.stopped_early {
@@ -423,10 +378,10 @@ where
 /// End of a stream: the last open segment, the heard sequence, pipeline and certificate
 /// statistics.
 pub fn print_summary(seg: &mut Segmenter, certs: &[soundproof::smooth::Certificate], stats: &PipelineStats) {
-    if let Some((t, label, p)) = seg.close() {
-        println!("          heard {label} (from {t:.2} s, mean p {p:.2})");
+    if let Some(s) = seg.close() {
+        println!("          heard {} (from {:.2} s, mean p {:.2})", s.label, s.start_s, s.mean_probability);
     }
-    let seq: Vec<&str> = seg.heard.iter().map(|(_, l, _)| l.as_str()).collect();
+    let seq: Vec<&str> = seg.heard.iter().map(|s| s.label.as_str()).collect();
     println!();
     println!("heard: {}", seq.join(" "));
     print_stats(stats);
@@ -443,12 +398,10 @@ pub fn print_cert_stats(certs: &[soundproof::smooth::Certificate], stats: &Pipel
         return;
     }
     let certified: Vec<&soundproof::smooth::Certificate> = certs.iter().filter(|c| !c.abstained()).collect();
-    let mut radii: Vec<f64> = certified.iter().map(|c| c.radius).collect();
-    radii.sort_by(|a, b| a.total_cmp(b));
-    let mut secs: Vec<f64> = certs.iter().map(|c| c.seconds).collect();
-    secs.sort_by(|a, b| a.total_cmp(b));
-    let mut n: Vec<u64> = certs.iter().map(|c| c.samples).collect();
-    n.sort();
+    use soundproof::stats::median;
+    let radius = median(&mut certified.iter().map(|c| c.radius).collect::<Vec<_>>());
+    let secs = median(&mut certs.iter().map(|c| c.seconds).collect::<Vec<_>>()).unwrap_or(f64::NAN);
+    let n = median(&mut certs.iter().map(|c| c.samples as f64).collect::<Vec<_>>()).unwrap_or(f64::NAN);
     let reference = all_agree_radius(certs[0].sigma, REFERENCE_N, certs[0].alpha);
     println!(
         "{} windows certified online ({} skipped while the certifier was busy): {} with a radius, {} abstained; median radius {} ({} of R_ref(n = {REFERENCE_N}) = {reference:.4}), median n {}, median time {:.0} ms",
@@ -456,9 +409,9 @@ pub fn print_cert_stats(certs: &[soundproof::smooth::Certificate], stats: &Pipel
         stats.certifications_skipped,
         certified.len(),
         certs.len() - certified.len(),
-        radii.get(radii.len() / 2).map(|r| format!("{r:.4}")).unwrap_or_else(|| "—".into()),
-        radii.get(radii.len() / 2).map(|r| format!("{:.2}", r / reference)).unwrap_or_else(|| "—".into()),
-        n[n.len() / 2],
-        1e3 * secs[secs.len() / 2]
+        radius.map(|r| format!("{r:.4}")).unwrap_or_else(|| "—".into()),
+        radius.map(|r| format!("{:.2}", r / reference)).unwrap_or_else(|| "—".into()),
+        n,
+        1e3 * secs
     );
 }

@@ -60,7 +60,7 @@ pub struct GainSweepArgs {
     gains_db: Vec<f64>,
     /// Gain policies: fixed (s calibrated at 0 dB) and/or rms (s from each recording).
     #[arg(long, value_delimiter = ',', default_value = "fixed,rms")]
-    policies: Vec<String>,
+    policies: Vec<soundproof::smooth::experiments::SweepPolicy>,
     #[arg(long, default_value_t = 0.005)]
     sigma: f64,
     #[arg(long, default_value_t = 500)]

@@ -85,7 +85,7 @@ pub fn run(a: ListenArgs) -> Result<()> {
         model.card().name
     );
     let gate = a.gate_db;
-    let certify = a.cert.online(&model, gain.describe())?;
+    let certify = a.cert.online(&model, gain.into())?;
     let live = a.live.live_gain()?;
     let header = if a.live.use_tui() {
         Some(crate::tui::header(&format!("soundproof listen · {}", mic.device_name()), &model, "live input", gate, certify.as_ref(), g)?)

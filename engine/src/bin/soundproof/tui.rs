@@ -77,7 +77,7 @@ struct State {
     last: Option<WindowResult>,
     windows: u64,
     latencies: VecDeque<f64>,
-    segmenter: crate::demo::Segmenter,
+    segmenter: soundproof::pipeline::Segmenter,
     certs: VecDeque<CertifiedWindow>,
     all_certs: Vec<CertifiedWindow>,
     clipped_total: u64,
@@ -90,7 +90,7 @@ impl State {
     fn new(h: Header) -> State {
         let keep_frames = 8 * h.frames_per_window;
         let r_ref = h.cert.as_ref().map(|c| soundproof::smooth::all_agree_radius(c.sigma, 10_000, c.alpha));
-        let segmenter = crate::demo::Segmenter::new(&h.labels, h.gate_db);
+        let segmenter = soundproof::pipeline::Segmenter::new(&h.labels, h.gate_db);
         State {
             h,
             frames: VecDeque::new(),
@@ -150,12 +150,7 @@ impl State {
     }
 
     fn latency_median(&self) -> Option<f64> {
-        let mut v: Vec<f64> = self.latencies.iter().cloned().collect();
-        if v.is_empty() {
-            return None;
-        }
-        v.sort_by(|a, b| a.total_cmp(b));
-        Some(v[v.len() / 2])
+        soundproof::stats::median(&mut self.latencies.iter().cloned().collect::<Vec<f64>>())
     }
 }
 
@@ -243,7 +238,7 @@ pub fn run(
     stop: &AtomicBool,
     rx: Receiver<Event>,
     overruns: Overruns,
-) -> Result<(crate::demo::Segmenter, Vec<CertifiedWindow>, Option<std::result::Result<PipelineStats, String>>)> {
+) -> Result<(soundproof::pipeline::Segmenter, Vec<CertifiedWindow>, Option<std::result::Result<PipelineStats, String>>)> {
     let mut terminal = ratatui::init();
     let mut st = State::new(header);
     let result = (|| -> Result<()> {
@@ -500,7 +495,7 @@ fn draw_now(f: &mut Frame, area: Rect, st: &State) {
         ))),
         None => lines.push(Line::from("waiting for the first window…")),
     }
-    let heard: Vec<String> = st.segmenter.heard.iter().map(|(t, l, _)| format!("{l}@{t:.1}s")).collect();
+    let heard: Vec<String> = st.segmenter.heard.iter().map(|s| format!("{}@{:.1}s", s.label, s.start_s)).collect();
     let mut text = String::new();
     for h in heard.iter().rev() {
         if text.chars().count() + h.chars().count() + 1 > (area.width as usize).saturating_sub(10) * 3 {
@@ -572,8 +567,8 @@ fn draw_certs(f: &mut Frame, area: Rect, st: &State) {
         summary.push("— (none yet at a steady setting)".into());
     }
     for (p, g, v) in groups.iter_mut() {
-        v.sort_by(|a, b| a.total_cmp(b));
-        summary.push(format!("{} {:+.0} dB: {:.1} dB ({})   ", p.name(), g, v[v.len() / 2], v.len()).into());
+        let m = soundproof::stats::median(v).unwrap_or(f64::NAN);
+        summary.push(format!("{} {:+.0} dB: {:.1} dB ({})   ", p.name(), g, m, v.len()).into());
     }
     lines.push(Line::from(summary));
     lines.push(
@@ -594,7 +589,7 @@ fn draw_certs(f: &mut Frame, area: Rect, st: &State) {
         let snr = k.snr_cert_db.map(|s| format!("{s:.1} dB")).unwrap_or_else(|| "—".into());
         let setting = match c.input {
             Some(i) => format!("{:+.0} dB, {}{}", i.gain_db, i.policy.name(), if i.steady { "" } else { " (changing)" }),
-            None => k.gain_policy.clone(),
+            None => k.gain_policy.to_string(),
         };
         lines.push(Line::from(vec![
             format!("{:>6.2} – {:>6.2}  ", c.start_s, c.end_s).into(),

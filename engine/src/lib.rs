@@ -38,7 +38,7 @@ pub mod window;
 #[cfg(feature = "std")]
 pub mod pipeline;
 #[cfg(feature = "std")]
-pub mod labels;
+pub mod dataset;
 #[cfg(feature = "std")]
 pub mod smooth;
 #[cfg(feature = "std")]

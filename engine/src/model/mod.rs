@@ -137,7 +137,7 @@ impl Model {
     /// and no thread waits on another's scratch space.
     fn plan_for(&self, n: usize) -> TractResult<Arc<TypedSimplePlan>> {
         let key = (n, std::thread::current().id());
-        let mut cache = self.plans.lock().map_err(|_| anyhow::anyhow!("plan cache poisoned"))?;
+        let mut cache = self.plans.lock().map_err(|_| tract_onnx::tract_core::internal::anyhow!("plan cache poisoned"))?;
         if let Some((_, p)) = cache.iter().find(|(k, _)| *k == key) {
             return Ok(p.clone());
         }

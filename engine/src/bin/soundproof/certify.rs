@@ -5,7 +5,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use soundproof::audio;
-use soundproof::labels::{fsdd_take, match_label, LabelReader};
+use soundproof::dataset::{evenly, fsdd_split_files, match_label, LabelReader};
 use soundproof::model::Model;
 use soundproof::shard::Shard;
 use soundproof::smooth::report::{certify_clip, certify_clip_online, default_thresholds, CertifyRun, ClipRecord, RunInputs, Summary};
@@ -147,10 +147,7 @@ pub fn files_of(inputs: &[String], dataset: Option<&Path>, split: Option<&str>, 
     files.sort();
     files.dedup();
     if let Some(split) = split {
-        files.retain(|p| {
-            let take = p.file_name().and_then(|n| n.to_str()).and_then(fsdd_take);
-            matches!((split, take), ("test", Some(0..=4)) | ("train", Some(5..)))
-        });
+        fsdd_split_files(&mut files, split).map_err(anyhow::Error::msg)?;
         if files.is_empty() {
             bail!("--split {split}: no FSDD-named files among the inputs");
         }
@@ -159,10 +156,7 @@ pub fn files_of(inputs: &[String], dataset: Option<&Path>, split: Option<&str>, 
         if m == 0 {
             bail!("--max-clips must be ≥ 1");
         }
-        if files.len() > m {
-            let step = files.len() as f64 / m as f64;
-            files = (0..m).map(|i| files[(i as f64 * step) as usize].clone()).collect();
-        }
+        files = evenly(&files, m);
     }
     Ok(files)
 }

@@ -4,7 +4,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use soundproof::labels::{fsdd_take, match_label, LabelReader};
+use soundproof::dataset::{fsdd_split_files, match_label, wav_files, LabelReader};
 use soundproof::model::Model;
 use soundproof::pipeline::{self, aggregate, StreamOptions, WindowResult};
 use soundproof::window::ClipGain;
@@ -47,29 +47,13 @@ pub fn parse_gain(s: &str) -> Result<ClipGain> {
     s.parse::<ClipGain>().map_err(anyhow::Error::msg)
 }
 
-fn collect_wavs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot list {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            collect_wavs(&p, out)?;
-        } else if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("wav")) {
-            out.push(p);
-        }
-    }
-    Ok(())
-}
-
 /// Expands files, folders and glob patterns into a sorted list of WAV files.
 pub fn expand_inputs(inputs: &[String]) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for i in inputs {
         let p = Path::new(i);
         if p.is_dir() {
-            collect_wavs(p, &mut files)?;
+            files.extend(wav_files(p, true)?);
         } else if p.exists() {
             files.push(p.to_path_buf());
         } else if i.contains(['*', '?', '[']) {
@@ -107,14 +91,7 @@ pub fn run(a: ClassifyArgs) -> Result<()> {
     let gain = parse_gain(&a.gain)?;
     let mut files = expand_inputs(&a.inputs)?;
     if let Some(split) = &a.split {
-        files.retain(|p| {
-            let take = p.file_name().and_then(|n| n.to_str()).and_then(fsdd_take);
-            match (split.as_str(), take) {
-                ("test", Some(t)) => t <= 4,
-                ("train", Some(t)) => t >= 5,
-                _ => false,
-            }
-        });
+        fsdd_split_files(&mut files, split).map_err(anyhow::Error::msg)?;
         if files.is_empty() {
             bail!("--split {split}: no FSDD-named files ({{digit}}_{{speaker}}_{{take}}.wav) among the inputs");
         }

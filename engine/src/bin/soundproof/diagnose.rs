@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use anyhow::{Context, Result};
 use clap::Args;
 use soundproof::audio;
-use soundproof::labels::{match_label, LabelReader};
+use soundproof::dataset::{match_label, LabelReader};
 use soundproof::model::Model;
 use soundproof::shard::Shard;
 use soundproof::smooth::report::{default_thresholds, LoadedClip, RunInputs};

@@ -19,6 +19,7 @@ pub struct AttackArgs {
     /// disagree). `--model` is the same.
     #[arg(long, alias = "model")]
     checkpoint: PathBuf,
+    /// The attack to run.
     #[arg(long, value_enum)]
     attack: AttackKind,
     /// Radius: L∞ for fgsm / bim-a / bim-b, L2 for fgsm-l2 (in the units of the domain:
@@ -62,6 +63,7 @@ pub struct AttackArgs {
     /// Targeted attack towards this class index (default: untargeted).
     #[arg(long)]
     target: Option<i64>,
+    /// Where the perturbation lives, and so the units of --eps, --theta and --box-bound.
     #[arg(long, value_enum, default_value_t = Domain::Waveform)]
     domain: Domain,
     /// Box [-B, B] instead of the clean example's own range (waveform: [-max|x|, max|x|];
@@ -74,6 +76,7 @@ pub struct AttackArgs {
     /// `--dataset fsdd|esc10|DIR` (instead of WAV files), `--data-dir`, `--fold`, `--val-fold`.
     #[command(flatten)]
     data: OptionalDataArgs,
+    /// Split of --dataset whose clips are attacked.
     #[arg(long, value_enum, default_value_t = Split::Test)]
     split: Split,
     /// At most this many clips (evenly spaced through the split).
@@ -88,6 +91,7 @@ pub struct AttackArgs {
     /// the device idle: BENCHMARKS.md, "Attacks and training on a GPU").
     #[arg(long)]
     batch_size: Option<usize>,
+    /// Where libtorch runs the model and the attack.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     device: DeviceChoice,
     /// libtorch CPU threads.

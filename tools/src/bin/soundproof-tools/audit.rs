@@ -20,17 +20,24 @@ pub struct AuditArgs {
     /// file, else the one .onnx file in the checkpoint folder, as `train` writes it).
     #[arg(long)]
     onnx: Option<PathBuf>,
-    /// waveform, post:fixed or feature.
+    /// Smoothing contract (003 §4): waveform or post:fixed (noise and attack on the
+    /// gain-normalized waveform) or feature (noise and attack on the log-mel map).
     #[arg(long, default_value = "waveform")]
     contract: String,
+    /// Noise standard deviation σ of the smoothed classifier, certified and attacked, in the
+    /// units of the perturbed space (waveform after the gain, or dB for the feature contract).
     #[arg(long, default_value_t = 0.005)]
     sigma: f64,
+    /// CERTIFY's selection samples (the guess of the top class).
     #[arg(long, default_value_t = 100)]
     n0: u64,
+    /// CERTIFY's estimation samples (the bound on the top class's probability, hence R).
     #[arg(long, default_value_t = 1000)]
     n: u64,
+    /// Failure probability α of the certificates and of PREDICT at the attacked points.
     #[arg(long, default_value_t = 0.001)]
     alpha: f64,
+    /// Seed of the certification noise and of the attack's noise samples.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Attack budgets ε as multiples of each clip's certified radius R (below 1: inside the
@@ -52,8 +59,10 @@ pub struct AuditArgs {
     /// `--dataset fsdd|esc10|DIR`, `--data-dir`, `--fold`, `--val-fold`.
     #[command(flatten)]
     data: OptionalDataArgs,
+    /// Split of the dataset whose clips are audited.
     #[arg(long, value_enum, default_value_t = Split::Test)]
     split: Split,
+    /// At most this many clips (evenly spaced through the split).
     #[arg(long, default_value_t = 20)]
     max_clips: usize,
     /// `i/N`: this task's share of the clips (clips i, i + N, …), written into
@@ -64,10 +73,13 @@ pub struct AuditArgs {
     /// Output folder: audit.json.
     #[arg(long)]
     out: PathBuf,
+    /// Where libtorch runs the model and the attacks (certification runs in tract on the CPU).
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     device: DeviceChoice,
+    /// libtorch CPU threads.
     #[arg(long)]
     threads: Option<usize>,
+    /// Print the report as JSON on stdout (no progress bar).
     #[arg(long)]
     json: bool,
 }

@@ -29,16 +29,19 @@ impl DataArgs {
     }
 }
 
-/// Like [`DataArgs`], with the dataset defaulting to the one the model card names.
+/// Like DataArgs, with the dataset defaulting to the one the model card names.
 #[derive(Args, Clone)]
 pub struct OptionalDataArgs {
     /// `fsdd`, `esc10`, or a folder of CLASS/*.wav (default: the card's dataset).
     #[arg(long)]
     pub dataset: Option<String>,
+    /// Folder holding fsdd/ and esc10/ (default: $SOUNDPROOF_DATA or ../shared/data).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// ESC-10: the fold held out for test.
     #[arg(long, default_value_t = 1)]
     pub fold: u32,
+    /// ESC-10: the validation fold (default: the next fold present).
     #[arg(long)]
     pub val_fold: Option<u32>,
 }
@@ -52,7 +55,9 @@ impl OptionalDataArgs {
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum FftBackendArg {
+    /// microfft, the no_std FFT the firmware runs (the host then computes the device's features).
     Microfft,
+    /// realfft, the host engine's default.
     Realfft,
 }
 
@@ -65,6 +70,7 @@ impl From<FftBackendArg> for soundproof::dsp::FftBackend {
     }
 }
 
+/// `--shard`: `i/N`, `auto` or `auto/N`; the whole run when absent.
 pub fn parse_shard(s: Option<&str>) -> anyhow::Result<Shard> {
     Ok(s.map(Shard::parse).transpose()?.unwrap_or(Shard::WHOLE))
 }

@@ -20,7 +20,7 @@ pub struct CvArgs {
     #[command(flatten)]
     train: TrainArgs,
     /// Also quantize each fold's model to int8 (calibrated on the fold's training clips) and
-    /// evaluate it on the held-out speaker.
+    /// evaluate it on the held-out speaker or fold.
     #[arg(long)]
     int8: bool,
     /// The FFT of the int8 copies (as `quantize --fft-backend`; default: the f32 model's).

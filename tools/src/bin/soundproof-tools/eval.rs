@@ -17,22 +17,27 @@ pub struct EvalArgs {
     model: PathBuf,
     #[command(flatten)]
     data: DataArgs,
+    /// Split of the dataset to evaluate.
     #[arg(long, value_enum, default_value_t = Split::Test)]
     split: Split,
     /// Waveform noise σ added after the gain (0 = clean).
     #[arg(long, default_value_t = 0.0)]
     sigma: f32,
+    /// Seed of the --sigma noise (each clip's noise is drawn from the seed and the clip's place in
+    /// the whole run, so shards see the unsharded run's noise).
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Windows per tract run (the model is planned for this batch size; shards are whole batches).
     #[arg(long, default_value_t = 16)]
     batch_size: usize,
-    /// At most this many clips.
+    /// At most this many clips (evenly spaced through the split).
     #[arg(long)]
     max_clips: Option<usize>,
     /// Folder for the confusion-matrix PNG.
     #[arg(long, default_value = "out/eval")]
     out: PathBuf,
-    /// Do not store the accuracy in the model card.
+    /// Do not store the accuracy in the model card (only a whole, clean test-split run is ever
+    /// stored: --split test, --sigma 0, no --max-clips, no --shard).
     #[arg(long)]
     no_record: bool,
     /// `i/N`: this task's share of the clips (whole batches i, i + N, …), written into
@@ -40,6 +45,7 @@ pub struct EvalArgs {
     /// SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX. Combine with `soundproof-tools merge`.
     #[arg(long)]
     shard: Option<String>,
+    /// Print the report as JSON on stdout (with the path of the confusion-matrix PNG).
     #[arg(long)]
     json: bool,
 }

@@ -16,6 +16,7 @@ pub struct ExportArgs {
     /// ONNX file to write (NAME.json is written beside it).
     #[arg(long)]
     out: PathBuf,
+    /// Print the model card as JSON on stdout (instead of the one-line summary on stderr).
     #[arg(long)]
     json: bool,
 }

@@ -13,7 +13,10 @@ use std::path::PathBuf;
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum QuantPrecision {
+    /// Weights and activations in IEEE half precision (the graph still takes and returns f32).
     F16,
+    /// Post-training static quantization: int8 weights with one scale per output channel, uint8
+    /// activations with ranges calibrated on training-split features (--calibration-clips).
     Int8,
 }
 
@@ -21,6 +24,7 @@ enum QuantPrecision {
 pub struct QuantizeArgs {
     /// The f32 model.
     model: PathBuf,
+    /// Precision of the copy.
     #[arg(long, value_enum)]
     precision: QuantPrecision,
     /// Output file (default: MODEL-f16.onnx / MODEL-int8.onnx beside the model).
@@ -39,6 +43,7 @@ pub struct QuantizeArgs {
     /// Skip the test-split evaluation that records the new model's accuracy in its card.
     #[arg(long)]
     no_eval: bool,
+    /// Print the new model's path, card and evaluation as JSON on stdout.
     #[arg(long)]
     json: bool,
 }

@@ -13,20 +13,28 @@ use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum Features {
+    /// Log-mel energies in dB, n_mels bands per frame (the engine's default front end).
     Logmel,
+    /// MFCCs of the log-mel energies, n_mfcc coefficients per frame.
     Mfcc,
+    /// STFT power spectrum, n_fft/2 + 1 bins per frame.
     Stft,
+    /// STFT power spectrum in dB, n_fft/2 + 1 bins per frame (the STFT spectrogram of 000/001/002).
     LogStft,
 }
 
 #[derive(Args)]
 pub struct TrainArgs {
+    /// Architecture to train.
     #[arg(long, value_enum)]
     pub model: Arch,
     #[command(flatten)]
     pub data: DataArgs,
+    /// Most epochs to train (early stopping may end sooner, see --patience); also the length of
+    /// the cosine learning-rate schedule.
     #[arg(long, default_value_t = 30)]
     pub epochs: usize,
+    /// Clips per optimizer step (and per batch of the validation and test passes).
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
     /// Waveform Gaussian noise σ added after the gain (003 §5: 0.005; 0 disables).
@@ -38,10 +46,14 @@ pub struct TrainArgs {
     /// Largest random time shift, in seconds.
     #[arg(long, default_value_t = 0.1)]
     pub max_shift: f64,
+    /// AdamW's initial learning rate, decayed to 0 along a cosine over all the steps of --epochs.
     #[arg(long, default_value_t = 1e-3)]
     pub lr: f64,
+    /// AdamW's (decoupled) weight decay.
     #[arg(long, default_value_t = 1e-4)]
     pub weight_decay: f64,
+    /// Early stopping: stop after this many epochs without a better validation accuracy (the
+    /// best epoch's weights are kept either way).
     #[arg(long, default_value_t = 10)]
     pub patience: usize,
     /// Channel width multiplier.
@@ -50,13 +62,16 @@ pub struct TrainArgs {
     /// Window length in seconds (default: 1 for keywords, 5 for ESC).
     #[arg(long)]
     pub seconds: Option<f64>,
+    /// Front end of feature models (cnn1d takes the waveform and ignores it).
     #[arg(long, value_enum, default_value_t = Features::Logmel)]
     pub features: Features,
     /// Gain normalization target RMS.
     #[arg(long, default_value_t = 1.0)]
     pub target_rms: f32,
+    /// Seed of the weight initialization (libtorch), the shuffling and the augmentation draws.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Where libtorch trains.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub device: DeviceChoice,
     /// libtorch CPU threads.

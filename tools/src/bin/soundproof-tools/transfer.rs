@@ -25,6 +25,8 @@ pub struct TransferArgs {
     /// Attack only from these models (their names; default: every --model).
     #[arg(long = "source")]
     sources: Vec<String>,
+    /// The attack on each source, in its own domain (BIM's step: ε / 4; JSMA, CW-L2 and L-BFGS
+    /// with the `attack` command's defaults; not the psycho attacks).
     #[arg(long, value_enum, default_value_t = AttackKind::BimB)]
     attack: AttackKind,
     /// Radius on spectrogram sources, in dB of the map (L∞; L2 for fgsm-l2).
@@ -49,10 +51,13 @@ pub struct TransferArgs {
     /// Start Griffin-Lim from zero phase instead of a random phase seeded by --seed and the clip.
     #[arg(long)]
     gl_zero_init: bool,
+    /// Seed of Griffin-Lim's random starting phase (each clip's drawn from the seed and the
+    /// clip's place in the run); unused with --gl-zero-init.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     #[command(flatten)]
     data: DataArgs,
+    /// Split of the dataset whose clips are attacked.
     #[arg(long, value_enum, default_value_t = Split::Test)]
     split: Split,
     /// At most this many clips (evenly spaced through the split).
@@ -64,8 +69,10 @@ pub struct TransferArgs {
     /// Write each clip's clean, rebuilt clean and adversarial audio (32-bit float WAV).
     #[arg(long)]
     save_audio: bool,
+    /// Clips per batch (of the attacks and the rebuilds).
     #[arg(long, default_value_t = 16)]
     batch_size: usize,
+    /// Where libtorch runs the checkpoint models, the attacks and the rebuilds.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     device: DeviceChoice,
     /// libtorch CPU threads.

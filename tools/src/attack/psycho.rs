@@ -45,6 +45,7 @@ use super::room::{reverberate, RirPool, RoomDistribution};
 use super::{AttackOutput, AttackTarget, Bounds, Domain, Goal};
 use crate::device::derive_seed;
 use crate::error::{Result, ToolsError};
+use crate::tensor_ops;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde::Serialize;
@@ -155,14 +156,16 @@ impl PsdTch {
 
     /// `[N, T]` → `[N, frames, n_fft/2 + 1]` on the uncentred frames of `x` as given.
     pub fn power(&self, x: &Tensor) -> Tensor {
-        let frames = x.unfold(-1, self.n_fft, self.hop) * &self.window;
-        let spec = frames.fft_rfft(None, -1, "backward");
-        spec.view_as_real().square().sum_dim_intlist(-1, false, None::<Kind>) / (self.n_fft * self.n_fft) as f64
+        self.psd(x, false)
     }
 
     /// The same on centred frames (`n_fft / 2` zeros at both ends).
     pub fn power_centred(&self, x: &Tensor) -> Tensor {
-        self.power(&x.constant_pad_nd([self.n_fft / 2, self.n_fft / 2]))
+        self.psd(x, true)
+    }
+
+    fn psd(&self, x: &Tensor, center: bool) -> Tensor {
+        tensor_ops::power(&tensor_ops::stft(x, self.n_fft, self.hop, &self.window, center)) / (self.n_fft * self.n_fft) as f64
     }
 }
 

@@ -45,7 +45,7 @@ use super::room::{reverberate, RirPool, RoomDistribution};
 use super::{AttackOutput, AttackTarget, Bounds, Domain, Goal};
 use crate::device::derive_seed;
 use crate::error::{Result, ToolsError};
-use crate::tensor_ops;
+use crate::tensor_ops::{self, Adam};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde::Serialize;
@@ -277,30 +277,6 @@ impl Masks {
 pub fn masking_loss(x: &Tensor, delta: &Tensor, params: &MaskingParams) -> Result<Tensor> {
     let masks = Masks::of(&x.to_device(delta.device()), params)?;
     Ok(masks.loss(&PsdTch::new(params, delta.device(), Kind::Float)?, delta))
-}
-
-/// Adam (Kingma & Ba 2014) with the usual β1 = 0.9, β2 = 0.999, ε = 1e-8, elementwise.
-struct Adam {
-    m: Tensor,
-    v: Tensor,
-    t: i32,
-}
-
-impl Adam {
-    fn new(like: &Tensor) -> Self {
-        Adam { m: like.zeros_like(), v: like.zeros_like(), t: 0 }
-    }
-
-    /// The step to subtract for gradient `g`.
-    fn step(&mut self, g: &Tensor, lr: f64) -> Tensor {
-        let (b1, b2) = (0.9, 0.999);
-        self.t += 1;
-        self.m = &self.m * b1 + g * (1.0 - b1);
-        self.v = &self.v * b2 + g.square() * (1.0 - b2);
-        let mh = &self.m / (1.0 - f64::powi(b1, self.t));
-        let vh = &self.v / (1.0 - f64::powi(b2, self.t));
-        mh / (vh.sqrt() + 1e-8) * lr
-    }
 }
 
 /// The loss-gradient oracle `∇δ ℓnet` and the goal test, plain or through rooms. Everything it

@@ -17,7 +17,9 @@ pub enum DeviceChoice {
     /// CUDA when available, else CPU.
     #[default]
     Auto,
+    /// The CPU (threads: libtorch's default or --threads).
     Cpu,
+    /// The first CUDA device; an error when libtorch sees none.
     Cuda,
 }
 

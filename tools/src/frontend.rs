@@ -10,6 +10,7 @@
 //! it equal to the engine on FSDD clips.
 
 use crate::error::{Result, ToolsError};
+use crate::tensor_ops::{power, stft};
 use soundproof::dsp::{window, FeatureConfig, FeatureKind, GainPolicy, MelFilterbank, MAX_N_FFT};
 use tch::{Device, Kind, Tensor};
 
@@ -89,12 +90,7 @@ impl LogMelTch {
         if let Some(l) = self.clip {
             x = x.clamp(-l, l);
         }
-        let x = if self.center { x.constant_pad_nd([self.n_fft / 2, self.n_fft / 2]) } else { x };
-        let frames = x.unfold(-1, self.n_fft, self.hop) * &self.window;
-        let spec = frames.fft_rfft(None, -1, "backward");
-        // |X|² as re² + im²: differentiable everywhere, unlike |X| at 0.
-        let power = spec.view_as_real().square().sum_dim_intlist(-1, false, None::<Kind>);
-        power.matmul(&self.mel)
+        power(&stft(&x, self.n_fft, self.hop, &self.window, self.center)).matmul(&self.mel)
     }
 
     /// Log-mel in dB `[N, frames, n_mels]`.

@@ -21,6 +21,7 @@ pub mod onnx;
 pub mod plot;
 pub mod rebuild;
 pub mod shard;
+pub mod tensor_ops;
 pub mod train;
 pub mod transfer;
 

@@ -4,7 +4,6 @@
 //! (`fonts-dejavu-core`, installed by `scripts/setup.sh`).
 
 use crate::error::{Result, ToolsError};
-use crate::train::EpochLog;
 use plotters::prelude::*;
 use std::path::Path;
 
@@ -12,8 +11,20 @@ fn err(path: &Path, e: impl std::fmt::Display) -> ToolsError {
     ToolsError::Plot { path: path.to_path_buf(), what: format!("{e} (are fonts installed? run scripts/setup.sh)") }
 }
 
+/// One epoch of a training curve (what the trainer logs of it that the figure shows).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CurvePoint {
+    pub epoch: usize,
+    /// Mean training loss (cross-entropy).
+    pub loss: f64,
+    /// Training accuracy (augmented inputs), 0..1.
+    pub train_accuracy: f64,
+    /// Validation accuracy, 0..1.
+    pub val_accuracy: f64,
+}
+
 /// Loss (left) and accuracies (right) per epoch.
-pub fn training_curve(log: &[EpochLog], title: &str, path: &Path) -> Result<()> {
+pub fn training_curve(log: &[CurvePoint], title: &str, path: &Path) -> Result<()> {
     let root = BitMapBackend::new(path, (1200, 480)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(path, e))?;
     let root = root.titled(title, ("sans-serif", 22)).map_err(|e| err(path, e))?;

@@ -22,6 +22,7 @@
 
 use crate::device::derive_seed;
 use crate::error::{Result, ToolsError};
+use crate::tensor_ops;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -129,9 +130,7 @@ impl StftTch {
 
     /// Complex STFT `[N, frames, n_fft/2 + 1]` of `x` `[N, samples]` (float64).
     pub fn stft(&self, x: &Tensor) -> Tensor {
-        let x = x.to_kind(Kind::Double);
-        let x = if self.center { x.constant_pad_nd([self.n_fft / 2, self.n_fft / 2]) } else { x };
-        (x.unfold(-1, self.n_fft, self.hop) * &self.window).fft_rfft(None, -1, "backward")
+        tensor_ops::stft(&x.to_kind(Kind::Double), self.n_fft, self.hop, &self.window, self.center)
     }
 
     /// Inverse STFT of `spec` `[N, frames, n_fft/2 + 1]` (complex) to `[N, length]`: each frame's

@@ -435,7 +435,11 @@ pub fn train(cfg: &TrainConfig, dataset: &DatasetSpec, out: &Path) -> Result<Tra
     };
     checkpoint.save(out)?;
     // A missing font must not throw away a finished training run.
-    if let Err(e) = plot::training_curve(&log, &format!("{} on {}", cfg.arch.name(), index.name), &out.join("training_curve.png")) {
+    let curve: Vec<plot::CurvePoint> = log
+        .iter()
+        .map(|e| plot::CurvePoint { epoch: e.epoch, loss: e.loss, train_accuracy: e.train_accuracy, val_accuracy: e.val_accuracy })
+        .collect();
+    if let Err(e) = plot::training_curve(&curve, &format!("{} on {}", cfg.arch.name(), index.name), &out.join("training_curve.png")) {
         progress.line(&format!("warning: no training curve: {e}"));
     }
     Ok(report)

@@ -22,11 +22,8 @@
 
 use super::{per_example, AttackOutput, AttackTarget, Bounds, Goal, OptParams};
 use crate::error::Result;
+use crate::tensor_ops::adam_update;
 use tch::{Kind, Tensor};
-
-const BETA1: f64 = 0.9;
-const BETA2: f64 = 0.999;
-const ADAM_EPS: f64 = 1e-8;
 
 /// Per example, the logit margin towards the goal: `Z_t − max_{i≠t} Z_i` (targeted, `labels`
 /// the target) or `max_{i≠l} Z_i − Z_l` (untargeted, `labels` the reference). `f = max(−margin, −κ)`.
@@ -101,9 +98,7 @@ pub fn attack(target: &AttackTarget, x: &Tensor, reference: &Tensor, bounds: &Bo
             // ∇_w of Eq. 9 by the chain rule through Eq. 11.
             let g = (diff * 2.0 + gf * ct.to_kind(x.kind()).view(bshape.as_slice())) * dxdw(&wa, &idx);
             let t = (it + 1) as i32;
-            let ma = m.index_select(0, &idx) * BETA1 + &g * (1.0 - BETA1);
-            let va = v.index_select(0, &idx) * BETA2 + g.square() * (1.0 - BETA2);
-            let step = (&ma / (1.0 - BETA1.powi(t))) / ((&va / (1.0 - BETA2.powi(t))).sqrt() + ADAM_EPS) * p.lr;
+            let (ma, va, step) = adam_update(&m.index_select(0, &idx), &v.index_select(0, &idx), &g, t, p.lr);
             w = w.index_copy(0, &idx, &(wa - step));
             m = m.index_copy(0, &idx, &ma);
             v = v.index_copy(0, &idx, &va);

@@ -272,17 +272,19 @@ pub enum AttackKind {
     Deepfool,
     /// DeepFool L∞ (untargeted; `steps` iterations at most, ε unused).
     DeepfoolLinf,
-    /// JSMA (Eq. 7-8), L0; θ, γ and the features per iteration from [`OptParams`].
+    /// JSMA (Eq. 7-8), L0; θ, γ and the features changed per iteration from the optimization
+    /// settings (`attack --theta`, `--gamma`, `--features-per-step`).
     Jsma,
     /// Carlini-Wagner L2 (Eq. 9-12); `steps` Adam iterations per value of c.
     CwL2,
     /// L-BFGS (Eq. 2); `steps` L-BFGS iterations per value of c.
     Lbfgs,
-    /// 004's imperceptible attack (waveform; parameters in [`psycho::PsychoConfig`]).
+    /// 004's imperceptible attack (waveform; its stages' settings: `attack --stage1-*`,
+    /// `--stage2-*`, `--masking-alpha`).
     Psycho,
     /// The same, robust over simulated rooms (Algorithm 1 with the room-averaged loss).
     PsychoRoom,
-    /// Imperceptible and robust (004 §4.2, then §4.3's two stages; [`psycho::attack_robust`]).
+    /// Imperceptible and robust (004 §4.2, then §4.3's two stages; `attack --robust-*`).
     PsychoRobust,
 }
 

@@ -45,6 +45,7 @@ use super::room::{reverberate, RirPool, RoomDistribution};
 use super::{AttackOutput, AttackTarget, Bounds, Domain, Goal};
 use crate::device::derive_seed;
 use crate::error::{Result, ToolsError};
+use crate::tensor_ops::{self, Adam};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde::Serialize;
@@ -155,14 +156,16 @@ impl PsdTch {
 
     /// `[N, T]` → `[N, frames, n_fft/2 + 1]` on the uncentred frames of `x` as given.
     pub fn power(&self, x: &Tensor) -> Tensor {
-        let frames = x.unfold(-1, self.n_fft, self.hop) * &self.window;
-        let spec = frames.fft_rfft(None, -1, "backward");
-        spec.view_as_real().square().sum_dim_intlist(-1, false, None::<Kind>) / (self.n_fft * self.n_fft) as f64
+        self.psd(x, false)
     }
 
     /// The same on centred frames (`n_fft / 2` zeros at both ends).
     pub fn power_centred(&self, x: &Tensor) -> Tensor {
-        self.power(&x.constant_pad_nd([self.n_fft / 2, self.n_fft / 2]))
+        self.psd(x, true)
+    }
+
+    fn psd(&self, x: &Tensor, center: bool) -> Tensor {
+        tensor_ops::power(&tensor_ops::stft(x, self.n_fft, self.hop, &self.window, center)) / (self.n_fft * self.n_fft) as f64
     }
 }
 
@@ -274,30 +277,6 @@ impl Masks {
 pub fn masking_loss(x: &Tensor, delta: &Tensor, params: &MaskingParams) -> Result<Tensor> {
     let masks = Masks::of(&x.to_device(delta.device()), params)?;
     Ok(masks.loss(&PsdTch::new(params, delta.device(), Kind::Float)?, delta))
-}
-
-/// Adam (Kingma & Ba 2014) with the usual β1 = 0.9, β2 = 0.999, ε = 1e-8, elementwise.
-struct Adam {
-    m: Tensor,
-    v: Tensor,
-    t: i32,
-}
-
-impl Adam {
-    fn new(like: &Tensor) -> Self {
-        Adam { m: like.zeros_like(), v: like.zeros_like(), t: 0 }
-    }
-
-    /// The step to subtract for gradient `g`.
-    fn step(&mut self, g: &Tensor, lr: f64) -> Tensor {
-        let (b1, b2) = (0.9, 0.999);
-        self.t += 1;
-        self.m = &self.m * b1 + g * (1.0 - b1);
-        self.v = &self.v * b2 + g.square() * (1.0 - b2);
-        let mh = &self.m / (1.0 - f64::powi(b1, self.t));
-        let vh = &self.v / (1.0 - f64::powi(b2, self.t));
-        mh / (vh.sqrt() + 1e-8) * lr
-    }
 }
 
 /// The loss-gradient oracle `∇δ ℓnet` and the goal test, plain or through rooms. Everything it

@@ -30,10 +30,18 @@ use tch::{nn, Tensor};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Arch {
+    /// 003 §5's log-mel CNN: four 3×3 conv blocks (32-64-128-128 channels), about 75 M
+    /// multiply-adds per 1 s window.
     KwsCnn,
+    /// Depthwise-separable variant of kws-cnn, about 4.2 M multiply-adds per 1 s window (for
+    /// real-time certification).
     KwsRt,
+    /// ResNet-18 on the feature map resized to 128×128 inside the model (000/001).
     Resnet18,
+    /// The 2-D CNN of 002 Table I on the feature map.
     Cnn2d,
+    /// The 1-D CNN of 002 Table II on the waveform (frozen gammatone first layer; needs at least
+    /// 1.7 s at 16 kHz: ESC clips, not 1 s keywords).
     Cnn1d,
 }
 

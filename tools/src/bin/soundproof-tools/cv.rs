@@ -1,0 +1,122 @@
+//! `soundproof-tools cv`: cross-validation of a training recipe, one fold per FSDD speaker or
+//! ESC-10 fold, optionally recorded in model cards.
+
+use crate::common::{command_line, FftBackendArg};
+use crate::train::{train_config, TrainArgs};
+use anyhow::Context;
+use clap::Args;
+use soundproof::model::card::Precision;
+use soundproof::shard::Shard;
+use soundproof_tools::data::{DatasetSpec, Split};
+use soundproof_tools::eval::{evaluate, EvalOptions};
+use soundproof_tools::export::{export, quantize, quantized_path};
+use soundproof_tools::onnx;
+use soundproof_tools::shard::write_json;
+use soundproof_tools::train::train;
+use std::path::{Path, PathBuf};
+
+#[derive(Args)]
+pub struct CvArgs {
+    #[command(flatten)]
+    train: TrainArgs,
+    /// Also quantize each fold's model to int8 (calibrated on the fold's training clips) and
+    /// evaluate it on the held-out speaker or fold.
+    #[arg(long)]
+    int8: bool,
+    /// The FFT of the int8 copies (as `quantize --fft-backend`; default: the f32 model's).
+    #[arg(long, value_enum)]
+    int8_fft_backend: Option<FftBackendArg>,
+    /// Model files whose cards receive the result (`metrics.cross_validation`): f32 cards the
+    /// f32 folds, int8 cards the int8 folds (needs --int8). Repeat for several.
+    #[arg(long)]
+    record: Vec<PathBuf>,
+}
+
+pub fn run(a: CvArgs) -> anyhow::Result<()> {
+    use soundproof::model::{CrossValidation, CvFold};
+    let t = &a.train;
+    let cfg = train_config(t);
+    // The folds: FSDD, one per speaker (that voice held out entirely); ESC-10, one per fold
+    // present (that fold tests, the next one validates, the rest train: the ESC protocol).
+    let (scheme, dataset, folds): (&str, &str, Vec<(String, DatasetSpec)>) = match t.data.spec() {
+        DatasetSpec::Fsdd { recordings } => {
+            let speakers = soundproof_tools::data::fsdd::speakers(&recordings)?;
+            let folds = speakers.into_iter().map(|s| (s.clone(), DatasetSpec::FsddSpeaker { recordings: recordings.clone(), held_out: s })).collect();
+            ("leave-one-speaker-out", "fsdd", folds)
+        }
+        DatasetSpec::Esc10 { root, .. } => {
+            let folds = soundproof_tools::data::esc10::folds(&root)?;
+            let folds = folds.into_iter().map(|f| (format!("fold-{f}"), DatasetSpec::Esc10 { root: root.clone(), test_fold: f, validation_fold: None })).collect();
+            ("leave-one-fold-out", "esc10", folds)
+        }
+        DatasetSpec::FsddSpeaker { .. } | DatasetSpec::Folder { .. } => {
+            anyhow::bail!("cv: --dataset fsdd (one fold per speaker) or esc10 (one fold per ESC fold)")
+        }
+    };
+    anyhow::ensure!(folds.len() >= 2, "cv: {} folds", folds.len());
+    let name = t.name.clone().unwrap_or_else(|| format!("{}-{dataset}", t.model.name()));
+    let out = t.out.clone().unwrap_or_else(|| Path::new("out").join("cv").join(&name));
+    let (mut f32_folds, mut int8_folds) = (Vec::new(), Vec::new());
+    let n_folds = folds.len();
+    for (k, (held, spec)) in folds.into_iter().enumerate() {
+        let dir = out.join(&held);
+        if !t.json {
+            eprintln!("fold {}/{n_folds}: {held} held out", k + 1);
+        }
+        let report = train(&cfg, &spec, &dir).with_context(|| format!("training the fold without {held}"))?;
+        let onnx_path = dir.join(format!("{name}.onnx"));
+        export(&dir, &name, &onnx_path).with_context(|| format!("exporting {}", dir.display()))?;
+        // Both precisions are scored by the engine's runtime (tract) on the same clips of the
+        // held-out fold (all of its clips, or --max-clips evenly spaced).
+        let opts = EvalOptions { split: Split::Test, batch: 16, sigma: 0.0, seed: 0, max_clips: t.max_clips, shard: Shard::WHOLE };
+        let (r, _, _) = evaluate(&onnx_path, &spec, &opts)?;
+        f32_folds.push(CvFold { held_out: held.clone(), accuracy: r.accuracy, examples: r.examples });
+        if a.int8 {
+            let q = quantized_path(&onnx_path, Precision::Int8);
+            quantize(&onnx_path, Precision::Int8, &spec, 256, a.int8_fft_backend.map(Into::into), &q)?;
+            let (r, _, _) = evaluate(&q, &spec, &opts)?;
+            int8_folds.push(CvFold { held_out: held.clone(), accuracy: r.accuracy, examples: r.examples });
+        }
+        if !t.json {
+            let i8 = int8_folds.last().filter(|_| a.int8).map(|f| format!(", int8 {:.2} %", 100.0 * f.accuracy)).unwrap_or_default();
+            eprintln!("fold {held}: {:.2} % of {} clips (tract; {:.2} % in training){i8}", 100.0 * r.accuracy, r.examples, 100.0 * report.test_accuracy);
+        }
+    }
+    let summary = |folds: Vec<CvFold>| CrossValidation {
+        scheme: scheme.into(),
+        mean_accuracy: folds.iter().map(|f| f.accuracy).sum::<f64>() / folds.len() as f64,
+        min_accuracy: folds.iter().map(|f| f.accuracy).fold(f64::INFINITY, f64::min),
+        folds,
+        command: command_line(),
+    };
+    let f32_cv = summary(f32_folds);
+    let int8_cv = (!int8_folds.is_empty()).then(|| summary(int8_folds));
+    std::fs::create_dir_all(&out)?;
+    write_json(&out.join("cross_validation.json"), &serde_json::json!({ "f32": f32_cv, "int8": int8_cv }))?;
+    for path in &a.record {
+        let mut proto = onnx::load(path)?;
+        let mut card = onnx::card_of(&proto)?;
+        let cv = match card.precision {
+            Precision::Int8 => int8_cv.clone().with_context(|| format!("{} is int8: run with --int8", path.display()))?,
+            _ => f32_cv.clone(),
+        };
+        card.metrics.cross_validation = Some(cv);
+        onnx::set_card(&mut proto, &card)?;
+        onnx::save(&proto, path)?;
+    }
+    if t.json {
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "f32": f32_cv, "int8": int8_cv }))?);
+    } else {
+        println!("{scheme}, {} ({} folds):", t.model.name(), f32_cv.folds.len());
+        for (i, f) in f32_cv.folds.iter().enumerate() {
+            let i8 = int8_cv.as_ref().map(|c| format!("   int8 {:6.2} %", 100.0 * c.folds[i].accuracy)).unwrap_or_default();
+            println!("  {:<10} {:6.2} % of {} clips{i8}", f.held_out, 100.0 * f.accuracy, f.examples);
+        }
+        let i8 = int8_cv.as_ref().map(|c| format!("; int8 mean {:.2} %, min {:.2} %", 100.0 * c.mean_accuracy, 100.0 * c.min_accuracy)).unwrap_or_default();
+        println!("  mean {:.2} %, min {:.2} %{i8}", 100.0 * f32_cv.mean_accuracy, 100.0 * f32_cv.min_accuracy);
+        for p in &a.record {
+            println!("recorded in the card of {}", p.display());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,148 @@
+//! `soundproof-tools train`: trains a model, then exports it to ONNX with its card.
+
+use crate::common::{command_line, DataArgs};
+use anyhow::Context;
+use clap::Args;
+use soundproof::dsp::FeatureKind;
+use soundproof_tools::data::augment::Augment;
+use soundproof_tools::device::DeviceChoice;
+use soundproof_tools::export::export;
+use soundproof_tools::nn::Arch;
+use soundproof_tools::train::{train, TrainConfig};
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Features {
+    /// Log-mel energies in dB, n_mels bands per frame (the engine's default front end).
+    Logmel,
+    /// MFCCs of the log-mel energies, n_mfcc coefficients per frame.
+    Mfcc,
+    /// STFT power spectrum, n_fft/2 + 1 bins per frame.
+    Stft,
+    /// STFT power spectrum in dB, n_fft/2 + 1 bins per frame (the STFT spectrogram of 000/001/002).
+    LogStft,
+}
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// Architecture to train.
+    #[arg(long, value_enum)]
+    pub model: Arch,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Most epochs to train (early stopping may end sooner, see --patience); also the length of
+    /// the cosine learning-rate schedule.
+    #[arg(long, default_value_t = 30)]
+    pub epochs: usize,
+    /// Clips per optimizer step (and per batch of the validation and test passes).
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Waveform Gaussian noise σ added after the gain (003 §5: 0.005; 0 disables).
+    #[arg(long, default_value_t = 0.005)]
+    pub sigma: f32,
+    /// Probability that a training clip gets the noise.
+    #[arg(long, default_value_t = 1.0)]
+    pub noise_prob: f32,
+    /// Largest random time shift, in seconds.
+    #[arg(long, default_value_t = 0.1)]
+    pub max_shift: f64,
+    /// AdamW's initial learning rate, decayed to 0 along a cosine over all the steps of --epochs.
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// AdamW's (decoupled) weight decay.
+    #[arg(long, default_value_t = 1e-4)]
+    pub weight_decay: f64,
+    /// Early stopping: stop after this many epochs without a better validation accuracy (the
+    /// best epoch's weights are kept either way).
+    #[arg(long, default_value_t = 10)]
+    pub patience: usize,
+    /// Channel width multiplier.
+    #[arg(long, default_value_t = 1.0)]
+    pub width: f64,
+    /// Window length in seconds (default: 1 for keywords, 5 for ESC).
+    #[arg(long)]
+    pub seconds: Option<f64>,
+    /// Front end of feature models (cnn1d takes the waveform and ignores it).
+    #[arg(long, value_enum, default_value_t = Features::Logmel)]
+    pub features: Features,
+    /// Gain normalization target RMS.
+    #[arg(long, default_value_t = 1.0)]
+    pub target_rms: f32,
+    /// Seed of the weight initialization (libtorch), the shuffling and the augmentation draws.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Where libtorch trains.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+    /// libtorch CPU threads.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// At most this many clips per split (quick runs).
+    #[arg(long)]
+    pub max_clips: Option<usize>,
+    /// Output folder (default: out/train/MODEL-DATASET).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Name of the exported model (default: MODEL-DATASET).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Print the training report as JSON on stdout (no progress output).
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(a: TrainArgs) -> anyhow::Result<()> {
+    let cfg = train_config(&a);
+    let spec = a.data.spec();
+    let default_name = format!("{}-{}", a.model.name(), a.data.dataset.trim_end_matches('/').rsplit('/').next().unwrap_or("data"));
+    let name = a.name.clone().unwrap_or(default_name);
+    let out = a.out.clone().unwrap_or_else(|| Path::new("out").join("train").join(&name));
+    let report = train(&cfg, &spec, &out).with_context(|| format!("training {}", a.model.name()))?;
+    let onnx_path = out.join(format!("{name}.onnx"));
+    let exported = export(&out, &name, &onnx_path);
+    if a.json {
+        let mut v = serde_json::to_value(&report)?;
+        v["onnx"] = match &exported {
+            Ok(_) => serde_json::json!(onnx_path),
+            Err(e) => serde_json::json!({ "error": e.to_string() }),
+        };
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        match &exported {
+            Ok(_) => eprintln!("exported {}", onnx_path.display()),
+            Err(e) => eprintln!("warning: no ONNX export ({e}); the checkpoint in {} can be exported later", out.display()),
+        }
+    }
+    Ok(())
+}
+
+/// The training configuration of `train`'s (and `cv`'s) arguments.
+pub fn train_config(a: &TrainArgs) -> TrainConfig {
+    let mut cfg = TrainConfig::new(a.model);
+    cfg.epochs = a.epochs;
+    cfg.batch_size = a.batch_size;
+    cfg.lr = a.lr;
+    cfg.weight_decay = a.weight_decay;
+    cfg.patience = a.patience;
+    cfg.width = a.width;
+    cfg.seconds = a.seconds;
+    cfg.target_rms = a.target_rms;
+    cfg.seed = a.seed;
+    cfg.device = a.device;
+    cfg.threads = a.threads;
+    cfg.max_per_split = a.max_clips;
+    cfg.features = match a.features {
+        Features::Logmel => FeatureKind::Logmel,
+        Features::Mfcc => FeatureKind::Mfcc,
+        Features::Stft => FeatureKind::Stft,
+        Features::LogStft => FeatureKind::LogStft,
+    };
+    cfg.augment = Augment {
+        sigma: a.sigma,
+        noise_prob: a.noise_prob,
+        max_shift: (a.max_shift.max(0.0) * cfg.sample_rate as f64).round() as usize,
+    };
+    cfg.command = command_line();
+    cfg.quiet = a.json;
+    cfg
+}

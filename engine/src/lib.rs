@@ -40,6 +40,8 @@ pub mod pipeline;
 #[cfg(feature = "std")]
 pub mod dataset;
 #[cfg(feature = "std")]
+pub mod score;
+#[cfg(feature = "std")]
 pub mod smooth;
 #[cfg(feature = "std")]
 pub mod shard;

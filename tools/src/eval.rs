@@ -8,7 +8,9 @@ use crate::data::augment::Augment;
 use crate::data::{DatasetSpec, Split};
 use crate::error::{Result, ToolsError};
 use crate::data::prepare;
-use crate::export::{batcher_of, evenly};
+use crate::export::batcher_of;
+use soundproof::score::Confusion;
+use soundproof::dataset::evenly;
 use soundproof::window::ClipWindow;
 use crate::onnx::{self, ModelProto};
 use serde::Serialize;
@@ -120,7 +122,7 @@ pub fn evaluate(path: &Path, dataset: &DatasetSpec, opts: &EvalOptions) -> Resul
     shape.extend(batcher.example_shape().iter().map(|&d| d as usize));
     let runner = plan(&proto, &shape)?;
     let k = card.labels.len();
-    let mut confusion = vec![vec![0usize; k]; k];
+    let mut confusion = Confusion::new(&card.labels);
     let noise = Augment { sigma: opts.sigma, noise_prob: 1.0, max_shift: 0 };
     let mut wave = vec![0.0f32; data.window];
     let mut seconds = 0.0;
@@ -142,7 +144,7 @@ pub fn evaluate(path: &Path, dataset: &DatasetSpec, opts: &EvalOptions) -> Resul
             let truth = data.labels[i] as usize;
             let pred = soundproof::stats::argmax(row);
             if truth < k && pred < k {
-                confusion[truth][pred] += 1;
+                confusion.add(truth, pred);
             }
         }
     }
@@ -160,7 +162,7 @@ pub fn evaluate(path: &Path, dataset: &DatasetSpec, opts: &EvalOptions) -> Resul
         accuracy: 0.0,
         per_class: Vec::new(),
         labels: card.labels.clone(),
-        confusion,
+        confusion: confusion.counts,
         inference_seconds: seconds,
         windows_per_s: 0.0,
         accuracy_drop_points: None,
@@ -171,39 +173,22 @@ pub fn evaluate(path: &Path, dataset: &DatasetSpec, opts: &EvalOptions) -> Resul
 }
 
 impl EvalReport {
+    /// The report's confusion matrix as the engine scores it.
+    pub fn confusion_matrix(&self) -> Confusion {
+        Confusion { labels: self.labels.clone(), counts: self.confusion.clone() }
+    }
+
     /// Accuracy, per-class recall and throughput from the confusion matrix and the time.
     pub fn tabulate(&mut self) {
-        let k = self.labels.len();
-        let c = &self.confusion;
-        let correct: usize = (0..k).map(|i| c[i][i]).sum();
-        self.per_class = (0..k)
-            .map(|i| {
-                let support: usize = c[i].iter().sum();
-                ClassRecall { label: self.labels[i].clone(), recall: c[i][i] as f64 / support.max(1) as f64, support }
-            })
+        let c = self.confusion_matrix();
+        self.per_class = (0..self.labels.len())
+            .map(|i| ClassRecall { label: self.labels[i].clone(), recall: c.recall(i).unwrap_or(0.0), support: c.support(i) })
             .collect();
-        self.accuracy = correct as f64 / self.examples.max(1) as f64;
+        self.accuracy = c.correct() as f64 / self.examples.max(1) as f64;
         self.windows_per_s = self.examples as f64 / self.inference_seconds.max(1e-9);
     }
 }
 
-/// The confusion matrix and per-class recall as an aligned text table.
-pub fn confusion_text(r: &EvalReport) -> String {
-    let w = r.labels.iter().map(|l| l.len()).max().unwrap_or(4).max(5);
-    let mut s = format!("{:>w$} |", "true \\ pred");
-    for l in &r.labels {
-        s += &format!(" {:>w$}", l);
-    }
-    s += "  | recall\n";
-    for (i, row) in r.confusion.iter().enumerate() {
-        s += &format!("{:>w$} |", r.labels[i]);
-        for n in row {
-            s += &format!(" {:>w$}", n);
-        }
-        s += &format!("  | {:6.2}%\n", 100.0 * r.per_class[i].recall);
-    }
-    s
-}
 
 /// Stores a clean, full test-split evaluation in the model's card (and `NAME.json`); for a
 /// quantized model, also the drop against its f32 parent found beside it.

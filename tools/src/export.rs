@@ -4,7 +4,8 @@
 
 use crate::checkpoint::Checkpoint;
 use crate::data::features::Batcher;
-use crate::data::{prepare, DatasetSpec, Example};
+use crate::data::{prepare, DatasetSpec};
+use soundproof::dataset::evenly;
 use soundproof::window::ClipWindow;
 use crate::error::{Result, ToolsError};
 use crate::onnx::{self, Array, Graph, ModelProto};
@@ -55,14 +56,6 @@ pub fn batcher_of(card: &ModelCard) -> Result<Batcher> {
         InputKind::Features => Batcher::new(Some(&card.features), card.window_samples),
         InputKind::Waveform => Batcher::new(None, card.window_samples),
     }
-}
-
-/// `n` examples evenly spaced through `examples` (all when fewer).
-pub fn evenly(examples: &[Example], n: usize) -> Vec<Example> {
-    if examples.len() <= n || n == 0 {
-        return examples.to_vec();
-    }
-    (0..n).map(|i| examples[i * examples.len() / n].clone()).collect()
 }
 
 /// Clean model inputs of `clips` training-split examples, in batches of `batch`: the int8

@@ -45,7 +45,7 @@ use soundproof_tools::checkpoint::Checkpoint;
 use soundproof_tools::data::features::Featurizer;
 use soundproof_tools::data::{fsdd, load_window};
 use soundproof::window::ClipWindow;
-use soundproof_tools::export::evenly;
+use soundproof::dataset::evenly;
 use soundproof_tools::nn::{Arch, Model, ModelSpec};
 use soundproof_tools::onnx::testing::{python, workspace_root};
 use std::path::{Path, PathBuf};

@@ -14,7 +14,7 @@
 
 use soundproof_tools::attack::{attack_batch, AttackConfig, AttackKind, AttackTarget, BoxSpec, Domain, Goal};
 use soundproof_tools::data::{fsdd, load_window};
-use soundproof_tools::export::evenly;
+use soundproof::dataset::evenly;
 use std::path::PathBuf;
 use tch::{Device, Kind, Tensor};
 

@@ -11,7 +11,7 @@
 
 use soundproof_tools::attack::audit::{run_audit, smoothed_pgd, AuditClip, AuditConfig, SmoothedAttack};
 use soundproof_tools::attack::{AttackTarget, Domain};
-use soundproof_tools::export::evenly;
+use soundproof::dataset::evenly;
 use std::path::PathBuf;
 use tch::{Device, Kind, Tensor};
 

@@ -11,7 +11,8 @@
 use soundproof_tools::checkpoint::{files, Checkpoint};
 use soundproof_tools::data::fsdd;
 use soundproof_tools::data::prepare;
-use soundproof_tools::export::{batcher_of, evenly};
+use soundproof::dataset::evenly;
+use soundproof_tools::export::batcher_of;
 use soundproof::window::ClipWindow;
 use soundproof_tools::onnx::{self, Array};
 use std::path::{Path, PathBuf};

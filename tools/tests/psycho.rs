@@ -27,7 +27,7 @@ use soundproof_tools::attack::room::{Room, SPEED_OF_SOUND};
 use soundproof_tools::attack::{attack_batch_with, AttackTarget, BoxSpec, Domain, Goal};
 use soundproof_tools::data::{fsdd, load_window};
 use soundproof::window::ClipWindow;
-use soundproof_tools::export::evenly;
+use soundproof::dataset::evenly;
 use std::path::PathBuf;
 use tch::{Device, Kind, Tensor};
 

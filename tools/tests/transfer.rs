@@ -13,7 +13,7 @@
 
 use soundproof_tools::attack::{AttackConfig, AttackKind, BoxSpec, Goal};
 use soundproof_tools::data::fsdd;
-use soundproof_tools::export::evenly;
+use soundproof::dataset::evenly;
 use soundproof_tools::rebuild::{GriffinLim, PhaseInit, Rebuild};
 use soundproof_tools::transfer::{run, LabelledClip, MeanSd, Member, MemberSpec, TransferOptions};
 use std::path::PathBuf;

@@ -26,34 +26,20 @@ struct Row {
     category: String,
 }
 
+/// `meta.csv` of an ESC folder ([`soundproof::dataset::read_meta`]), every row with its fold and
+/// target.
 fn read_meta(root: &Path) -> Result<Vec<Row>> {
     let path = root.join("meta.csv");
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        ToolsError::dataset("esc10", format!("cannot read {}: {e} (expected ESC-10 with meta.csv and audio/)", path.display()))
+    let rows = soundproof::dataset::read_meta(&path).map_err(|e| {
+        ToolsError::dataset("esc10", format!("{e} (expected ESC-10 with meta.csv, `filename,fold,target,category`, and audio/)"))
     })?;
-    let mut lines = text.lines();
-    let header = lines.next().unwrap_or("").trim();
-    if header != "filename,fold,target,category" {
-        return Err(ToolsError::dataset("esc10", format!("{}: header `{header}`, expected `filename,fold,target,category`", path.display())));
-    }
-    let mut rows = Vec::new();
-    for (i, line) in lines.enumerate() {
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        let bad = || ToolsError::dataset("esc10", format!("{} line {}: cannot parse `{line}`", path.display(), i + 2));
-        let cols: Vec<&str> = line.split(',').collect();
-        if cols.len() != 4 {
-            return Err(bad());
-        }
-        rows.push(Row {
-            filename: cols[0].to_string(),
-            fold: cols[1].parse().map_err(|_| bad())?,
-            target: cols[2].parse().map_err(|_| bad())?,
-            category: cols[3].to_string(),
-        });
-    }
+    let rows = rows
+        .into_iter()
+        .map(|r| match (r.fold, r.target) {
+            (Some(fold), Some(target)) => Ok(Row { filename: r.filename, fold, target, category: r.category }),
+            _ => Err(ToolsError::dataset("esc10", format!("{}: every row needs a fold and a target (`{}`)", path.display(), r.filename))),
+        })
+        .collect::<Result<Vec<_>>>()?;
     if rows.is_empty() {
         return Err(ToolsError::dataset("esc10", format!("{} lists no clips", path.display())));
     }

@@ -4,24 +4,11 @@
 //! validation (early stopping), leaving takes 10-49 to train on.
 
 use super::{wav_files, DatasetIndex, Example};
+use soundproof::dataset::{FsddName, FsddSplit, FSDD_TEST_TAKES as TEST_TAKES, FSDD_VALIDATION_TAKES_END as VALIDATION_TAKES_END};
 use crate::error::{Result, ToolsError};
 use std::path::Path;
 
 pub const LABELS: [&str; 10] = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
-/// Takes `< TEST_TAKES` are the official test split.
-pub const TEST_TAKES: u32 = 5;
-/// Takes in `TEST_TAKES..VALIDATION_TAKES_END` are held out for validation.
-pub const VALIDATION_TAKES_END: u32 = 10;
-
-/// `(digit, speaker, take)` of a file name.
-pub fn parse_name(name: &str) -> Option<(usize, &str, u32)> {
-    let stem = name.strip_suffix(".wav")?;
-    let mut it = stem.splitn(3, '_');
-    let digit: usize = it.next()?.parse().ok()?;
-    let speaker = it.next()?;
-    let take: u32 = it.next()?.parse().ok()?;
-    (digit < 10 && !speaker.is_empty()).then_some((digit, speaker, take))
-}
 
 pub fn index(recordings: &Path) -> Result<DatasetIndex> {
     let mut idx = DatasetIndex {
@@ -40,20 +27,17 @@ pub fn index(recordings: &Path) -> Result<DatasetIndex> {
         clip_seconds: 1.0,
     };
     for path in wav_files("fsdd", recordings)? {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        let Some((digit, _speaker, take)) = parse_name(name) else {
+        let Some(name) = FsddName::of(&path) else {
             return Err(ToolsError::dataset(
                 "fsdd",
                 format!("unexpected file {} (expected {{digit}}_{{speaker}}_{{take}}.wav)", path.display()),
             ));
         };
-        let e = Example { path: path.clone(), label: digit };
-        if take < TEST_TAKES {
-            idx.test.push(e);
-        } else if take < VALIDATION_TAKES_END {
-            idx.validation.push(e);
-        } else {
-            idx.train.push(e);
+        let e = Example { path: path.clone(), label: name.digit as usize };
+        match name.split() {
+            FsddSplit::Test => idx.test.push(e),
+            FsddSplit::Validation => idx.validation.push(e),
+            FsddSplit::Train => idx.train.push(e),
         }
     }
     Ok(idx)
@@ -63,10 +47,9 @@ pub fn index(recordings: &Path) -> Result<DatasetIndex> {
 pub fn speakers(recordings: &Path) -> Result<Vec<String>> {
     let mut out: Vec<String> = Vec::new();
     for path in wav_files("fsdd", recordings)? {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if let Some((_, speaker, _)) = parse_name(name) {
-            if !out.iter().any(|s| s == speaker) {
-                out.push(speaker.to_string());
+        if let Some(name) = FsddName::of(&path) {
+            if !out.iter().any(|s| s == name.speaker) {
+                out.push(name.speaker.to_string());
             }
         }
     }
@@ -79,7 +62,7 @@ pub fn speakers(recordings: &Path) -> Result<Vec<String>> {
 /// takes 0-4 and 10-49 train. No clip of the held-out voice is seen before the test.
 pub fn index_without_speaker(recordings: &Path, held_out: &str) -> Result<DatasetIndex> {
     let all = index(recordings)?;
-    let speaker_of = |e: &Example| e.path.file_name().and_then(|n| n.to_str()).and_then(parse_name).map(|(_, s, t)| (s.to_string(), t));
+    let speaker_of = |e: &Example| FsddName::of(&e.path).map(|n| (n.speaker.to_string(), n.split()));
     let mut idx = DatasetIndex {
         split: format!(
             "leave-one-speaker-out fold: speaker {held_out} (all takes) test; other speakers: takes {TEST_TAKES}-{} validation, takes 0-{} and {VALIDATION_TAKES_END}-49 train",
@@ -92,10 +75,10 @@ pub fn index_without_speaker(recordings: &Path, held_out: &str) -> Result<Datase
         ..all.clone()
     };
     for e in all.test.iter().chain(&all.validation).chain(&all.train) {
-        let Some((speaker, take)) = speaker_of(e) else { continue };
+        let Some((speaker, split)) = speaker_of(e) else { continue };
         if speaker == held_out {
             idx.test.push(e.clone());
-        } else if (TEST_TAKES..VALIDATION_TAKES_END).contains(&take) {
+        } else if split == FsddSplit::Validation {
             idx.validation.push(e.clone());
         } else {
             idx.train.push(e.clone());
@@ -108,17 +91,4 @@ pub fn index_without_speaker(recordings: &Path, held_out: &str) -> Result<Datase
     idx.train.sort_by(|a, b| a.path.cmp(&b.path));
     idx.validation.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(idx)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_name;
-
-    #[test]
-    fn names() {
-        assert_eq!(parse_name("7_theo_13.wav"), Some((7, "theo", 13)));
-        assert_eq!(parse_name("7_theo.wav"), None);
-        assert_eq!(parse_name("x_theo_1.wav"), None);
-        assert_eq!(parse_name("12_theo_1.wav"), None);
-    }
 }

@@ -239,25 +239,9 @@ pub fn prepare(window: &ClipWindow, examples: &[Example]) -> Result<Prepared> {
     })
 }
 
-/// WAV files directly inside `dir`, sorted by name.
+/// WAV files directly inside `dir`, sorted by name ([`soundproof::dataset::wav_files`]).
 pub(crate) fn wav_files(dataset: &str, dir: &Path) -> Result<Vec<PathBuf>> {
-    let rd = std::fs::read_dir(dir).map_err(|e| {
-        ToolsError::dataset(
-            dataset,
-            format!(
-                "cannot list {}: {e} (is the data folder beside the checkout, or --data-dir set?)",
-                dir.display()
-            ),
-        )
-    })?;
-    let mut out = Vec::new();
-    for entry in rd {
-        let entry = entry.map_err(|e| ToolsError::io(dir, e))?;
-        let p = entry.path();
-        if p.is_file() && p.extension().is_some_and(|x| x.eq_ignore_ascii_case("wav")) {
-            out.push(p);
-        }
-    }
-    out.sort();
-    Ok(out)
+    soundproof::dataset::wav_files(dir, false).map_err(|e| {
+        ToolsError::dataset(dataset, format!("cannot list {e} (is the data folder beside the checkout, or --data-dir set?)"))
+    })
 }

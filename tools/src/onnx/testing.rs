@@ -2,6 +2,7 @@
 //! 003's log-mel CNN built through [`Graph`], FSDD log-mel windows from the engine's own front
 //! end, and the onnxruntime reference (`tests/reference/onnx_ref.py`).
 
+use soundproof::dataset::{evenly, wav_files, FsddName, FsddSplit};
 use super::{Array, Graph, ModelProto};
 use anyhow::{bail, ensure, Context};
 use soundproof::dsp::{FeatureConfig, FeatureKind, FrontEnd, GainPolicy};
@@ -339,31 +340,23 @@ pub fn fsdd_windows(split: Split, n: usize) -> anyhow::Result<Vec<(Array, usize)
         .join("data")
         .join("fsdd")
         .join("recordings");
-    let mut files: Vec<(PathBuf, usize)> = std::fs::read_dir(&dir)
-        .with_context(|| {
-            format!(
-                "FSDD recordings at {} (clone the project beside ../shared)",
-                dir.display()
-            )
-        })?
-        .filter_map(|e| e.ok().map(|e| e.path()))
+    let want = if split == Split::Test { FsddSplit::Test } else { FsddSplit::Train };
+    let files: Vec<(PathBuf, usize)> = wav_files(&dir, false)
+        .with_context(|| "FSDD recordings (clone the project beside ../shared)")?
+        .into_iter()
         .filter_map(|p| {
-            let stem = p.file_stem()?.to_str()?.to_string();
-            let mut parts = stem.split('_');
-            let digit: usize = parts.next()?.parse().ok()?;
-            let index: usize = parts.nth(1)?.parse().ok()?;
-            ((index < 5) == (split == Split::Test)).then_some((p, digit))
+            let name = FsddName::of(&p)?;
+            let side = if name.split() == FsddSplit::Test { FsddSplit::Test } else { FsddSplit::Train };
+            (side == want).then_some((p.clone(), name.digit as usize))
         })
         .collect();
-    files.sort();
     if files.is_empty() {
         bail!("no FSDD recordings in {}", dir.display());
     }
-    let step = (files.len() / n.max(1)).max(1);
     let cfg = FeatureConfig::new(FeatureKind::Logmel);
     let mut fe: Box<FrontEnd> = Box::new(FrontEnd::new(&cfg)?);
     let mut out = Vec::new();
-    for (path, digit) in files.iter().step_by(step).take(n) {
+    for (path, digit) in evenly(&files, n).iter() {
         let clip = soundproof::audio::read_mono(path)?;
         let mut x =
             soundproof::audio::resample(&clip.samples, clip.sample_rate, cfg.sample_rate())?;

@@ -6,6 +6,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use soundproof::dataset::{fsdd_split_files, match_label, wav_files, LabelReader};
 use soundproof::model::Model;
+use soundproof::score::Confusion;
 use soundproof::pipeline::{self, aggregate, StreamOptions, WindowResult};
 use soundproof::window::ClipGain;
 use std::path::{Path, PathBuf};
@@ -99,8 +100,7 @@ pub fn run(a: ClassifyArgs) -> Result<()> {
     let labels = model.labels().to_vec();
     let mut reader = LabelReader::default();
     let mut reports = Vec::with_capacity(files.len());
-    let c = labels.len();
-    let mut confusion = vec![vec![0usize; c]; c];
+    let mut confusion = Confusion::new(&labels);
     let mut unknown_truth = 0usize;
     let start = std::time::Instant::now();
     for path in &files {
@@ -122,7 +122,7 @@ pub fn run(a: ClassifyArgs) -> Result<()> {
         let truth = reader.label(path);
         let truth_idx = truth.as_ref().and_then(|t| match_label(t, &labels));
         match truth_idx {
-            Some(t) => confusion[t][label_idx] += 1,
+            Some(t) => confusion.add(t, label_idx),
             None => unknown_truth += (truth.is_some()) as usize,
         }
         let r = FileReport {
@@ -152,15 +152,8 @@ pub fn run(a: ClassifyArgs) -> Result<()> {
         }
         reports.push(r);
     }
-    let scored: usize = confusion.iter().flatten().sum();
-    let correct: usize = (0..c).map(|k| confusion[k][k]).sum();
-    let accuracy = (scored > 0).then(|| correct as f64 / scored as f64);
-    let recall: Vec<Option<f64>> = (0..c)
-        .map(|k| {
-            let n: usize = confusion[k].iter().sum();
-            (n > 0).then(|| confusion[k][k] as f64 / n as f64)
-        })
-        .collect();
+    let (scored, correct, accuracy) = (confusion.scored(), confusion.correct(), confusion.accuracy());
+    let recall: Vec<Option<f64>> = (0..labels.len()).map(|k| confusion.recall(k)).collect();
     if a.json {
         let j = serde_json::json!({
             "model": a.model,
@@ -169,7 +162,7 @@ pub fn run(a: ClassifyArgs) -> Result<()> {
             "scored": scored,
             "accuracy": accuracy,
             "labels": labels,
-            "confusion": confusion,
+            "confusion": confusion.counts,
             "recall": recall,
             "rule": a.rule,
             "elapsed_s": start.elapsed().as_secs_f64(),
@@ -186,22 +179,7 @@ pub fn run(a: ClassifyArgs) -> Result<()> {
             model.card().metrics.test_accuracy * 100.0,
             model.card().metrics.test_examples
         );
-        let w = labels.iter().map(|l| l.len()).max().unwrap_or(1).max(4);
-        print!("{:>w$}  ", "true\\pred");
-        for l in &labels {
-            print!("{l:>w$} ");
-        }
-        println!(" recall");
-        for k in 0..c {
-            print!("{:>w$}  ", labels[k]);
-            for j in 0..c {
-                print!("{:>w$} ", confusion[k][j]);
-            }
-            println!(
-                " {}",
-                recall[k].map_or("-".into(), |r| format!("{:.1} %", r * 100.0))
-            );
-        }
+        print!("{}", confusion.text());
     }
     if unknown_truth > 0 {
         eprintln!("note: {unknown_truth} files have labels the model does not know");

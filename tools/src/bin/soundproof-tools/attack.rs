@@ -8,7 +8,7 @@ use soundproof_tools::attack::runner::{run_on_clips, Clip, RunOptions};
 use soundproof_tools::attack::{AttackConfig, AttackKind, BoxSpec, Domain, Goal, OptParams};
 use soundproof_tools::data::Split;
 use soundproof_tools::device::DeviceChoice;
-use soundproof_tools::export::evenly;
+use soundproof::dataset::evenly;
 use soundproof_tools::shard::shard_dir;
 use std::path::{Path, PathBuf};
 

@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::Args;
 use soundproof_tools::data::Split;
 use soundproof_tools::device::DeviceChoice;
-use soundproof_tools::export::evenly;
+use soundproof::dataset::evenly;
 use soundproof_tools::shard::{shard_dir, write_json};
 use std::path::{Path, PathBuf};
 

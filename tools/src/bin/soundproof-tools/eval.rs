@@ -5,7 +5,7 @@ use crate::common::{parse_shard, DataArgs};
 use anyhow::Context;
 use clap::Args;
 use soundproof_tools::data::Split;
-use soundproof_tools::eval::{confusion_text, evaluate, record_metrics, EvalOptions};
+use soundproof_tools::eval::{evaluate, record_metrics, EvalOptions};
 use soundproof_tools::plot;
 use soundproof_tools::shard::{shard_dir, write_json};
 use std::path::{Path, PathBuf};
@@ -78,7 +78,7 @@ pub(crate) fn print_eval(report: &soundproof_tools::eval::EvalReport, json: bool
             "{} ({:?}) on {} {} split, σ = {}: accuracy {:.2}% ({} clips), {:.0} windows/s in tract",
             report.model, report.precision, report.dataset, split, report.sigma, 100.0 * report.accuracy, report.examples, report.windows_per_s
         );
-        print!("{}", confusion_text(&report));
+        print!("{}", report.confusion_matrix().text());
         if report.metrics_recorded {
             println!("recorded in the card of {}", model.display());
         }

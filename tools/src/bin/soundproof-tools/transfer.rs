@@ -6,7 +6,7 @@ use clap::Args;
 use soundproof_tools::attack::{AttackConfig, AttackKind, BoxSpec, Goal};
 use soundproof_tools::data::Split;
 use soundproof_tools::device::DeviceChoice;
-use soundproof_tools::export::evenly;
+use soundproof::dataset::evenly;
 use soundproof_tools::rebuild::{GriffinLim, PhaseInit, Rebuild};
 use soundproof_tools::transfer::{db, LabelledClip, Member, MemberSpec, TransferOptions};
 use std::path::PathBuf;

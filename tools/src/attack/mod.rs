@@ -289,6 +289,37 @@ pub enum AttackKind {
 }
 
 impl AttackKind {
+    /// ε when none is given: `None` where the attack needs one (FGSM, BIM), 0 where ε is
+    /// unused (DeepFool, JSMA, CW-L2, L-BFGS), 004's initial bound 0.1 for the psychoacoustic
+    /// attacks.
+    pub fn default_eps(self) -> Option<f64> {
+        match self {
+            AttackKind::Fgsm | AttackKind::FgsmL2 | AttackKind::BimA | AttackKind::BimB => None,
+            AttackKind::Deepfool | AttackKind::DeepfoolLinf | AttackKind::Jsma | AttackKind::CwL2 | AttackKind::Lbfgs => Some(0.0),
+            AttackKind::Psycho | AttackKind::PsychoRoom | AttackKind::PsychoRobust => Some(0.1),
+        }
+    }
+
+    /// Iterations when none are given: CW-L2's Adam iterations per value of c (100), L-BFGS's
+    /// iterations per value of c (30), otherwise 10 (BIM's steps, DeepFool's limit).
+    pub fn default_steps(self) -> usize {
+        match self {
+            AttackKind::CwL2 => 100,
+            AttackKind::Lbfgs => 30,
+            _ => 10,
+        }
+    }
+
+    /// BIM's step α when none is given: ε / 4.
+    pub fn default_alpha(eps: f64) -> f64 {
+        eps / 4.0
+    }
+
+    /// Is this one of 004's psychoacoustic attacks (run by `attack::psycho`)?
+    pub fn is_psycho(self) -> bool {
+        matches!(self, AttackKind::Psycho | AttackKind::PsychoRoom | AttackKind::PsychoRobust)
+    }
+
     /// Does this attack read [`OptParams`]?
     pub fn uses_opt_params(&self) -> bool {
         matches!(self, AttackKind::Jsma | AttackKind::CwL2 | AttackKind::Lbfgs)
@@ -323,11 +354,25 @@ pub struct OptParams {
 
 impl Default for OptParams {
     fn default() -> Self {
-        OptParams { theta: 1.0, gamma: 0.1, features_per_step: 1, confidence: 0.0, c_init: 1.0, search_steps: 5, lr: 1e-3, abort_early: true }
+        OptParams::DEFAULT
     }
 }
 
 impl OptParams {
+    /// The defaults: JSMA θ = 1, γ = 0.1, one feature per step; CW-L2 κ = 0, c from 1 over 5
+    /// values, Adam at 10⁻³ with early abort.
+    pub const DEFAULT: OptParams =
+        OptParams { theta: 1.0, gamma: 0.1, features_per_step: 1, confidence: 0.0, c_init: 1.0, search_steps: 5, lr: 1e-3, abort_early: true };
+
+    /// The defaults of `kind`: [`OptParams::DEFAULT`], except that L-BFGS starts at c = 10⁻²
+    /// and tries 6 values of c.
+    pub fn for_kind(kind: AttackKind) -> OptParams {
+        match kind {
+            AttackKind::Lbfgs => OptParams { c_init: 1e-2, search_steps: 6, ..OptParams::DEFAULT },
+            _ => OptParams::DEFAULT,
+        }
+    }
+
     fn check(&self, kind: AttackKind) -> Result<()> {
         let pos = |v: f64| v.is_finite() && v > 0.0;
         match kind {
@@ -387,6 +432,22 @@ pub struct AttackConfig {
     /// BIM iterations, DeepFool's iteration limit.
     pub steps: usize,
     pub goal: Goal,
+}
+
+impl AttackConfig {
+    /// `kind` towards `goal`, with ε, BIM's step α and the iterations at the attack's defaults
+    /// where not given ([`AttackKind::default_eps`], [`AttackKind::default_alpha`],
+    /// [`AttackKind::default_steps`]).
+    pub fn with_defaults(kind: AttackKind, eps: Option<f64>, alpha: Option<f64>, steps: Option<usize>, goal: Goal) -> Result<AttackConfig> {
+        let eps = eps.or(kind.default_eps()).ok_or_else(|| ToolsError::invalid("eps", "none", "a radius: this attack needs --eps"))?;
+        Ok(AttackConfig {
+            kind,
+            eps,
+            alpha: alpha.unwrap_or(AttackKind::default_alpha(eps)),
+            steps: steps.unwrap_or(kind.default_steps()),
+            goal,
+        })
+    }
 }
 
 /// An attack's raw output on a batch.

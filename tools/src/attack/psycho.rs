@@ -89,14 +89,15 @@ pub struct PsychoConfig {
 
 impl PsychoConfig {
     /// 004's settings for audio at `sample_rate`, with ε and the learning rates in the units of
-    /// a waveform of RMS 1, and the iteration counts of §4.1.
+    /// a waveform of RMS 1 (ε = 0.1, lr1 = ε/20, lr2 = ε/100), and the iteration counts of
+    /// §4.1-4.3.
     pub fn new(sample_rate: u32) -> Self {
         let eps = 0.1;
         PsychoConfig {
             eps,
-            lr1: eps / 20.0,
+            lr1: PsychoConfig::default_lr1(eps),
+            lr2: PsychoConfig::default_lr2(eps),
             steps1: 1000,
-            lr2: eps / 100.0,
             steps2: 4000,
             alpha: 0.05,
             masking: MaskingParams { sample_rate, ..MaskingParams::default() },
@@ -107,6 +108,16 @@ impl PsychoConfig {
             robust: RobustStages::default(),
             seed: 0,
         }
+    }
+
+    /// Stage 1's step for the bound ε: ε / 20 (004: 100 for ε = 2000).
+    pub fn default_lr1(eps: f64) -> f64 {
+        eps / 20.0
+    }
+
+    /// Stage 2's Adam learning rate for the bound ε: ε / 100.
+    pub fn default_lr2(eps: f64) -> f64 {
+        eps / 100.0
     }
 
     pub fn validate(&self) -> Result<()> {

@@ -36,16 +36,16 @@ pub struct AttackArgs {
     steps: Option<usize>,
     /// JSMA θ: change of each selected feature, in the domain's units (> 0 raises, < 0 lowers;
     /// clipped to the box, so a large θ sets the feature to the bound).
-    #[arg(long, default_value_t = 1.0, allow_hyphen_values = true)]
+    #[arg(long, default_value_t = OptParams::DEFAULT.theta, allow_hyphen_values = true)]
     theta: f64,
     /// JSMA γ: at most this fraction of the features change.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = OptParams::DEFAULT.gamma)]
     gamma: f64,
     /// JSMA: features changed per iteration (1: the one-feature saliency map).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = OptParams::DEFAULT.features_per_step)]
     features_per_step: usize,
     /// CW-L2 κ: the logit margin of a success.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = OptParams::DEFAULT.confidence)]
     confidence: f64,
     /// CW-L2 and L-BFGS: the first value of c (weight of the loss for CW, of the distance for
     /// L-BFGS; default 1 for cw-l2, 1e-2 for lbfgs).
@@ -55,7 +55,7 @@ pub struct AttackArgs {
     #[arg(long)]
     search_steps: Option<usize>,
     /// CW-L2: Adam's learning rate.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = OptParams::DEFAULT.lr)]
     lr: f64,
     /// CW-L2: run every value of c for all its iterations (no early stop).
     #[arg(long)]
@@ -117,38 +117,38 @@ pub struct AttackArgs {
 #[derive(Args)]
 struct PsychoArgs {
     /// Stage 1 (L∞ sign-gradient) iterations T1.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = PsychoConfig::new(16_000).steps1)]
     stage1_steps: usize,
     /// Stage 1 step lr1 (default: ε / 20, 004's 100 for ε = 2000).
     #[arg(long)]
     stage1_lr: Option<f64>,
     /// Stage 2 (Adam on ℓnet + α·ℓθ) iterations T2.
-    #[arg(long, default_value_t = 4000)]
+    #[arg(long, default_value_t = PsychoConfig::new(16_000).steps2)]
     stage2_steps: usize,
     /// Stage 2 Adam learning rate lr2 (÷10 for the last quarter; default ε / 100).
     #[arg(long)]
     stage2_lr: Option<f64>,
     /// Initial weight α of the masking loss ℓθ.
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = PsychoConfig::new(16_000).alpha)]
     masking_alpha: f64,
     /// psycho-room and psycho-robust: simulated rooms per iteration K (004 §4.2: 10).
     #[arg(long, default_value_t = 10)]
     rooms: usize,
     /// psycho-room and psycho-robust: rooms in the pool the K are drawn from.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = PsychoConfig::new(16_000).room_pool)]
     room_pool: usize,
     /// psycho-room and psycho-robust: fraction of the K rooms that must be fooled to count as
     /// a success (psycho-robust: in its robust stages; 004: 8 of 10).
-    #[arg(long, default_value_t = 0.8)]
+    #[arg(long, default_value_t = PsychoConfig::new(16_000).room_success)]
     room_success: f64,
     /// psycho-robust: iterations of 004 §4.2 stage 1 and 2 and §4.3 stage 1 and 2.
     #[arg(long, value_delimiter = ',', default_value = "2000,4000,4000,6000")]
     robust_steps: Vec<usize>,
     /// psycho-robust: ∆ of 004 §4.2 stage 2, as a fraction of stage 1's final ε.
-    #[arg(long, default_value_t = 0.25)]
+    #[arg(long, default_value_t = PsychoConfig::new(16_000).robust.delta)]
     robust_delta: f64,
     /// psycho-robust: fraction of the K rooms that must be fooled in §4.3 stage 1 (004: 4 of 10).
-    #[arg(long, default_value_t = 0.4)]
+    #[arg(long, default_value_t = PsychoConfig::new(16_000).robust.low_success)]
     robust_low_success: f64,
     /// Held-out simulated rooms to play every adversarial example in (waveform domain;
     /// default 20 for psycho-room and psycho-robust, else 0).
@@ -178,38 +178,25 @@ pub fn run(a: AttackArgs) -> anyhow::Result<()> {
     if let Some(n) = a.threads {
         tch::set_num_threads(n as i32);
     }
-    let psycho_kind = matches!(a.attack, AttackKind::Psycho | AttackKind::PsychoRoom | AttackKind::PsychoRobust);
+    let psycho_kind = a.attack.is_psycho();
     let room_kind = matches!(a.attack, AttackKind::PsychoRoom | AttackKind::PsychoRobust);
-    let eps = match (a.eps, a.attack) {
-        (Some(e), _) => e,
-        (None, AttackKind::Deepfool | AttackKind::DeepfoolLinf | AttackKind::Jsma | AttackKind::CwL2 | AttackKind::Lbfgs) => 0.0,
-        (None, _) if psycho_kind => 0.1,
-        (None, _) => anyhow::bail!("--eps is required for {:?}", a.attack),
-    };
-    let config = AttackConfig {
-        kind: a.attack,
-        eps,
-        alpha: a.alpha.unwrap_or(eps / 4.0),
-        steps: a.steps.unwrap_or(match a.attack {
-            AttackKind::CwL2 => 100,
-            AttackKind::Lbfgs => 30,
-            _ => 10,
-        }),
-        goal: a.target.map(Goal::Targeted).unwrap_or(Goal::Untargeted),
-    };
+    anyhow::ensure!(a.eps.is_some() || a.attack.default_eps().is_some(), "--eps is required for {:?}", a.attack);
+    let goal = a.target.map(Goal::Targeted).unwrap_or(Goal::Untargeted);
+    let config = AttackConfig::with_defaults(a.attack, a.eps, a.alpha, a.steps, goal)?;
+    let eps = config.eps;
     let box_spec = match (a.box_bound, a.no_box) {
         (_, true) => BoxSpec::Unbounded,
         (Some(b), _) => BoxSpec::Fixed { lo: -b, hi: b },
         (None, false) => BoxSpec::Clean,
     };
-    let defaults = OptParams::default();
+    let defaults = OptParams::for_kind(a.attack);
     let opt = OptParams {
         theta: a.theta,
         gamma: a.gamma,
         features_per_step: a.features_per_step,
         confidence: a.confidence,
-        c_init: a.c_init.unwrap_or(if a.attack == AttackKind::Lbfgs { 1e-2 } else { defaults.c_init }),
-        search_steps: a.search_steps.unwrap_or(if a.attack == AttackKind::Lbfgs { 6 } else { defaults.search_steps }),
+        c_init: a.c_init.unwrap_or(defaults.c_init),
+        search_steps: a.search_steps.unwrap_or(defaults.search_steps),
         lr: a.lr,
         abort_early: !a.no_abort_early,
     };
@@ -219,9 +206,9 @@ pub fn run(a: AttackArgs) -> anyhow::Result<()> {
         let sample_rate = soundproof_tools::checkpoint::Checkpoint::load(&a.checkpoint)?.sample_rate;
         let mut c = PsychoConfig::new(sample_rate);
         c.eps = eps;
-        c.lr1 = p.stage1_lr.unwrap_or(eps / 20.0);
+        c.lr1 = p.stage1_lr.unwrap_or(PsychoConfig::default_lr1(eps));
         c.steps1 = p.stage1_steps;
-        c.lr2 = p.stage2_lr.unwrap_or(eps / 100.0);
+        c.lr2 = p.stage2_lr.unwrap_or(PsychoConfig::default_lr2(eps));
         c.steps2 = p.stage2_steps;
         c.alpha = p.masking_alpha;
         c.rooms = if room_kind { p.rooms } else { 0 };

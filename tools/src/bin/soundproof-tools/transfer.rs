@@ -109,10 +109,10 @@ pub fn run(a: TransferArgs) -> anyhow::Result<()> {
         None => ex.to_vec(),
     };
     let clips: Vec<LabelledClip> = ex.into_iter().map(|e| LabelledClip { path: e.path, label: e.label as i64 }).collect();
-    let attack = |eps: f64| AttackConfig { kind: a.attack, eps, alpha: eps / 4.0, steps: a.steps, goal: Goal::Untargeted };
+    let attack = |eps: f64| AttackConfig::with_defaults(a.attack, Some(eps), None, Some(a.steps), Goal::Untargeted);
     let opts = TransferOptions {
-        features_attack: attack(a.eps),
-        waveform_attack: attack(a.waveform_eps),
+        features_attack: attack(a.eps)?,
+        waveform_attack: attack(a.waveform_eps)?,
         box_spec: BoxSpec::Clean,
         rebuild: a.rebuild,
         griffin_lim: GriffinLim {

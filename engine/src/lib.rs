@@ -42,6 +42,8 @@ pub mod dataset;
 #[cfg(feature = "std")]
 pub mod score;
 #[cfg(feature = "std")]
+pub mod parallel;
+#[cfg(feature = "std")]
 pub mod smooth;
 #[cfg(feature = "std")]
 pub mod shard;

@@ -212,24 +212,13 @@ pub fn prepare(window: &ClipWindow, examples: &[Example]) -> Result<Prepared> {
         .unwrap_or(1)
         .min(8)
         .max(1);
-    let chunk = examples.len().div_ceil(threads).max(1);
-    let results: Vec<Result<Vec<(Vec<f32>, f32)>>> = std::thread::scope(|s| {
-        let handles: Vec<_> = examples
-            .chunks(chunk)
-            .map(|part| s.spawn(move || part.iter().map(|e| load_window(window, &e.path)).collect::<Result<Vec<_>>>()))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(ToolsError::dataset("prepare", "a loader thread panicked"))))
-            .collect()
-    });
+    let results = soundproof::parallel::map_with_states(vec![(); threads], examples, |_, _, e| load_window(window, &e.path));
     let mut samples = Vec::with_capacity(examples.len() * window.window_samples);
     let mut gains = Vec::with_capacity(examples.len());
-    for part in results {
-        for (x, s) in part? {
-            samples.extend_from_slice(&x);
-            gains.push(s);
-        }
+    for r in results {
+        let (x, s) = r?;
+        samples.extend_from_slice(&x);
+        gains.push(s);
     }
     Ok(Prepared {
         samples,

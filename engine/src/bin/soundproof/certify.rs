@@ -4,7 +4,8 @@
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use soundproof::audio;
+use soundproof::parallel::map_with_states;
+use soundproof::window::ClipWindow;
 use soundproof::dataset::{evenly, fsdd_split_files, match_label, LabelReader};
 use soundproof::model::Model;
 use soundproof::shard::Shard;
@@ -13,8 +14,6 @@ use soundproof::smooth::runs::{DiagnoseRun, GainSweepRun};
 use soundproof::smooth::{Budget, Contract, LookSchedule, OnlineBound, OnlineCertifier, Plan, SmoothParams, Smoother};
 use std::time::Duration;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use crate::classify::{expand_inputs, parse_gain};
 
@@ -179,9 +178,6 @@ pub fn run(a: CertifyArgs) -> Result<()> {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let labels = model.labels().to_vec();
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<ClipRecord>>>> = Mutex::new((0..mine.len()).map(|_| None).collect());
-    let sr = model.card().features.sample_rate();
     let bound = if a.bound == "looks" { OnlineBound::Looks(LookSchedule::doubling(64, params.n)) } else { OnlineBound::Planned(Plan::default()) };
     let budget = a.budget_ms.map(|ms| Budget { time: Some(Duration::from_secs_f64(ms.max(0.0) / 1e3)) });
     // One smoother (online: one pool of workers) per thread, made (and the contract checked)
@@ -197,51 +193,33 @@ pub fn run(a: CertifyArgs) -> Result<()> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     let bound = &bound;
-    std::thread::scope(|s| {
-        for mut certifier in certifiers {
-            let (next, results, bar, labels, mine) = (&next, &results, &bar, &labels, &mine);
-            s.spawn(move || {
-                let mut reader = LabelReader::default();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= mine.len() {
-                        break;
-                    }
-                    let path = &mine[i];
-                    let r = (|| -> Result<ClipRecord> {
-                        let clip = audio::read_mono(path)?;
-                        let samples = audio::resample(&clip.samples, clip.sample_rate, sr)?;
-                        let truth = reader.label(path);
-                        let ti = truth.as_deref().and_then(|t| match_label(t, labels));
-                        Ok(match &mut certifier {
-                            Certifier::Fixed(sm) => certify_clip(sm, path, &samples, gain, truth, ti)?,
-                            Certifier::Online(oc) => {
-                                certify_clip_online(oc, path, &samples, gain, truth, ti, bound, budget.unwrap_or(Budget { time: None }))?
-                            }
-                        })
-                    })()
-                    .with_context(|| format!("certifying {}", path.display()));
-                    if let Ok(rec) = &r {
-                        let c = &rec.certificate;
-                        bar.set_message(format!(
-                            "{}: {} R = {:.4}",
-                            path.file_name().and_then(|n| n.to_str()).unwrap_or(""),
-                            c.label.as_deref().unwrap_or("abstain"),
-                            c.radius
-                        ));
-                    }
-                    // A poisoned lock only follows a panicking worker, which the scope re-raises.
-                    results.lock().unwrap_or_else(std::sync::PoisonError::into_inner)[i] = Some(r);
-                    bar.inc(1);
-                }
-            });
+    let window = ClipWindow::of(model.card());
+    let states: Vec<_> = certifiers.into_iter().map(|c| (c, LabelReader::default())).collect();
+    let results = map_with_states(states, &mine, |(certifier, reader), _, path| {
+        let r = (|| -> Result<ClipRecord> {
+            let samples = window.read(path)?;
+            let truth = reader.label(path);
+            let ti = truth.as_deref().and_then(|t| match_label(t, &labels));
+            Ok(match &mut *certifier {
+                Certifier::Fixed(sm) => certify_clip(sm, path, &samples, gain, truth, ti)?,
+                Certifier::Online(oc) => certify_clip_online(oc, path, &samples, gain, truth, ti, bound, budget.unwrap_or(Budget { time: None }))?,
+            })
+        })()
+        .with_context(|| format!("certifying {}", path.display()));
+        if let Ok(rec) = &r {
+            let c = &rec.certificate;
+            bar.set_message(format!(
+                "{}: {} R = {:.4}",
+                path.file_name().and_then(|n| n.to_str()).unwrap_or(""),
+                c.label.as_deref().unwrap_or("abstain"),
+                c.radius
+            ));
         }
+        bar.inc(1);
+        r
     });
     bar.finish_and_clear();
-    let mut records = Vec::with_capacity(mine.len());
-    for (r, path) in results.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner).into_iter().zip(&mine) {
-        records.push(r.with_context(|| format!("{} was not certified", path.display()))??);
-    }
+    let records = results.into_iter().collect::<Result<Vec<_>>>()?;
     let run = CertifyRun::new(&model, contract, &params, shard.pair(), inputs, records, &thresholds);
     print_run(&run);
     if let Some(p) = &a.json {

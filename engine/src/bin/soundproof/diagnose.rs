@@ -4,7 +4,6 @@
 use std::io::IsTerminal;
 use anyhow::{Context, Result};
 use clap::Args;
-use soundproof::audio;
 use soundproof::dataset::{match_label, LabelReader};
 use soundproof::model::Model;
 use soundproof::shard::Shard;
@@ -88,15 +87,14 @@ pub struct GainSweepArgs {
 fn load_clips(model: &Model, inputs: &[String], split: Option<&str>, max: usize, shard: Shard) -> Result<(Vec<LoadedClip>, RunInputs)> {
     let all = files_of(inputs, None, split, Some(max))?;
     let run_inputs = RunInputs::of_paths(&all);
-    let sr = model.card().features.sample_rate();
+    let window = soundproof::window::ClipWindow::of(model.card());
     let labels = model.labels().to_vec();
     let mut reader = LabelReader::default();
     let clips = shard
         .pick(&all, 1)
         .into_iter()
         .map(|path| {
-            let clip = audio::read_mono(&path).with_context(|| format!("reading {}", path.display()))?;
-            let samples = audio::resample(&clip.samples, clip.sample_rate, sr)?;
+            let samples = window.read(&path).with_context(|| format!("reading {}", path.display()))?;
             let truth = reader.label(&path);
             let truth_index = truth.as_deref().and_then(|t| match_label(t, &labels));
             Ok(LoadedClip { path, samples, truth, truth_index })

@@ -126,7 +126,7 @@ impl ClipWindow {
             ClipGain::Fixed(g) => Ok(g),
             ClipGain::Calibration => self.calibration_gain.ok_or(WindowError::NoCalibration),
             ClipGain::ClipRms => {
-                gain::fixed_gain_from_calibration(self.padded_rms(samples), self.target_rms).map_err(|_| WindowError::Silent)
+                gain::gain_to_rms(self.padded_rms(samples), self.target_rms).map_err(|_| WindowError::Silent)
             }
         }
     }

@@ -44,13 +44,14 @@ pub fn peak(x: &[f32]) -> f32 {
     x.iter().fold(0.0f32, |m, &v| m.max(v.abs()))
 }
 
-/// The fixed gain that brings a source of measured RMS `calibration_rms` to `target_rms`
-/// (003 Contract 1's scalar `s`, computed once).
-pub fn fixed_gain_from_calibration(calibration_rms: f32, target_rms: f32) -> Result<f32, DspError> {
-    if !(calibration_rms > 0.0) || !calibration_rms.is_finite() {
-        return Err(DspError::Silent { name: "calibration RMS" });
+/// The scalar gain `target_rms / measured_rms` that brings a signal of RMS `measured_rms` to
+/// `target_rms` (003 Contract 1's `s`, computed once: from a clean clip padded to one window, or
+/// from a device's calibration recording); refuses a silent or non-finite measurement.
+pub fn gain_to_rms(measured_rms: f32, target_rms: f32) -> Result<f32, DspError> {
+    if !(measured_rms > 0.0) || !measured_rms.is_finite() {
+        return Err(DspError::Silent { name: "measured RMS" });
     }
-    Ok(target_rms / calibration_rms)
+    Ok(target_rms / measured_rms)
 }
 
 impl GainPolicy {

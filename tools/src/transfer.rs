@@ -34,7 +34,7 @@
 //! the rebuilt clean audio (`v = x'ʳ − xʳ`, Eq. 3), and of the adversarial audio against the
 //! clean clip.
 
-use crate::attack::{attack_batch, summarize, AttackConfig, AttackTarget, BoxSpec, Domain, ExampleResult, Goal, Summary};
+use crate::attack::{attack_batch, summarize, Attack, AttackConfig, AttackTarget, BoxSpec, Domain, ExampleResult, Goal, Summary};
 use crate::checkpoint::Checkpoint;
 use crate::data::features::Featurizer;
 use crate::data::{clip_window, load_window};
@@ -488,7 +488,7 @@ fn run_source(members: &mut [Member], s: usize, clips: &[LabelledClip], opts: &T
         let labels: Vec<Option<i64>> = chunk.iter().map(|c| Some(c.label)).collect();
         let (adv, results) = {
             let Runner::Torch { target, .. } = &members[s].runner else { unreachable!("checked above") };
-            attack_batch(target, &input, &labels, &names, opts.box_spec, &config)?
+            attack_batch(target, &input, &labels, &names, opts.box_spec, &Attack::from(config))?
         };
         let adv = adv.to_device(Device::Cpu);
         // The carriers.

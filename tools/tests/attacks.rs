@@ -12,7 +12,7 @@
 //!   high fooling rate on 10 FSDD test clips in the waveform domain, with
 //!   exactly `steps × examples` gradients.
 
-use soundproof_tools::attack::{attack_batch, AttackConfig, AttackKind, AttackTarget, BoxSpec, Domain, Goal};
+use soundproof_tools::attack::{attack_batch, Attack, AttackConfig, AttackKind, AttackTarget, BoxSpec, Domain, Goal};
 use soundproof_tools::data::{fsdd, load_window};
 use soundproof::dataset::evenly;
 use std::path::PathBuf;
@@ -48,7 +48,7 @@ fn margins(w: &[f64], b: f64, x: &Tensor) -> Vec<f64> {
 fn run_one(target: &AttackTarget, x: &Tensor, kind: AttackKind, eps: f64, goal: Goal, box_spec: BoxSpec) -> (Tensor, Vec<soundproof_tools::attack::ExampleResult>) {
     let cfg = AttackConfig { kind, eps, alpha: eps / 4.0, steps: 10, goal };
     let names = vec!["x".to_string(); x.size()[0] as usize];
-    attack_batch(target, x, &vec![None; names.len()], &names, box_spec, &cfg).unwrap()
+    attack_batch(target, x, &vec![None; names.len()], &names, box_spec, &Attack::from(cfg)).unwrap()
 }
 
 #[test]
@@ -92,7 +92,7 @@ fn bim_a_stops_at_the_first_success_and_bim_b_runs_every_step() {
     let steps = 200;
     let cfg = |kind| AttackConfig { kind, eps: 10.0, alpha, steps, goal: Goal::Untargeted };
     let names = vec!["x".to_string(); m.len()];
-    let (_, a) = attack_batch(&target, &x, &vec![None; m.len()], &names, BoxSpec::Unbounded, &cfg(AttackKind::BimA)).unwrap();
+    let (_, a) = attack_batch(&target, &x, &vec![None; m.len()], &names, BoxSpec::Unbounded, &Attack::from(cfg(AttackKind::BimA))).unwrap();
     for (r, &z) in a.iter().zip(&m) {
         let k = z.abs() / (alpha * l1w);
         assert!((k - k.round()).abs() > 1e-3, "margin too close to a whole number of steps");
@@ -103,7 +103,7 @@ fn bim_a_stops_at_the_first_success_and_bim_b_runs_every_step() {
         // One forward per gradient, one success check per step, clean and final predictions.
         assert_eq!(r.forwards, 2 * expect + 2);
     }
-    let (_, bb) = attack_batch(&target, &x, &vec![None; m.len()], &names, BoxSpec::Unbounded, &cfg(AttackKind::BimB)).unwrap();
+    let (_, bb) = attack_batch(&target, &x, &vec![None; m.len()], &names, BoxSpec::Unbounded, &Attack::from(cfg(AttackKind::BimB))).unwrap();
     for r in &bb {
         assert!(r.success);
         assert_eq!((r.gradients, r.forwards), (steps as u64, steps as u64 + 2));
@@ -118,7 +118,7 @@ fn deepfool_lands_just_past_the_boundary_of_a_linear_classifier() {
     let m = margins(&w, b, &x);
     let cfg = AttackConfig { kind: AttackKind::Deepfool, eps: 0.0, alpha: 0.0, steps: 50, goal: Goal::Untargeted };
     let names = vec!["x".to_string(); m.len()];
-    let (_, res) = attack_batch(&target, &x, &vec![None; m.len()], &names, BoxSpec::Unbounded, &cfg).unwrap();
+    let (_, res) = attack_batch(&target, &x, &vec![None; m.len()], &names, BoxSpec::Unbounded, &Attack::from(cfg)).unwrap();
     for (r, &z) in res.iter().zip(&m) {
         // One step onto the (exact) boundary, (1 + overshoot) of it; the second Jacobian's
         // forward pass sees the flip: 2 iterations × 2 classes.
@@ -127,7 +127,7 @@ fn deepfool_lands_just_past_the_boundary_of_a_linear_classifier() {
         assert!((r.distortion.l2 - expect).abs() <= 1e-4 * expect, "DeepFool L2 {} vs {expect}", r.distortion.l2);
         assert_eq!((r.gradients, r.forwards), (4, 4));
     }
-    assert!(attack_batch(&target, &x, &vec![None; m.len()], &names, BoxSpec::Unbounded, &AttackConfig { goal: Goal::Targeted(0), ..cfg }).is_err());
+    assert!(attack_batch(&target, &x, &vec![None; m.len()], &names, BoxSpec::Unbounded, &Attack::from(AttackConfig { goal: Goal::Targeted(0), ..cfg })).is_err());
 }
 
 #[test]
@@ -194,7 +194,7 @@ fn bim_b_fools_the_trained_kws_cnn_in_the_waveform_domain() {
     let names: Vec<String> = examples.iter().map(|e| e.path.display().to_string()).collect();
     let steps = 10;
     let cfg = AttackConfig { kind: AttackKind::BimB, eps: KWS_EPS, alpha: KWS_EPS / 4.0, steps, goal: Goal::Untargeted };
-    let (adv, res) = attack_batch(&target, &x, &labels, &names, BoxSpec::Clean, &cfg).unwrap();
+    let (adv, res) = attack_batch(&target, &x, &labels, &names, BoxSpec::Clean, &Attack::from(cfg)).unwrap();
     let s = soundproof_tools::attack::summarize(&res);
     eprintln!(
         "BIM-b, {steps} steps, waveform L∞ ε = {KWS_EPS}: fooling rate {:.2} ({}/{}), mean L2 {:.4}, mean SNR {:.1} dB, {:.1} s",

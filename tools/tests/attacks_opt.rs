@@ -11,7 +11,7 @@
 //!   `min_k |z_k − z_l| / ‖W_k − W_l‖₁`, the exact distance to the class's region boundary.
 //! * Every output stays in the box; the per-example gradient counts add up to the target's.
 
-use soundproof_tools::attack::{attack_batch_opt, AttackConfig, AttackKind, AttackTarget, BoxSpec, Domain, ExampleResult, Goal, OptParams};
+use soundproof_tools::attack::{attack_batch, Attack, AttackConfig, AttackKind, AttackTarget, BoxSpec, Domain, ExampleResult, Goal, OptParams};
 use tch::{Device, Kind, Tensor};
 
 const SHAPE: [i64; 3] = [1, 4, 3];
@@ -56,7 +56,7 @@ fn dotp(a: &[f64], b: &[f64]) -> f64 {
 fn run(target: &AttackTarget, x: &Tensor, kind: AttackKind, steps: usize, goal: Goal, box_spec: BoxSpec, opt: &OptParams) -> (Tensor, Vec<ExampleResult>) {
     let cfg = AttackConfig { kind, eps: 0.0, alpha: 0.0, steps, goal };
     let names = vec!["x".to_string(); x.size()[0] as usize];
-    attack_batch_opt(target, x, &vec![None; names.len()], &names, box_spec, &cfg, opt).unwrap()
+    attack_batch(target, x, &vec![None; names.len()], &names, box_spec, &Attack::Gradient { config: cfg, opt: *opt }).unwrap()
 }
 
 /// Every row of `adv` in `[lo, hi]`.
@@ -177,7 +177,7 @@ fn deepfool_linf_lands_on_the_l1_dual_distance() {
         assert_eq!((r.gradients, r.forwards), (4, 4));
     }
     let cfg = AttackConfig { kind: AttackKind::DeepfoolLinf, eps: 0.0, alpha: 0.0, steps: 5, goal: Goal::Targeted(0) };
-    assert!(attack_batch_opt(&target, &x, &[None; 5], &vec!["x".into(); 5], BoxSpec::Unbounded, &cfg, &OptParams::default()).is_err());
+    assert!(attack_batch(&target, &x, &[None; 5], &vec!["x".into(); 5], BoxSpec::Unbounded, &Attack::Gradient { config: cfg, opt: OptParams::default() }).is_err());
 }
 
 /// A 4-class linear classifier and inputs.
@@ -333,6 +333,6 @@ fn invalid_settings_are_errors() {
     ];
     for (kind, opt) in bad {
         let cfg = AttackConfig { kind, eps: 0.0, alpha: 0.0, steps: 10, goal: Goal::Untargeted };
-        assert!(attack_batch_opt(&target, &x, &[None; 5], &names, BoxSpec::Unbounded, &cfg, &opt).is_err(), "{kind:?} {opt:?}");
+        assert!(attack_batch(&target, &x, &[None; 5], &names, BoxSpec::Unbounded, &Attack::Gradient { config: cfg, opt }).is_err(), "{kind:?} {opt:?}");
     }
 }

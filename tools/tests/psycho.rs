@@ -24,7 +24,7 @@ use soundproof::dsp::masking::{MaskingParams, MaskingThreshold};
 use soundproof::dsp::FftBackend;
 use soundproof_tools::attack::psycho::{self, masking_stats, PsdTch, PsychoConfig};
 use soundproof_tools::attack::room::{Room, SPEED_OF_SOUND};
-use soundproof_tools::attack::{attack_batch_with, AttackTarget, BoxSpec, Domain, Goal};
+use soundproof_tools::attack::{attack_batch, Attack, AttackTarget, BoxSpec, Domain, Goal};
 use soundproof_tools::data::{fsdd, load_window};
 use soundproof::window::ClipWindow;
 use soundproof::dataset::evenly;
@@ -189,7 +189,7 @@ fn config(steps1: usize, steps2: usize) -> PsychoConfig {
 fn run(target: &AttackTarget, cfg: &PsychoConfig) -> (Tensor, Vec<soundproof_tools::attack::ExampleResult>) {
     let x = tones();
     let names = vec!["tone".to_string(); 3];
-    attack_batch_with(target, &x, &[None; 3], &names, BoxSpec::Unbounded, Goal::Untargeted, |t, x, r, b| psycho::attack(t, x, r, b, Goal::Untargeted, cfg)).unwrap()
+    attack_batch(target, &x, &[None; 3], &names, BoxSpec::Unbounded, &Attack::Psycho { config: *cfg, goal: Goal::Untargeted }).unwrap()
 }
 
 #[test]
@@ -272,7 +272,7 @@ fn the_robust_attack_masks_a_room_robust_perturbation_and_stays_robust() {
         let mut c = cfg;
         c.robust.steps = stages;
         let names = vec!["tone".to_string(); 3];
-        attack_batch_with(&target, &x, &[None; 3], &names, BoxSpec::Unbounded, Goal::Untargeted, |t, x, r, b| psycho::attack_robust(t, x, r, b, Goal::Untargeted, &c, &c.robust)).unwrap()
+        attack_batch(&target, &x, &[None; 3], &names, BoxSpec::Unbounded, &Attack::PsychoRobust { config: c, goal: Goal::Untargeted }).unwrap()
     };
     let (adv_r, res_r) = robust([30, 20, 0, 0]);
     let (adv_q, res_q) = robust([30, 20, 100, 60]);
@@ -331,7 +331,7 @@ fn psycho_fools_the_trained_kws_cnn_under_the_masking_threshold() {
     (cfg.steps1, cfg.lr2) = (KWS_STEPS.0, KWS_LR2);
     let mut run = |steps2: usize| {
         cfg.steps2 = steps2;
-        let (adv, res) = attack_batch_with(&target, &x, &labels, &names, BoxSpec::Clean, Goal::Untargeted, |t, x, r, b| psycho::attack(t, x, r, b, Goal::Untargeted, &cfg)).unwrap();
+        let (adv, res) = attack_batch(&target, &x, &labels, &names, BoxSpec::Clean, &Attack::Psycho { config: cfg, goal: Goal::Untargeted }).unwrap();
         let stats: Vec<_> = (0..res.len())
             .map(|i| masking_stats(&Vec::<f32>::try_from(x.get(i as i64)).unwrap(), &Vec::<f32>::try_from(adv.get(i as i64)).unwrap(), &cfg.masking).unwrap())
             .collect();

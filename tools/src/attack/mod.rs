@@ -460,14 +460,47 @@ pub struct AttackOutput {
     pub forwards: Vec<u64>,
 }
 
-/// Runs `cfg` on the batch `x` against reference labels `reference` `[N]` (the optimization
-/// attacks with the default [`OptParams`]).
-pub fn run(target: &AttackTarget, x: &Tensor, reference: &Tensor, bounds: &Bounds, cfg: &AttackConfig) -> Result<AttackOutput> {
-    run_with(target, x, reference, bounds, cfg, &OptParams::default())
+/// An attack with all its settings: what [`attack_batch`], the one entry point, runs. Each
+/// family owns its parameters, with their defaults in one place ([`AttackConfig::with_defaults`],
+/// [`OptParams::for_kind`], [`psycho::PsychoConfig::new`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Attack {
+    /// FGSM, BIM, DeepFool, JSMA, CW-L2 or L-BFGS: `config` names the attack, its radius, BIM
+    /// step, iterations and goal; `opt` holds the optimization attacks' settings.
+    Gradient { config: AttackConfig, opt: OptParams },
+    /// 004's psychoacoustic attack, plain or over `config.rooms` simulated rooms per step.
+    Psycho { config: psycho::PsychoConfig, goal: Goal },
+    /// 004's imperceptible and robust attack (§4.2, then §4.3's two stages).
+    PsychoRobust { config: psycho::PsychoConfig, goal: Goal },
 }
 
-/// [`run`] with the settings `opt` of the optimization attacks.
-pub fn run_with(target: &AttackTarget, x: &Tensor, reference: &Tensor, bounds: &Bounds, cfg: &AttackConfig, opt: &OptParams) -> Result<AttackOutput> {
+/// `config` with its attack's default optimization settings ([`OptParams::for_kind`]).
+impl From<AttackConfig> for Attack {
+    fn from(config: AttackConfig) -> Attack {
+        Attack::Gradient { config, opt: OptParams::for_kind(config.kind) }
+    }
+}
+
+impl Attack {
+    pub fn goal(&self) -> Goal {
+        match self {
+            Attack::Gradient { config, .. } => config.goal,
+            Attack::Psycho { goal, .. } | Attack::PsychoRobust { goal, .. } => *goal,
+        }
+    }
+
+    /// Runs the attack on the batch `x` against reference labels `reference` `[N]`.
+    pub fn run(&self, target: &AttackTarget, x: &Tensor, reference: &Tensor, bounds: &Bounds) -> Result<AttackOutput> {
+        match self {
+            Attack::Gradient { config, opt } => run_gradient(target, x, reference, bounds, config, opt),
+            Attack::Psycho { config, goal } => psycho::attack(target, x, reference, bounds, *goal, config),
+            Attack::PsychoRobust { config, goal } => psycho::attack_robust(target, x, reference, bounds, *goal, config, &config.robust),
+        }
+    }
+}
+
+/// The gradient and optimization attacks (everything but 004's).
+fn run_gradient(target: &AttackTarget, x: &Tensor, reference: &Tensor, bounds: &Bounds, cfg: &AttackConfig, opt: &OptParams) -> Result<AttackOutput> {
     opt.check(cfg.kind)?;
     if !(cfg.eps.is_finite() && cfg.eps >= 0.0) {
         return Err(ToolsError::invalid("eps", cfg.eps, "a finite value >= 0"));
@@ -511,7 +544,7 @@ pub fn run_with(target: &AttackTarget, x: &Tensor, reference: &Tensor, bounds: &
             return Err(ToolsError::invalid(
                 "attack",
                 "psycho",
-                "a call of psycho::attack with its PsychoConfig (attack_batch_with; the `attack` command does so)",
+                "Attack::Psycho or Attack::PsychoRobust with a PsychoConfig (the `attack` command makes one)",
             ))
         }
     })
@@ -631,43 +664,18 @@ pub fn summarize(results: &[ExampleResult]) -> Summary {
     }
 }
 
-/// Attacks one batch end to end: clean prediction, attack, adversarial prediction, distortion.
-/// `names` and `true_labels` are per example; returns the adversarial batch and the results.
+/// Attacks one batch end to end: clean prediction, `attack`, adversarial prediction,
+/// distortion. `names` and `true_labels` are per example; returns the adversarial batch and the
+/// results.
 pub fn attack_batch(
     target: &AttackTarget,
     x: &Tensor,
     true_labels: &[Option<i64>],
     names: &[String],
     box_spec: BoxSpec,
-    cfg: &AttackConfig,
+    attack: &Attack,
 ) -> Result<(Tensor, Vec<ExampleResult>)> {
-    attack_batch_with(target, x, true_labels, names, box_spec, cfg.goal, |t, x, r, b| run(t, x, r, b, cfg))
-}
-
-/// [`attack_batch`] with the settings `opt` of the optimization attacks.
-pub fn attack_batch_opt(
-    target: &AttackTarget,
-    x: &Tensor,
-    true_labels: &[Option<i64>],
-    names: &[String],
-    box_spec: BoxSpec,
-    cfg: &AttackConfig,
-    opt: &OptParams,
-) -> Result<(Tensor, Vec<ExampleResult>)> {
-    attack_batch_with(target, x, true_labels, names, box_spec, cfg.goal, |t, x, r, b| run_with(t, x, r, b, cfg, opt))
-}
-
-/// [`attack_batch`] with any attack `attack(target, x, reference, bounds)` (e.g.
-/// [`psycho::attack`] with its own configuration) reaching for `goal`.
-pub fn attack_batch_with(
-    target: &AttackTarget,
-    x: &Tensor,
-    true_labels: &[Option<i64>],
-    names: &[String],
-    box_spec: BoxSpec,
-    goal: Goal,
-    attack: impl FnOnce(&AttackTarget, &Tensor, &Tensor, &Bounds) -> Result<AttackOutput>,
-) -> Result<(Tensor, Vec<ExampleResult>)> {
+    let goal = attack.goal();
     let start = std::time::Instant::now();
     let n = x.size()[0] as usize;
     let x = x.to_device(target.device).to_kind(Kind::Float);
@@ -675,7 +683,7 @@ pub fn attack_batch_with(
     let reference: Vec<i64> = (0..n).map(|i| true_labels[i].unwrap_or(clean_pred[i])).collect();
     let ref_t = Tensor::from_slice(&reference).to_device(target.device);
     let bounds = Bounds::of(&x, box_spec, target.domain);
-    let out = attack(target, &x, &ref_t, &bounds)?;
+    let out = attack.run(target, &x, &ref_t, &bounds)?;
     let adv_logits = target.logits(&out.adversarial);
     let adv_pred_t = adv_logits.argmax(-1, false);
     let confidence = Vec::<f64>::try_from(

@@ -10,7 +10,7 @@
 
 use super::psycho::{self, PsychoConfig};
 use super::room::{self, RirPool, RoomDistribution};
-use super::{attack_batch_with, run_with, AttackConfig, AttackKind, AttackTarget, BoxSpec, Domain, ExampleResult, OptParams, Summary};
+use super::{attack_batch, Attack, AttackConfig, AttackKind, AttackTarget, BoxSpec, Domain, ExampleResult, OptParams, Summary};
 use crate::device::derive_seed;
 use crate::data::features::Featurizer;
 use crate::error::{Result, ToolsError};
@@ -205,13 +205,12 @@ pub fn run_on_clips(checkpoint: &Path, clips: &[Clip], opts: &RunOptions, out: &
         let names: Vec<String> = chunk.iter().map(|c| stem(&c.path)).collect();
         let labels: Vec<Option<i64>> = chunk.iter().map(|c| c.label).collect();
         let goal = opts.config.goal;
-        let (adv, mut res) = match (psycho_kind, &opts.psycho) {
-            (true, Some(p)) if opts.config.kind == AttackKind::PsychoRobust => {
-                attack_batch_with(&target, &x, &labels, &names, opts.box_spec, goal, |t, x, r, b| psycho::attack_robust(t, x, r, b, goal, p, &p.robust))?
-            }
-            (true, Some(p)) => attack_batch_with(&target, &x, &labels, &names, opts.box_spec, goal, |t, x, r, b| psycho::attack(t, x, r, b, goal, p))?,
-            _ => attack_batch_with(&target, &x, &labels, &names, opts.box_spec, goal, |t, x, r, b| run_with(t, x, r, b, &opts.config, &opts.opt))?,
+        let attack = match (psycho_kind, &opts.psycho) {
+            (true, Some(p)) if opts.config.kind == AttackKind::PsychoRobust => Attack::PsychoRobust { config: *p, goal },
+            (true, Some(p)) => Attack::Psycho { config: *p, goal },
+            _ => Attack::Gradient { config: opts.config, opt: opts.opt },
         };
+        let (adv, mut res) = attack_batch(&target, &x, &labels, &names, opts.box_spec, &attack)?;
         if opts.domain == Domain::Waveform {
             if let Some(pool) = &eval_pool {
                 let reference = Tensor::from_slice(&res.iter().map(|r| r.reference).collect::<Vec<i64>>()).to_device(opts.device);

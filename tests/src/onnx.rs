@@ -3,43 +3,12 @@
 //! where a closed form is needed (a linear classifier's smoothed prediction and radius are
 //! known exactly).
 
+use onnx_proto::pb::tensor_proto::DataType;
+use onnx_proto::pb::{GraphProto, ModelProto, OperatorSetIdProto};
+use onnx_proto::{attr_int, card_props, node, tensor_f32, value_info, Array};
 use prost::Message;
 use soundproof::model::ModelCard;
 use std::path::Path;
-use tract_onnx::pb::{
-    tensor_shape_proto::{dimension, Dimension},
-    type_proto, AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto,
-    TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
-};
-
-fn value_info(name: &str, shape: &[i64]) -> ValueInfoProto {
-    let dim = shape
-        .iter()
-        .map(|&d| Dimension {
-            value: Some(if d < 0 { dimension::Value::DimParam("N".into()) } else { dimension::Value::DimValue(d) }),
-            ..Default::default()
-        })
-        .collect();
-    ValueInfoProto {
-        name: name.into(),
-        r#type: Some(TypeProto {
-            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
-                elem_type: 1,
-                shape: Some(TensorShapeProto { dim }),
-            })),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-fn tensor(name: &str, dims: &[i64], data: &[f32]) -> TensorProto {
-    TensorProto { name: name.into(), dims: dims.to_vec(), data_type: 1, float_data: data.to_vec(), ..Default::default() }
-}
-
-fn int_attr(name: &str, v: i64) -> AttributeProto {
-    AttributeProto { name: name.into(), r#type: 2, i: v, ..Default::default() }
-}
 
 /// Writes `logits[N, C] = flatten(input[N, ...]) · Wᵀ + b` with the card in `metadata_props`.
 /// `weight` is row-major `[C, D]` with `D` = the product of the card's per-example input shape.
@@ -51,26 +20,15 @@ pub fn write_linear_model(path: &Path, card: &ModelCard, weight: &[f32], bias: &
     let graph = GraphProto {
         name: card.name.clone(),
         node: vec![
-            NodeProto {
-                op_type: "Flatten".into(),
-                input: vec![card.input_name.clone()],
-                output: vec!["flat".into()],
-                attribute: vec![int_attr("axis", 1)],
-                name: "flatten".into(),
-                ..Default::default()
-            },
-            NodeProto {
-                op_type: "Gemm".into(),
-                input: vec!["flat".into(), "W".into(), "b".into()],
-                output: vec![card.output_name.clone()],
-                attribute: vec![int_attr("transB", 1)],
-                name: "linear".into(),
-                ..Default::default()
-            },
+            node("Flatten", "flatten", &[card.input_name.clone()], &["flat"], vec![attr_int("axis", 1)]),
+            node("Gemm", "linear", &["flat".into(), "W".into(), "b".into()], &[&card.output_name], vec![attr_int("transB", 1)]),
         ],
-        initializer: vec![tensor("W", &[c as i64, d], weight), tensor("b", &[c as i64], bias)],
-        input: vec![value_info(&card.input_name, &card.input_shape)],
-        output: vec![value_info(&card.output_name, &[-1, c as i64])],
+        initializer: vec![
+            tensor_f32("W", &Array::new(&[c, d as usize], weight.to_vec()).expect("weight [C, D]")),
+            tensor_f32("b", &Array::new(&[c], bias.to_vec()).expect("bias [C]")),
+        ],
+        input: vec![value_info(&card.input_name, DataType::Float as i32, Some(&card.input_shape))],
+        output: vec![value_info(&card.output_name, DataType::Float as i32, Some(&[-1, c as i64]))],
         ..Default::default()
     };
     let model = ModelProto {
@@ -78,11 +36,7 @@ pub fn write_linear_model(path: &Path, card: &ModelCard, weight: &[f32], bias: &
         producer_name: "soundproof-tests".into(),
         opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 17 }],
         graph: Some(graph),
-        metadata_props: card
-            .metadata_props()
-            .into_iter()
-            .map(|(key, value)| StringStringEntryProto { key, value })
-            .collect(),
+        metadata_props: card_props(card),
         ..Default::default()
     };
     std::fs::write(path, model.encode_to_vec()).expect("write ONNX model");
@@ -93,7 +47,6 @@ pub fn write_linear_model(path: &Path, card: &ModelCard, weight: &[f32], bias: &
 pub fn replace_card(path: &Path, card: &ModelCard) {
     let bytes = std::fs::read(path).expect("read ONNX model");
     let mut model = ModelProto::decode(bytes.as_slice()).expect("an ONNX model");
-    model.metadata_props =
-        card.metadata_props().into_iter().map(|(key, value)| StringStringEntryProto { key, value }).collect();
+    model.metadata_props = card_props(card);
     std::fs::write(path, model.encode_to_vec()).expect("write ONNX model");
 }

@@ -9,60 +9,20 @@
 //! convolution's only consumer), renames the output to the card's `output_name`, checks the
 //! card against the graph and stores the card in `metadata_props`.
 
-use super::proto::{
+pub use onnx_proto::Array;
+use onnx_proto::{
     attr_float, attr_int, attr_ints, attr_string, node, tensor_f32, tensor_i64, value_info,
 };
 use crate::onnx::card_check;
 use anyhow::{bail, Context};
 use soundproof::model::ModelCard;
-use std::collections::{BTreeMap, HashMap, HashSet};
-use tract_onnx::pb::{ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto};
+use std::collections::{BTreeMap, HashSet};
+use tract_onnx::pb::{ModelProto, NodeProto, OperatorSetIdProto};
 
 /// ONNX operator set every exported graph declares.
 pub const OPSET: i64 = 17;
 /// ONNX IR version matching [`OPSET`] (IR 8 came with opset 17).
 pub const IR_VERSION: i64 = 8;
-
-/// Dense row-major f32 array, independent of tch.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Array {
-    pub shape: Vec<usize>,
-    pub data: Vec<f32>,
-}
-
-impl Array {
-    /// An array of `shape` holding `data`; fails when the lengths disagree.
-    pub fn new(shape: &[usize], data: Vec<f32>) -> anyhow::Result<Self> {
-        let n: usize = shape.iter().product();
-        if n != data.len() {
-            bail!(
-                "array of shape {shape:?} needs {n} values, got {}",
-                data.len()
-            );
-        }
-        Ok(Array {
-            shape: shape.to_vec(),
-            data,
-        })
-    }
-
-    pub fn zeros(shape: &[usize]) -> Self {
-        Array {
-            shape: shape.to_vec(),
-            data: vec![0.0; shape.iter().product()],
-        }
-    }
-
-    /// Number of elements the shape promises.
-    pub fn volume(&self) -> usize {
-        self.shape.iter().product()
-    }
-
-    /// Largest absolute value (0 for an empty array).
-    pub fn max_abs(&self) -> f32 {
-        self.data.iter().fold(0.0f32, |m, v| m.max(v.abs()))
-    }
-}
 
 /// A constant of the graph (initializer).
 #[derive(Debug, Clone)]
@@ -772,15 +732,9 @@ pub fn set_card(model: &mut ModelProto, card: &ModelCard) -> anyhow::Result<()> 
     card.validate()
         .with_context(|| format!("model card of `{}`", card.name))?;
     card_check::check_graph(card, model)?;
-    let props: HashMap<String, String> = card.metadata_props().into_iter().collect();
     model
         .metadata_props
         .retain(|e| !e.key.starts_with("soundproof."));
-    let mut entries: Vec<_> = props
-        .into_iter()
-        .map(|(key, value)| StringStringEntryProto { key, value })
-        .collect();
-    entries.sort_by(|a, b| a.key.cmp(&b.key));
-    model.metadata_props.extend(entries);
+    model.metadata_props.extend(onnx_proto::card_props(card));
     Ok(())
 }

@@ -7,12 +7,12 @@
 
 mod card_check;
 pub mod graph;
-pub mod proto;
 pub mod quantize;
 pub mod run;
 pub mod testing;
 
 pub use card_check::{check_graph, graph_precision};
+pub use onnx_proto as proto;
 pub use graph::{set_card, Array, Graph, IR_VERSION, OPSET};
 pub use quantize::{to_f16, to_int8, Int8Form};
 pub use run::{bench_tract, optimized_ops, profile_tract, run_tract, BenchStats};

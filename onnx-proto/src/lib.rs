@@ -1,15 +1,69 @@
-//! Small constructors and readers for tract-onnx's ONNX protobuf types.
+//! Small constructors and readers for tract-onnx's ONNX protobuf types: nodes, attributes,
+//! initializers, value infos and a model card's metadata. The one ONNX writer of the project:
+//! `soundproof-tools` builds its exports with it, the end-to-end tests their toy models.
 
-use super::Array;
 use anyhow::{bail, Context};
+use soundproof::model::ModelCard;
 use half::f16;
 use tract_onnx::pb::attribute_proto::AttributeType;
 use tract_onnx::pb::tensor_proto::DataType;
 use tract_onnx::pb::tensor_shape_proto::{dimension, Dimension};
 use tract_onnx::pb::type_proto::{self, Tensor as TensorType};
 use tract_onnx::pb::{
-    AttributeProto, NodeProto, TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
+    AttributeProto, NodeProto, StringStringEntryProto, TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
 };
+
+pub use tract_onnx::pb;
+
+/// Dense row-major f32 array, independent of tch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Array {
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+impl Array {
+    /// An array of `shape` holding `data`; fails when the lengths disagree.
+    pub fn new(shape: &[usize], data: Vec<f32>) -> anyhow::Result<Self> {
+        let n: usize = shape.iter().product();
+        if n != data.len() {
+            bail!(
+                "array of shape {shape:?} needs {n} values, got {}",
+                data.len()
+            );
+        }
+        Ok(Array {
+            shape: shape.to_vec(),
+            data,
+        })
+    }
+
+    pub fn zeros(shape: &[usize]) -> Self {
+        Array {
+            shape: shape.to_vec(),
+            data: vec![0.0; shape.iter().product()],
+        }
+    }
+
+    /// Number of elements the shape promises.
+    pub fn volume(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// Largest absolute value (0 for an empty array).
+    pub fn max_abs(&self) -> f32 {
+        self.data.iter().fold(0.0f32, |m, v| m.max(v.abs()))
+    }
+}
+
+/// `card` as `metadata_props` entries (`soundproof.*` keys), sorted by key. Written as given:
+/// checking the card against a graph is the exporter's job (`soundproof-tools`' `set_card`).
+pub fn card_props(card: &ModelCard) -> Vec<StringStringEntryProto> {
+    let mut entries: Vec<_> = card.metadata_props().into_iter().map(|(key, value)| StringStringEntryProto { key, value }).collect();
+    entries.sort_by(|a, b| a.key.cmp(&b.key));
+    entries
+}
+
 
 /// Name of the dynamic batch dimension in the input's value info.
 pub const BATCH_DIM: &str = "N";

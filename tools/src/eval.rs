@@ -18,9 +18,7 @@ use soundproof::shard::Shard;
 use soundproof::smooth::report::RunInputs;
 use soundproof::model::card::{ModelCard, Precision};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
-use tract_onnx::prelude::*;
 
 #[derive(Debug, Clone)]
 pub struct EvalOptions {
@@ -70,32 +68,6 @@ pub struct EvalReport {
     pub metrics_recorded: bool,
 }
 
-fn tract_err(e: impl std::fmt::Display) -> ToolsError {
-    ToolsError::Onnx(format!("tract: {e}"))
-}
-
-/// The optimized tract plan of `model` for input `shape`.
-pub fn plan(model: &ModelProto, shape: &[usize]) -> Result<Arc<TypedRunnableModel>> {
-    let mut m = soundproof::model::onnx().model_for_proto_model(model).map_err(tract_err)?;
-    m.set_input_fact(0, InferenceFact::dt_shape(f32::datum_type(), shape)).map_err(tract_err)?;
-    m.into_optimized().map_err(tract_err)?.into_runnable().map_err(tract_err)
-}
-
-/// Runs `plan` (built for `[batch, example...]`) on `inputs` (`n × example` values, `n <=
-/// batch`, zero-padded to the batch); returns `n` rows of logits.
-pub fn run_batch(plan: &Arc<TypedRunnableModel>, shape: &[usize], inputs: &[f32], n: usize) -> Result<Vec<Vec<f32>>> {
-    let per: usize = shape[1..].iter().product();
-    let mut data = inputs.to_vec();
-    data.resize(shape[0] * per, 0.0);
-    let t = Tensor::from_shape(shape, &data).map_err(tract_err)?;
-    let out = plan.run(tvec![t.into_tvalue()]).map_err(tract_err)?;
-    let o = out[0].cast_to::<f32>().map_err(tract_err)?;
-    let view = o.to_plain_array_view::<f32>().map_err(tract_err)?;
-    let classes = view.shape().last().copied().unwrap_or(0);
-    let flat: Vec<f32> = view.iter().copied().collect();
-    Ok(flat.chunks(classes.max(1)).take(n).map(|r| r.to_vec()).collect())
-}
-
 /// Evaluates the model at `path` on `dataset`.
 pub fn evaluate(path: &Path, dataset: &DatasetSpec, opts: &EvalOptions) -> Result<(EvalReport, ModelProto, ModelCard)> {
     let proto = onnx::load(path).map_err(|e| ToolsError::Onnx(format!("{e:#}")))?;
@@ -118,9 +90,8 @@ pub fn evaluate(path: &Path, dataset: &DatasetSpec, opts: &EvalOptions) -> Resul
     let examples: Vec<_> = global.iter().map(|&i| examples[i].clone()).collect();
     let data = prepare(&ClipWindow::of(&card), &examples)?;
     let mut batcher = batcher_of(&card)?;
-    let mut shape = vec![batch];
-    shape.extend(batcher.example_shape().iter().map(|&d| d as usize));
-    let runner = plan(&proto, &shape)?;
+    // The engine's own model: its card checked against the graph, a tract plan per batch size.
+    let model = soundproof::model::Model::load(path).map_err(|e| ToolsError::Onnx(e.to_string()))?;
     let k = card.labels.len();
     let mut confusion = Confusion::new(&card.labels);
     let noise = Augment { sigma: opts.sigma, noise_prob: 1.0, max_shift: 0 };
@@ -138,9 +109,9 @@ pub fn evaluate(path: &Path, dataset: &DatasetSpec, opts: &EvalOptions) -> Resul
             }
         }
         let t = Instant::now();
-        let logits = run_batch(&runner, &shape, &buf, chunk.len())?;
+        let logits = model.run(&buf, chunk.len()).map_err(|e| ToolsError::Onnx(e.to_string()))?;
         seconds += t.elapsed().as_secs_f64();
-        for (&i, row) in chunk.iter().zip(&logits) {
+        for (&i, row) in chunk.iter().zip(logits.chunks(k)) {
             let truth = data.labels[i] as usize;
             let pred = soundproof::stats::argmax(row);
             if truth < k && pred < k {

@@ -9,9 +9,8 @@ use soundproof_tools::checkpoint::Checkpoint;
 use soundproof_tools::data::features::Batcher;
 use soundproof_tools::data::{prepare, Example};
 use soundproof::window::ClipWindow;
-use soundproof_tools::eval::{plan, run_batch};
 use soundproof_tools::nn::{Arch, Model, ModelSpec};
-use soundproof_tools::onnx::{self, Graph};
+use soundproof_tools::onnx::{self, Array, Graph};
 use std::path::PathBuf;
 use tch::{nn, Device, Kind, Tensor};
 
@@ -110,10 +109,9 @@ fn round_trip(
     let back = onnx::card_of(&proto).expect("card");
     assert_eq!(back, card);
     let shape_u: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
-    let runner = plan(&proto, &shape_u).expect("tract plan");
-    let theirs: Vec<f32> = run_batch(&runner, &shape_u, &x, shape_u[0])
+    let theirs: Vec<f32> = onnx::run_tract(&proto, &Array::new(&shape_u, x.clone()).expect("input"))
         .expect("tract run")
-        .concat();
+        .data;
     assert_eq!(ours.len(), theirs.len());
     let diff = ours
         .iter()

@@ -310,3 +310,49 @@ fn synth_source_is_finite() {
     assert_eq!(total, 800);
     assert_eq!(src.synth().seed(), 5);
 }
+
+/// A device-like source: it paces itself (its own ring), hands out pieces of uneven size and
+/// notes the thread that reads it.
+struct Device {
+    samples: Vec<f32>,
+    pos: usize,
+    piece: usize,
+    reader: Option<std::thread::ThreadId>,
+}
+impl Source for Device {
+    fn sample_rate(&self) -> u32 {
+        16000
+    }
+    fn read(&mut self, buf: &mut [f32]) -> Result<usize, AudioError> {
+        self.reader = Some(std::thread::current().id());
+        self.piece = self.piece % 7 + 3;
+        let n = buf.len().min(self.piece).min(self.samples.len() - self.pos);
+        buf[..n].copy_from_slice(&self.samples[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+    fn is_device(&self) -> bool {
+        true
+    }
+}
+
+#[test]
+fn a_device_source_is_read_on_the_consumer_thread_in_whole_hops() {
+    // One ring between a sound card and the front end: the device's own. The stream reads it
+    // where it consumes, and still cuts exact hops from the device's uneven pieces.
+    let samples: Vec<f32> = (0..1000).map(|i| i as f32).collect();
+    let mut dev = Device { samples: samples.clone(), pos: 0, piece: 0, reader: None };
+    let config = StreamConfig::new(160, 2).with_pacing(Pacing::RealTime { speed: 1.0 });
+    let mut got = Vec::new();
+    let mut sizes = Vec::new();
+    let stats = stream::run(&mut dev, &config, |chunk: &[f32]| -> Result<(), AudioError> {
+        sizes.push(chunk.len());
+        got.extend_from_slice(chunk);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(dev.reader, Some(std::thread::current().id()), "read on the consumer's thread");
+    assert_eq!(got, samples);
+    assert_eq!(sizes, vec![160, 160, 160, 160, 160, 160, 40]);
+    assert_eq!((stats.samples, stats.chunks, stats.overruns), (1000, 7, 0));
+}

@@ -9,6 +9,13 @@
 //!  to f32, mono)       open)            waits, watches)      buffers sized at open)
 //! ```
 //!
+//! This ring is the only one between the sound card and the front end: `audio::stream::run`
+//! reads a device source ([`Source::is_device`]) on its consumer thread directly, without the
+//! producer thread and second ring it puts in front of files and synthetic sources.
+//!
+//! ```text
+//! ```
+//!
 //! * The device runs at its own default configuration (whatever rate, channel count and sample
 //!   format the driver prefers), because forcing 16 kHz mono on a sound card either fails or
 //!   hands the conversion to a driver-side resampler of unknown quality. We convert instead:
@@ -529,6 +536,12 @@ where
 impl Source for MicSource {
     fn sample_rate(&self) -> u32 {
         self.resampler.to_rate()
+    }
+
+    /// The device paces itself and its callback already fills a real-time ring: a stream reads
+    /// it directly (one ring between the sound card and the front end, not two).
+    fn is_device(&self) -> bool {
+        true
     }
 
     /// Delivers captured audio, waiting (in 2 ms sleeps) while the device has not produced

@@ -63,6 +63,12 @@ pub trait Source {
     fn sample_rate(&self) -> u32;
     /// Reads up to `buf.len()` samples; `Ok(0)` at the end.
     fn read(&mut self, buf: &mut [f32]) -> Result<usize, AudioError>;
+    /// True for a live device that paces itself and already buffers its samples in its own
+    /// real-time ring (`mic::MicSource`): [`stream::run`] then reads it on the consumer's thread
+    /// instead of copying it through a second ring, and the device counts its own overruns.
+    fn is_device(&self) -> bool {
+        false
+    }
 }
 
 impl<S: Source + ?Sized> Source for Box<S> {
@@ -72,6 +78,9 @@ impl<S: Source + ?Sized> Source for Box<S> {
     fn read(&mut self, buf: &mut [f32]) -> Result<usize, AudioError> {
         (**self).read(buf)
     }
+    fn is_device(&self) -> bool {
+        (**self).is_device()
+    }
 }
 
 impl<S: Source + ?Sized> Source for &mut S {
@@ -80,6 +89,9 @@ impl<S: Source + ?Sized> Source for &mut S {
     }
     fn read(&mut self, buf: &mut [f32]) -> Result<usize, AudioError> {
         (**self).read(buf)
+    }
+    fn is_device(&self) -> bool {
+        (**self).is_device()
     }
 }
 

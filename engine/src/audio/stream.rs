@@ -141,6 +141,9 @@ where
     F: FnMut(&[f32]) -> Result<(), E>,
 {
     config.validate()?;
+    if source.is_device() {
+        return run_device(source, config.hop, consume);
+    }
     let hop = config.hop;
     let (mut prod, mut cons) = HeapRb::<f32>::new(config.capacity).split();
     let shared = Shared { stop: AtomicBool::new(false), done: AtomicBool::new(false) };
@@ -284,4 +287,40 @@ fn fill<S: Source + ?Sized>(source: &mut S, buf: &mut [f32]) -> Result<usize, Au
         n += k;
     }
     Ok(n)
+}
+
+/// [`run`] for a device source: the device paces itself and buffers in its own real-time ring
+/// (its callback counts that ring's overruns), so the chunks are read here, on the consumer's
+/// thread, `hop` samples at a time: no second ring, no producer thread. `overruns` stays 0 (the
+/// device's own statistics hold them).
+fn run_device<S, E, F>(source: &mut S, hop: usize, mut consume: F) -> Result<StreamStats, E>
+where
+    S: Source + ?Sized,
+    E: From<AudioError>,
+    F: FnMut(&[f32]) -> Result<(), E>,
+{
+    let start = Instant::now();
+    let mut chunk = vec![0.0f32; hop];
+    let mut stats = StreamStats::default();
+    loop {
+        let mut k = 0;
+        while k < hop {
+            let n = source.read(&mut chunk[k..])?;
+            if n == 0 {
+                break;
+            }
+            k += n;
+        }
+        if k == 0 {
+            break;
+        }
+        stats.chunks += 1;
+        stats.samples += k as u64;
+        consume(&chunk[..k])?;
+        if k < hop {
+            break;
+        }
+    }
+    stats.elapsed = start.elapsed();
+    Ok(stats)
 }

@@ -153,6 +153,9 @@ impl<S: Source + ?Sized> Source for PaddedSource<'_, S> {
     fn sample_rate(&self) -> u32 {
         self.inner.sample_rate()
     }
+    fn is_device(&self) -> bool {
+        self.inner.is_device()
+    }
     fn read(&mut self, buf: &mut [f32]) -> Result<usize, AudioError> {
         if self.stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed)) {
             self.stopped = true;

@@ -46,14 +46,16 @@ impl Confusion {
 
     /// The matrix with a recall column, aligned, one row per true class.
     pub fn text(&self) -> String {
-        let w = self.labels.iter().map(|l| l.len()).max().unwrap_or(4).max(5);
-        let mut s = format!("{:>w$} |", "true \\ pred");
+        let w = self.labels.iter().map(|l| l.chars().count()).max().unwrap_or(4).max(5);
+        let corner = "true \\ pred";
+        let first = w.max(corner.len());
+        let mut s = format!("{corner:>first$} |");
         for l in &self.labels {
             s += &format!(" {l:>w$}");
         }
         s += "  | recall\n";
         for (k, row) in self.counts.iter().enumerate() {
-            s += &format!("{:>w$} |", self.labels[k]);
+            s += &format!("{:>first$} |", self.labels[k]);
             for n in row {
                 s += &format!(" {n:>w$}");
             }
@@ -81,5 +83,8 @@ mod tests {
         assert_eq!((c.recall(0), c.recall(1), c.recall(2)), (Some(2.0 / 3.0), Some(1.0), None));
         let t = c.text();
         assert!(t.lines().count() == 4 && t.contains("66.67%") && t.contains("100.00%") && t.contains("  |      -"), "{t}");
+        // Every row lines up with the header.
+        let bars: Vec<usize> = t.lines().map(|l| l.find('|').unwrap()).collect();
+        assert!(bars.iter().all(|&b| b == bars[0]), "{t}");
     }
 }

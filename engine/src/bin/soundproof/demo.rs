@@ -280,7 +280,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
     let model = Model::load(&model_path)?;
     // The input is opened (and its header read) before anything is printed: a missing or
     // malformed file is the first and only thing the user sees.
-    soundproof::audio::WavSource::open(&input).with_context(|| format!("--input {}", input.display()))?;
+    soundproof::audio::WavSource::open(&input).context("--input")?;
     let gain = crate::classify::parse_gain(&a.gain)?;
     let live = a.live.live_gain()?;
     let tui = a.live.use_tui();

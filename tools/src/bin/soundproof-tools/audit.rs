@@ -107,8 +107,7 @@ pub fn run(a: AuditArgs) -> anyhow::Result<()> {
         .pick(&all, 1)
         .into_iter()
         .map(|e| {
-            let clip = soundproof::audio::read_mono(&e.path).with_context(|| format!("reading {}", e.path.display()))?;
-            let samples = soundproof::audio::resample(&clip.samples, clip.sample_rate, ck.sample_rate)?;
+            let samples = ck.clip_window().read(&e.path).with_context(|| format!("reading {}", e.path.display()))?;
             Ok(AuditClip { path: e.path, samples, truth: Some(e.label as i64) })
         })
         .collect::<anyhow::Result<_>>()?;

@@ -58,8 +58,8 @@ pub enum IrOp {
         stride: [usize; 2],
         pad: [usize; 2],
         group: usize,
-        weights: Vec<i8>,
-        w_zero: Vec<i8>,
+        /// `w - w0` widened to i16 (what [`QLinearConv`] runs on).
+        weights: Vec<i16>,
         bias: Vec<i32>,
         x_zero: u8,
         y_zero: u8,
@@ -110,7 +110,7 @@ fn op_view(op: &IrOp) -> nn::Op<'_> {
             inv_scale: *inv_scale,
             zero: *zero,
         }),
-        IrOp::Conv { c_in, h_in, w_in, c_out, h_out, w_out, kernel, stride, pad, group, weights, w_zero, bias, x_zero, y_zero, requant } => {
+        IrOp::Conv { c_in, h_in, w_in, c_out, h_out, w_out, kernel, stride, pad, group, weights, bias, x_zero, y_zero, requant } => {
             nn::Op::Conv(QLinearConv {
                 c_in: *c_in,
                 h_in: *h_in,
@@ -123,7 +123,6 @@ fn op_view(op: &IrOp) -> nn::Op<'_> {
                 pad: *pad,
                 group: *group,
                 weights,
-                w_zero,
                 bias,
                 x_zero: *x_zero,
                 y_zero: *y_zero,
@@ -323,9 +322,18 @@ pub fn compile(path: &Path) -> Result<CompiledModel> {
                 let w_out = (w_in + pads[1] as usize + pads[3] as usize - kernel[1]) / stride[1] + 1;
                 // tract: combine_scales = (k_scale · x_scale) / y_scale, in f32.
                 let per: Vec<f32> = (0..c_out).map(|c| (w_scale[if w_scale.len() == 1 { 0 } else { c }] * scale) / y_scale).collect();
+                ensure!(w_zero.len() == 1 || w_zero.len() == c_out, "{}: {} weight zero points for {c_out} output channels", here(), w_zero.len());
+                ensure!(weights.len() % c_out == 0, "{}: {} weights for {c_out} output channels", here(), weights.len());
+                let per_channel = weights.len() / c_out;
+                // The kernels multiply w - w0 in i16 (SMLAD on the Cortex-M4; see QLinearConv).
+                let weights: Vec<i16> = weights
+                    .iter()
+                    .enumerate()
+                    .map(|(j, &w)| w as i16 - w_zero[if w_zero.len() == 1 { 0 } else { j / per_channel }] as i16)
+                    .collect();
                 let op = IrOp::Conv {
                     c_in, h_in, w_in, c_out, h_out, w_out, kernel, stride,
-                    pad: [pads[0] as usize, pads[1] as usize], group, weights, w_zero, bias, x_zero: *zero, y_zero, requant: IrRequant::of(per),
+                    pad: [pads[0] as usize, pads[1] as usize], group, weights, bias, x_zero: *zero, y_zero, requant: IrRequant::of(per),
                 };
                 shape = Shape::Chw(c_out, h_out, w_out);
                 ops.push((out.clone(), op, c_in * h_in * w_in, shape.len()));
@@ -504,14 +512,13 @@ impl CompiledModel {
                     };
                     format!("Op::Quantize(Quantize {{ c: {c}, plane: {plane}, affine: {aff}, inv_scale: {}, zero: {zero} }})", fb(*inv_scale))
                 }
-                IrOp::Conv { c_in, h_in, w_in, c_out, h_out, w_out, kernel, stride, pad, group, weights, w_zero, bias, x_zero, y_zero, requant } => {
-                    let _ = writeln!(out, "static S{k}_W: [i8; {}] = {};", weights.len(), fmt_ints(weights));
-                    let _ = writeln!(out, "static S{k}_WZ: [i8; {}] = {};", w_zero.len(), fmt_ints(w_zero));
+                IrOp::Conv { c_in, h_in, w_in, c_out, h_out, w_out, kernel, stride, pad, group, weights, bias, x_zero, y_zero, requant } => {
+                    let _ = writeln!(out, "static S{k}_W: [i16; {}] = {};", weights.len(), fmt_ints(weights));
                     let _ = writeln!(out, "static S{k}_B: [i32; {}] = {};", bias.len(), fmt_ints(bias));
                     let rq = fmt_requant(requant, &format!("S{k}_RQ"), &mut out);
                     format!(
                         "Op::Conv(QLinearConv {{ c_in: {c_in}, h_in: {h_in}, w_in: {w_in}, c_out: {c_out}, h_out: {h_out}, w_out: {w_out}, \
-                         kernel: {kernel:?}, stride: {stride:?}, pad: {pad:?}, group: {group}, weights: &S{k}_W, w_zero: &S{k}_WZ, \
+                         kernel: {kernel:?}, stride: {stride:?}, pad: {pad:?}, group: {group}, weights: &S{k}_W, \
                          bias: &S{k}_B, x_zero: {x_zero}, y_zero: {y_zero}, requant: {rq} }})"
                     )
                 }

@@ -199,12 +199,13 @@ impl<'a> Graph<'a> {
         self.steps.iter().map(|s| s.op.macs()).sum()
     }
 
-    /// Weight and parameter bytes (what the model puts in flash).
+    /// Weight and parameter bytes (what the model puts in flash; convolution weights are
+    /// stored widened to i16, see [`QLinearConv`]).
     pub fn parameter_bytes(&self) -> usize {
         self.steps
             .iter()
             .map(|s| match &s.op {
-                Op::Conv(c) => c.weights.len() + c.w_zero.len() + 4 * c.bias.len() + 4 * c.requant.channels().unwrap_or(0),
+                Op::Conv(c) => 2 * c.weights.len() + 4 * c.bias.len() + 4 * c.requant.channels().unwrap_or(0),
                 Op::MatMul(m) => m.weights.len() + m.w_zero.len() + 4 * m.requant.channels().unwrap_or(0),
                 Op::Quantize(q) => q.affine.map_or(0, |(a, b)| 4 * (a.len() + b.len())),
                 Op::Dequantize(d) => d.bias.map_or(0, |b| 4 * b.len()),

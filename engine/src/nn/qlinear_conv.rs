@@ -1,14 +1,26 @@
-//! ONNX QLinearConv on NCHW u8 activations and OIHW i8 weights: regular, grouped and
-//! depthwise (`group == c_in`), any stride, explicit padding (the padded positions hold the
-//! input zero point, as in tract's im2col, so they add nothing).
+//! ONNX QLinearConv on NCHW u8 activations and OIHW weights: regular, grouped and depthwise
+//! (`group == c_in`), any stride, explicit padding (the padded positions hold the input zero
+//! point, as in tract's im2col, so they add nothing).
 //!
-//! Per output pixel the kernel gathers one im2col column `x - x0` (as i16, on the stack) and
-//! takes its dot product with each output channel's weights of the group: for the 1×1 convs
-//! that dominate the depthwise-separable models the column is gathered once and reused by
-//! every output channel. Accumulation is exact in i32, so the order of the terms does not
-//! matter; requantization follows [`super::requant`].
+//! The weights are stored as `w - w0` widened to i16 (the generator does it once, ahead of
+//! time): the Cortex-M4's SMLAD multiplies two pairs of 16-bit values and adds both products in
+//! one instruction, and LLVM's ARM parallel-DSP pass emits it for [`dot`]'s loop of paired i16
+//! loads, so the inner loop is one SMLAD and two word loads per two multiply-accumulates with no
+//! `unsafe` and no intrinsics. CMSIS-NN widens its i8 weights inside the loop instead; here the
+//! widening costs flash (2 bytes per weight), of which an STM32F446-class part has plenty.
+//!
+//! Two paths:
+//! * im2col (regular and grouped convolutions, the 1×1 ones above all): per output pixel one
+//!   column `x - x0` (as i16, on the stack) is gathered once and its dot product taken with
+//!   every output channel's weights of the group;
+//! * one input plane per output channel (depthwise, or a single input channel): per output
+//!   channel, `bias + Σ x·w - x0·Σw` over rows of the plane where every tap is inside the image,
+//!   the taps that are inside one by one at the borders.
+//!
+//! Accumulation is exact in i32, so the order of the terms does not matter; requantization
+//! follows [`super::requant`].
 
-use super::requant::{requant_u8, Requant};
+use super::requant::{requant_u8, FixedPoint, Requant};
 use super::{NnError, MAX_COLUMN};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -24,10 +36,9 @@ pub struct QLinearConv<'a> {
     /// Padding at the top and left (the bottom and right follow from the output size).
     pub pad: [usize; 2],
     pub group: usize,
-    /// `[c_out][c_in / group][kh][kw]`.
-    pub weights: &'a [i8],
-    /// Weight zero point per output channel (one value: per tensor).
-    pub w_zero: &'a [i8],
+    /// `[c_out][c_in / group][kh][kw]`: the i8 weights minus their zero point (per output
+    /// channel or per tensor), as i16.
+    pub weights: &'a [i16],
     /// `[c_out]`, in the accumulator's scale.
     pub bias: &'a [i32],
     pub x_zero: u8,
@@ -68,9 +79,6 @@ impl QLinearConv<'_> {
         };
         len("weights", self.c_out * col, self.weights.len())?;
         len("bias", self.c_out, self.bias.len())?;
-        if self.w_zero.len() != 1 {
-            len("weight zero points", self.c_out, self.w_zero.len())?;
-        }
         if let Some(n) = self.requant.channels() {
             len("requantization scales", self.c_out, n)?;
         }
@@ -80,6 +88,34 @@ impl QLinearConv<'_> {
     /// Runs the convolution: `x` holds [`input_len`](Self::input_len) values, `y`
     /// [`output_len`](Self::output_len). Call [`check`](Self::check) once first.
     pub fn run(&self, x: &[u8], y: &mut [u8]) {
+        // One copy of the loops per requantization form, so that the per-output step is a
+        // straight line (no match on the form, no call).
+        let y0 = self.y_zero as i32;
+        match self.requant {
+            Requant::PerChannel(s) => self.run_with(x, y, |acc, c| requant_u8(acc, &Requant::PerChannel(s), c, y0)),
+            Requant::FixedPoint { mult, shift } => {
+                let scaler = FixedPoint::new(mult, shift);
+                if scaler.is_high() {
+                    self.run_with(x, y, |acc, _| scaler.u8_high(acc, y0))
+                } else {
+                    self.run_with(x, y, |acc, _| scaler.u8(acc, y0))
+                }
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn run_with(&self, x: &[u8], y: &mut [u8], out_of: impl Fn(i32, usize) -> u8) {
+        if self.one_plane() {
+            self.run_one_input_channel(x, y, out_of);
+        } else {
+            self.run_im2col(x, y, out_of);
+        }
+    }
+
+    /// The im2col path: per output pixel one column `x - x0`, then its dot product with each
+    /// output channel's weights of the group.
+    fn run_im2col(&self, x: &[u8], y: &mut [u8], out_of: impl Fn(i32, usize) -> u8) {
         let [kh, kw] = self.kernel;
         let [sh, sw] = self.stride;
         let [pt, pl] = self.pad;
@@ -89,66 +125,156 @@ impl QLinearConv<'_> {
         let hw_in = self.h_in * self.w_in;
         let hw_out = self.h_out * self.w_out;
         let x0 = self.x_zero as i16;
-        let y0 = self.y_zero as i32;
-        if cin_g == 1 && kh * kw <= MAX_TAPS {
-            self.run_one_input_channel(x, y);
-            return;
-        }
-        let any_w_zero = self.w_zero.iter().any(|&z| z != 0);
+        let pointwise = kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 && hw_in == hw_out;
         let mut column = [0i16; MAX_COLUMN];
         let column = &mut column[..col_len];
         for g in 0..self.group {
             let xg = &x[g * cin_g * hw_in..(g + 1) * cin_g * hw_in];
+            let wg = &self.weights[g * cout_g * col_len..(g + 1) * cout_g * col_len];
+            let yg = &mut y[g * cout_g * hw_out..(g + 1) * cout_g * hw_out];
+            let bg = &self.bias[g * cout_g..(g + 1) * cout_g];
+            for p in 0..hw_out {
+                if pointwise {
+                    for (c, plane) in column.iter_mut().zip(xg.chunks_exact(hw_in)) {
+                        *c = plane[p] as i16 - x0;
+                    }
+                } else {
+                    self.gather(xg, p / self.w_out, p % self.w_out, column);
+                }
+                for (j, ((w, out), &b)) in wg.chunks_exact(col_len).zip(yg.chunks_exact_mut(hw_out)).zip(bg).enumerate() {
+                    out[p] = out_of(b + dot(column, w), g * cout_g + j);
+                }
+            }
+        }
+    }
+
+    /// The im2col column of output pixel `(oy, ox)` of one group: `x - x0`, 0 where padded.
+    fn gather(&self, xg: &[u8], oy: usize, ox: usize, column: &mut [i16]) {
+        let [kh, kw] = self.kernel;
+        let x0 = self.x_zero as i16;
+        let hw_in = self.h_in * self.w_in;
+        let iy0 = (oy * self.stride[0]) as isize - self.pad[0] as isize;
+        let ix0 = (ox * self.stride[1]) as isize - self.pad[1] as isize;
+        let inside = iy0 >= 0 && ix0 >= 0 && iy0 as usize + kh <= self.h_in && ix0 as usize + kw <= self.w_in;
+        let mut k = 0;
+        for plane in xg.chunks_exact(hw_in) {
+            for dy in 0..kh {
+                let iy = iy0 + dy as isize;
+                if inside {
+                    // Every tap in the image: one slice per kernel row.
+                    let start = iy as usize * self.w_in + ix0 as usize;
+                    for (c, &v) in column[k..k + kw].iter_mut().zip(&plane[start..start + kw]) {
+                        *c = v as i16 - x0;
+                    }
+                } else {
+                    let row_ok = iy >= 0 && (iy as usize) < self.h_in;
+                    for (dx, c) in column[k..k + kw].iter_mut().enumerate() {
+                        let ix = ix0 + dx as isize;
+                        *c = if row_ok && ix >= 0 && (ix as usize) < self.w_in {
+                            plane[iy as usize * self.w_in + ix as usize] as i16 - x0
+                        } else {
+                            0
+                        };
+                    }
+                }
+                k += kw;
+            }
+        }
+    }
+
+    /// Whether the one-input-channel path runs this convolution: one input plane per output
+    /// channel, a kernel of at most `MAX_TAPS`, padded rows and an output row that fit its
+    /// scratch (else the im2col path does, with the same result).
+    fn one_plane(&self) -> bool {
+        let [kh, kw] = self.kernel;
+        self.c_in / self.group == 1 && kh * kw <= MAX_TAPS && kh * self.padded_width().next_multiple_of(2) <= MAX_PADDED_ROWS && self.w_out <= MAX_ROW
+    }
+
+    /// Width of a padded input row: the left padding, the row, and the right padding the last
+    /// output column reaches.
+    fn padded_width(&self) -> usize {
+        let reach = (self.w_out.max(1) - 1) * self.stride[1] + self.kernel[1];
+        reach.max(self.pad[1] + self.w_in)
+    }
+
+    /// Convolutions where each output channel reads one input plane (depthwise, or a single
+    /// input channel). Each input row is copied once into a ring of `kh` scratch rows as
+    /// `x - x0` in i16, padded with 0 (the zero point, as tract's im2col pads), and serves every
+    /// output row and output channel of the group that reads it; each channel's row of accumulators
+    /// then takes one kernel row at a time (its `kw` weights stay in registers), so that every
+    /// output pixel is the same straight-line sum `bias + Σ (x - x0)·w` with no border case,
+    /// and is requantized at the end.
+    fn run_one_input_channel(&self, x: &[u8], y: &mut [u8], out_of: impl Fn(i32, usize) -> u8) {
+        let [kh, kw] = self.kernel;
+        let [sh, sw] = self.stride;
+        let [pt, pl] = self.pad;
+        let taps = kh * kw;
+        let cout_g = self.c_out / self.group;
+        let (hw_in, hw_out, w_out) = (self.h_in * self.w_in, self.h_out * self.w_out, self.w_out);
+        let x0 = self.x_zero as i16;
+        // Even padded width, so that a stride-2 row splits into equal even and odd halves.
+        let wp = self.padded_width().next_multiple_of(2);
+        let half = wp / 2;
+        let deinterleave = kw == 3 && sw == 2;
+        let mut scratch = [0i16; MAX_PADDED_ROWS];
+        let rows = &mut scratch[..kh * wp];
+        let mut accs = [0i32; MAX_ROW];
+        let accs = &mut accs[..w_out];
+        for g in 0..self.group {
+            let plane = &x[g * hw_in..(g + 1) * hw_in];
+            // The rows form a ring: padded row ip lives in slot ip % kh, each copied once.
+            let mut next = 0;
             for oy in 0..self.h_out {
-                for ox in 0..self.w_out {
-                    // Gather the im2col column of this pixel: x - x0, 0 where padded.
-                    let iy0 = (oy * sh) as isize - pt as isize;
-                    let ix0 = (ox * sw) as isize - pl as isize;
-                    let inside = iy0 >= 0 && ix0 >= 0 && iy0 as usize + kh <= self.h_in && ix0 as usize + kw <= self.w_in;
-                    if inside {
-                        // Fast path (every tap in the image): one slice per kernel row.
-                        let (iy0, ix0) = (iy0 as usize, ix0 as usize);
-                        let mut k = 0;
-                        for ci in 0..cin_g {
-                            let base = ci * hw_in + iy0 * self.w_in + ix0;
-                            for dy in 0..kh {
-                                let row = &xg[base + dy * self.w_in..base + dy * self.w_in + kw];
-                                for (c, &v) in column[k..k + kw].iter_mut().zip(row) {
-                                    *c = v as i16 - x0;
-                                }
-                                k += kw;
+                for ip in next.max(oy * sh)..oy * sh + kh {
+                    let r = &mut rows[(ip % kh) * wp..(ip % kh + 1) * wp];
+                    r.fill(0);
+                    let iy = ip as isize - pt as isize;
+                    if iy >= 0 && (iy as usize) < self.h_in {
+                        let src = &plane[iy as usize * self.w_in..(iy as usize + 1) * self.w_in];
+                        if deinterleave {
+                            // Padded position pl + j goes to the even half at (pl + j) / 2 when
+                            // even, to the odd half at (pl + j) / 2 when odd.
+                            let (e, o) = r.split_at_mut(half);
+                            let j0 = pl % 2;
+                            for (d, &v) in e[(pl + j0) / 2..].iter_mut().zip(src.iter().skip(j0).step_by(2)) {
+                                *d = v as i16 - x0;
                             }
-                        }
-                    } else {
-                        let mut k = 0;
-                        for ci in 0..cin_g {
-                            let plane = &xg[ci * hw_in..(ci + 1) * hw_in];
-                            for dy in 0..kh {
-                                let iy = iy0 + dy as isize;
-                                let row_ok = iy >= 0 && (iy as usize) < self.h_in;
-                                for dx in 0..kw {
-                                    let ix = ix0 + dx as isize;
-                                    column[k] = if row_ok && ix >= 0 && (ix as usize) < self.w_in {
-                                        plane[iy as usize * self.w_in + ix as usize] as i16 - x0
-                                    } else {
-                                        0
-                                    };
-                                    k += 1;
-                                }
+                            for (d, &v) in o[(pl + 1 - j0) / 2..].iter_mut().zip(src.iter().skip(1 - j0).step_by(2)) {
+                                *d = v as i16 - x0;
+                            }
+                        } else {
+                            for (d, &v) in r[pl..pl + self.w_in].iter_mut().zip(src) {
+                                *d = v as i16 - x0;
                             }
                         }
                     }
-                    let p = oy * self.w_out + ox;
-                    let col_sum: i32 = if any_w_zero { column.iter().map(|&c| c as i32).sum() } else { 0 };
-                    let ws = &self.weights[g * cout_g * col_len..(g + 1) * cout_g * col_len];
-                    for (j, w) in ws.chunks_exact(col_len).enumerate() {
-                        let co = g * cout_g + j;
-                        let mut acc = self.bias[co] + dot(column, w);
-                        if any_w_zero {
-                            let w0 = if self.w_zero.len() == 1 { self.w_zero[0] } else { self.w_zero[co] } as i32;
-                            acc -= w0 * col_sum;
+                }
+                next = oy * sh + kh;
+                for co in g * cout_g..(g + 1) * cout_g {
+                    let w = &self.weights[co * taps..(co + 1) * taps];
+                    accs.fill(self.bias[co]);
+                    for (dy, wr) in w.chunks_exact(kw).enumerate() {
+                        let slot = (oy * sh + dy) % kh;
+                        let r = &rows[slot * wp..(slot + 1) * wp];
+                        if kw == 3 && sw <= 2 {
+                            // Three zipped iterators, so the loop has no index arithmetic and no
+                            // bounds checks: taps (r[i], r[i+1], r[i+2]) at stride 1, and at
+                            // stride 2 from the row's even and odd halves (the copy above
+                            // deinterleaves it): (e[i], o[i], e[i+1]).
+                            let (a, b, c) = (wr[0] as i32, wr[1] as i32, wr[2] as i32);
+                            let (t0, t1, t2) = if sw == 1 { (r, &r[1..], &r[2..]) } else { (&r[..half], &r[half..], &r[1..half]) };
+                            for (acc, ((&p, &q), &u)) in accs.iter_mut().zip(t0.iter().zip(t1).zip(t2)) {
+                                *acc += p as i32 * a + q as i32 * b + u as i32 * c;
+                            }
+                        } else {
+                            for (ox, acc) in accs.iter_mut().enumerate() {
+                                *acc += dot(&r[ox * sw..ox * sw + kw], wr);
+                            }
                         }
-                        y[co * hw_out + p] = requant_u8(acc, &self.requant, co, y0);
+                    }
+                    let out = &mut y[co * hw_out + oy * w_out..co * hw_out + (oy + 1) * w_out];
+                    for (o, &acc) in out.iter_mut().zip(accs.iter()) {
+                        *o = out_of(acc, co);
                     }
                 }
             }
@@ -158,102 +284,29 @@ impl QLinearConv<'_> {
 
 /// Largest kernel (kh · kw) of the one-input-channel path.
 const MAX_TAPS: usize = 49;
+/// Widest output row of the one-input-channel path (its row of i32 accumulators, 1 KiB on the
+/// stack).
+const MAX_ROW: usize = 256;
+/// Values of the one-input-channel path's padded rows (`kh` rows of the padded width, i16), on
+/// the stack: the same 2.3 KiB as the im2col path's column.
+const MAX_PADDED_ROWS: usize = MAX_COLUMN;
 
-impl QLinearConv<'_> {
-    /// Convolutions where each output channel reads one input plane (depthwise, or a single
-    /// input channel): per output channel, weights as `w - w0` in i32 and their sum, then per
-    /// pixel `bias + Σ x·(w - w0) - x0·Σ(w - w0)` where every tap is inside the image (equal, in
-    /// exact integer arithmetic, to `Σ (x - x0)(w - w0)`), the taps inside only at the borders.
-    fn run_one_input_channel(&self, x: &[u8], y: &mut [u8]) {
-        let [kh, kw] = self.kernel;
-        let [sh, sw] = self.stride;
-        let [pt, pl] = self.pad;
-        let taps = kh * kw;
-        let cout_g = self.c_out / self.group;
-        let (hw_in, hw_out) = (self.h_in * self.w_in, self.h_out * self.w_out);
-        let (x0, y0) = (self.x_zero as i32, self.y_zero as i32);
-        let mut ww = [0i32; MAX_TAPS];
-        for co in 0..self.c_out {
-            let g = co / cout_g;
-            let plane = &x[g * hw_in..(g + 1) * hw_in];
-            let w0 = if self.w_zero.len() == 1 { self.w_zero[0] } else { self.w_zero[co] } as i32;
-            let mut wsum = 0i32;
-            for (d, &w) in ww[..taps].iter_mut().zip(&self.weights[co * taps..(co + 1) * taps]) {
-                *d = w as i32 - w0;
-                wsum += *d;
-            }
-            let base_acc = self.bias[co] - x0 * wsum;
-            let out = &mut y[co * hw_out..(co + 1) * hw_out];
-            for oy in 0..self.h_out {
-                let iy0 = (oy * sh) as isize - pt as isize;
-                let rows_inside = iy0 >= 0 && iy0 as usize + kh <= self.h_in;
-                for ox in 0..self.w_out {
-                    let ix0 = (ox * sw) as isize - pl as isize;
-                    let inside = rows_inside && ix0 >= 0 && ix0 as usize + kw <= self.w_in;
-                    let acc = if inside && kh == 3 && kw == 3 {
-                        // The 3×3 case of the shipped models, unrolled over fixed-size rows.
-                        let start = iy0 as usize * self.w_in + ix0 as usize;
-                        let mut acc = base_acc;
-                        for dy in 0..3 {
-                            let r = start + dy * self.w_in;
-                            if let Some(row) = plane.get(r..r + 3) {
-                                acc += row[0] as i32 * ww[3 * dy] + row[1] as i32 * ww[3 * dy + 1] + row[2] as i32 * ww[3 * dy + 2];
-                            }
-                        }
-                        acc
-                    } else if inside {
-                        let mut acc = base_acc;
-                        let start = iy0 as usize * self.w_in + ix0 as usize;
-                        for (dy, wrow) in ww[..taps].chunks_exact(kw).enumerate() {
-                            let row = &plane[start + dy * self.w_in..start + dy * self.w_in + kw];
-                            for (&v, &w) in row.iter().zip(wrow) {
-                                acc += v as i32 * w;
-                            }
-                        }
-                        acc
-                    } else {
-                        let mut acc = self.bias[co];
-                        for dy in 0..kh {
-                            let iy = iy0 + dy as isize;
-                            if iy < 0 || iy as usize >= self.h_in {
-                                continue;
-                            }
-                            for dx in 0..kw {
-                                let ix = ix0 + dx as isize;
-                                if ix >= 0 && (ix as usize) < self.w_in {
-                                    acc += (plane[iy as usize * self.w_in + ix as usize] as i32 - x0) * ww[dy * kw + dx];
-                                }
-                            }
-                        }
-                        acc
-                    };
-                    out[oy * self.w_out + ox] = requant_u8(acc, &self.requant, co, y0);
-                }
-            }
-        }
-    }
-}
-
-/// `Σ c[i]·w[i]` in i32, four products per iteration (exact, so the order is free).
-#[inline]
-fn dot(c: &[i16], w: &[i8]) -> i32 {
+/// `Σ c[i]·w[i]` in i32 over pairs of i16: the loop LLVM turns into one SMLAD and two word
+/// loads per pair on the Cortex-M4 (and into PMADDWD on x86). Exact, so the order is free.
+#[inline(always)]
+fn dot(c: &[i16], w: &[i16]) -> i32 {
     let n = c.len().min(w.len());
     let (c, w) = (&c[..n], &w[..n]);
-    let mut acc = [0i32; 4];
-    let cc = c.chunks_exact(4);
-    let cw = w.chunks_exact(4);
-    let (rc, rw) = (cc.remainder(), cw.remainder());
+    let (cc, cw) = (c.chunks_exact(2), w.chunks_exact(2));
+    let tail = match (cc.remainder(), cw.remainder()) {
+        ([a], [b]) => *a as i32 * *b as i32,
+        _ => 0,
+    };
+    let mut acc = 0i32;
     for (a, b) in cc.zip(cw) {
-        acc[0] += a[0] as i32 * b[0] as i32;
-        acc[1] += a[1] as i32 * b[1] as i32;
-        acc[2] += a[2] as i32 * b[2] as i32;
-        acc[3] += a[3] as i32 * b[3] as i32;
+        acc += a[0] as i32 * b[0] as i32 + a[1] as i32 * b[1] as i32;
     }
-    let mut t = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-    for (a, b) in rc.iter().zip(rw) {
-        t += *a as i32 * *b as i32;
-    }
-    t
+    acc + tail
 }
 
 #[cfg(test)]
@@ -265,33 +318,68 @@ mod tests {
     /// grouped, strided, padded case with scales that are powers of two (exact in f64).
     #[test]
     fn grouped_strided_padded_conv_matches_the_definition() {
-        check_against_definition(4, 6, 2);
+        check_against_definition(4, 6, 2, [3, 2], 2, 1);
+        check_against_definition(5, 4, 1, [3, 3], 1, 1);
+        check_against_definition(3, 2, 1, [3, 3], 2, 0);
     }
 
-    /// Depthwise (one input plane per output channel): the kernel's other path.
+    /// 1×1 convolutions (the pointwise layers): the column gathered straight from the planes,
+    /// an odd and an even number of input channels (the pair loop's tail).
+    #[test]
+    fn pointwise_conv_matches_the_definition() {
+        check_against_definition(5, 7, 1, [1, 1], 1, 0);
+        check_against_definition(8, 3, 1, [1, 1], 1, 0);
+        check_against_definition(8, 4, 2, [1, 1], 1, 0);
+    }
+
+    /// Depthwise and single-input convolutions (one input plane per output channel): the
+    /// kernel's other path, 3×3 (unrolled) at strides 1 and 2, padded and not, and other sizes.
     #[test]
     fn depthwise_and_single_input_conv_match_the_definition() {
-        check_against_definition(4, 4, 4);
-        check_against_definition(1, 3, 1);
+        check_against_definition(4, 4, 4, [3, 2], 2, 1);
+        check_against_definition(1, 3, 1, [3, 2], 2, 1);
+        for (s, p) in [(1, 1), (2, 1), (1, 0), (2, 0), (3, 2)] {
+            check_against_definition(3, 3, 3, [3, 3], s, p);
+            check_against_definition(1, 4, 1, [3, 3], s, p);
+        }
+        check_against_definition(2, 4, 2, [5, 1], 1, 2);
     }
 
-    fn check_against_definition(c_in: usize, c_out: usize, group: usize) {
-        let (h, w) = (5usize, 6usize);
-        let (kh, kw, s, p) = (3usize, 2usize, 2usize, 1usize);
+    /// One factor for the whole tensor: the fixed-point requantization (tract's `QScale`).
+    #[test]
+    fn per_tensor_requantization_matches_the_definition() {
+        check_with(3, 3, 3, [3, 3], 2, 1, true);
+        check_with(6, 4, 1, [1, 1], 1, 0, true);
+        check_with(4, 6, 2, [3, 2], 2, 1, true);
+    }
+
+    fn check_against_definition(c_in: usize, c_out: usize, group: usize, kernel: [usize; 2], s: usize, p: usize) {
+        check_with(c_in, c_out, group, kernel, s, p, false);
+    }
+
+    fn check_with(c_in: usize, c_out: usize, group: usize, [kh, kw]: [usize; 2], s: usize, p: usize, per_tensor: bool) {
+        let (h, w) = (7usize, 9usize);
         let h_out = (h + 2 * p - kh) / s + 1;
         let w_out = (w + 2 * p - kw) / s + 1;
         let x: Vec<u8> = (0..c_in * h * w).map(|i| ((i * 37 + 11) % 256) as u8).collect();
         let cin_g = c_in / group;
         let weights: Vec<i8> = (0..c_out * cin_g * kh * kw).map(|i| ((i * 53 + 7) % 255) as i32 - 127).map(|v| v as i8).collect();
         let bias: Vec<i32> = (0..c_out as i32).map(|c| c * 300 - 700).collect();
-        let scales: Vec<f32> = (0..c_out).map(|c| 2f32.powi(-(8 + c as i32 % 3))).collect();
+        // Powers of two sized to the column, so that most outputs land inside 0..=255.
+        let col_bits = (cin_g * kh * kw).next_power_of_two().trailing_zeros() as i32;
+        let scales: Vec<f32> = (0..c_out).map(|c| 2f32.powi(-(6 + col_bits + if per_tensor { 1 } else { c as i32 % 3 }))).collect();
+        let requant = if per_tensor { Requant::fixed_point(scales[0]) } else { Requant::PerChannel(&scales) };
+        // Stored as the generator stores them: w - w0 (w0 = 3) in i16.
+        let widened: Vec<i16> = weights.iter().map(|&v| v as i16 - 3).collect();
         let conv = QLinearConv {
             c_in, h_in: h, w_in: w, c_out, h_out, w_out, kernel: [kh, kw], stride: [s, s], pad: [p, p], group,
-            weights: &weights, w_zero: &[3], bias: &bias, x_zero: 17, y_zero: 100, requant: Requant::PerChannel(&scales),
+            weights: &widened, bias: &bias, x_zero: 17, y_zero: 100, requant,
         };
         conv.check(0).unwrap();
         let mut y = vec![0u8; conv.output_len()];
         conv.run(&x, &mut y);
+        let unsaturated = y.iter().filter(|&&v| v > 0 && v < 255).count();
+        assert!(2 * unsaturated > y.len(), "{unsaturated} of {} outputs unsaturated: the case tests little", y.len());
         for co in 0..c_out {
             let g = co / (c_out / group);
             for oy in 0..h_out {
@@ -315,7 +403,7 @@ mod tests {
                     let r = v.round();
                     let r = if (v - v.trunc()).abs() == 0.5 { 2.0 * (v / 2.0).round() } else { r };
                     let want = (r + 100.0).clamp(0.0, 255.0) as u8;
-                    assert_eq!(y[(co * h_out + oy) * w_out + ox], want, "co {co} oy {oy} ox {ox}");
+                    assert_eq!(y[(co * h_out + oy) * w_out + ox], want, "{kh}×{kw} s {s} p {p} group {group}: co {co} oy {oy} ox {ox}");
                 }
             }
         }

@@ -24,9 +24,9 @@ pub struct CostModel {
 impl CostModel {
     /// The `kws-fsdd-rt-int8` firmware's instruction counts under QEMU -icount (BENCHMARKS.md,
     /// "Firmware"): 76.0 k per frame (framing 5.6 k, FFT 54.8 k, mel 9.8 k, log + quantize
-    /// 5.9 k) and 19.46 M per inference. `per_half` (taking and releasing a half) is not
+    /// 5.9 k) and 13.78 M per inference. `per_half` (taking and releasing a half) is not
     /// measured separately; 2 k is an upper bound of what the loop does around the frames.
-    pub const KWS_RT_INT8: CostModel = CostModel { per_half: 2_000.0, per_frame: 76_000.0, per_inference: 19_460_000.0 };
+    pub const KWS_RT_INT8: CostModel = CostModel { per_half: 2_000.0, per_frame: 76_000.0, per_inference: 13_780_000.0 };
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]

@@ -72,7 +72,7 @@ fn firmware_matches_the_host_engine_and_fits_the_budget() {
 #[test]
 fn a_slow_core_counts_overruns_under_qemu() {
     // The demo recording (8 digits, ~10 s) on a 40 MHz core: a hop is 8 M instructions at CPI
-    // 1.25, an inference about 19.5 M, so hops carrying an inference miss their deadline and the
+    // 1.25, an inference about 13.8 M, so hops carrying an inference miss their deadline and the
     // DMA overruns.
     let f = "models/demo/digits.wav";
     let r = run(&["run", "--model", "models/kws-fsdd-rt-int8.onnx", "--json", "--no-compare", "--clock-mhz", "40", f]);

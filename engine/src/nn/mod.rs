@@ -30,6 +30,7 @@ pub mod qlinear_conv;
 pub mod qlinear_matmul;
 pub mod quantize;
 pub mod requant;
+pub mod smlad;
 
 pub use graph::{Buf, Graph, Op, Step};
 pub use maxpool::MaxPool;

@@ -21,6 +21,7 @@
 //! follows [`super::requant`].
 
 use super::requant::{requant_u8, FixedPoint, Requant};
+use super::smlad::{pair, smlad};
 use super::{NnError, MAX_COLUMN};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -126,24 +127,49 @@ impl QLinearConv<'_> {
         let hw_out = self.h_out * self.w_out;
         let x0 = self.x_zero as i16;
         let pointwise = kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 && hw_in == hw_out;
-        let mut column = [0i16; MAX_COLUMN];
-        let column = &mut column[..col_len];
+        // Two columns (two output pixels) at a time, each dot product taken for two output
+        // channels at once: a 2 × 2 block of SMLADs, each loaded pair of values used twice.
+        let mut columns = [[0i16; MAX_COLUMN]; 2];
+        let [c0, c1] = &mut columns;
+        let (c0, c1) = (&mut c0[..col_len], &mut c1[..col_len]);
         for g in 0..self.group {
             let xg = &x[g * cin_g * hw_in..(g + 1) * cin_g * hw_in];
             let wg = &self.weights[g * cout_g * col_len..(g + 1) * cout_g * col_len];
             let yg = &mut y[g * cout_g * hw_out..(g + 1) * cout_g * hw_out];
             let bg = &self.bias[g * cout_g..(g + 1) * cout_g];
-            for p in 0..hw_out {
-                if pointwise {
-                    for (c, plane) in column.iter_mut().zip(xg.chunks_exact(hw_in)) {
-                        *c = plane[p] as i16 - x0;
+            let mut p = 0;
+            while p < hw_out {
+                let two = p + 1 < hw_out;
+                for (q, column) in [(p, &mut *c0), (p + 1, &mut *c1)].into_iter().take(if two { 2 } else { 1 }) {
+                    if pointwise {
+                        for (c, plane) in column.iter_mut().zip(xg.chunks_exact(hw_in)) {
+                            *c = plane[q] as i16 - x0;
+                        }
+                    } else {
+                        self.gather(xg, q / self.w_out, q % self.w_out, column);
                     }
-                } else {
-                    self.gather(xg, p / self.w_out, p % self.w_out, column);
                 }
-                for (j, ((w, out), &b)) in wg.chunks_exact(col_len).zip(yg.chunks_exact_mut(hw_out)).zip(bg).enumerate() {
-                    out[p] = out_of(b + dot(column, w), g * cout_g + j);
+                let mut j = 0;
+                while j < cout_g {
+                    let co = g * cout_g + j;
+                    let w0 = &wg[j * col_len..(j + 1) * col_len];
+                    if j + 1 < cout_g && two {
+                        let w1 = &wg[(j + 1) * col_len..(j + 2) * col_len];
+                        let [a00, a01, a10, a11] = dot22(c0, c1, w0, w1);
+                        yg[j * hw_out + p] = out_of(bg[j] + a00, co);
+                        yg[(j + 1) * hw_out + p] = out_of(bg[j + 1] + a01, co + 1);
+                        yg[j * hw_out + p + 1] = out_of(bg[j] + a10, co);
+                        yg[(j + 1) * hw_out + p + 1] = out_of(bg[j + 1] + a11, co + 1);
+                        j += 2;
+                    } else {
+                        yg[j * hw_out + p] = out_of(bg[j] + dot(c0, w0), co);
+                        if two {
+                            yg[j * hw_out + p + 1] = out_of(bg[j] + dot(c1, w0), co);
+                        }
+                        j += 1;
+                    }
                 }
+                p += 2;
             }
         }
     }
@@ -183,11 +209,13 @@ impl QLinearConv<'_> {
     }
 
     /// Whether the one-input-channel path runs this convolution: one input plane per output
-    /// channel, a kernel of at most `MAX_TAPS`, padded rows and an output row that fit its
-    /// scratch (else the im2col path does, with the same result).
+    /// channel, a kernel of at most `MAX_TAPS` and padded rows that fit its scratch (else the
+    /// im2col path does, with the same result).
     fn one_plane(&self) -> bool {
         let [kh, kw] = self.kernel;
-        self.c_in / self.group == 1 && kh * kw <= MAX_TAPS && kh * self.padded_width().next_multiple_of(2) <= MAX_PADDED_ROWS && self.w_out <= MAX_ROW
+        self.c_in / self.group == 1
+            && kh * kw <= MAX_TAPS
+            && kh * self.padded_width().next_multiple_of(2) <= MAX_PADDED_ROWS
     }
 
     /// Width of a padded input row: the left padding, the row, and the right padding the last
@@ -200,10 +228,11 @@ impl QLinearConv<'_> {
     /// Convolutions where each output channel reads one input plane (depthwise, or a single
     /// input channel). Each input row is copied once into a ring of `kh` scratch rows as
     /// `x - x0` in i16, padded with 0 (the zero point, as tract's im2col pads), and serves every
-    /// output row and output channel of the group that reads it; each channel's row of accumulators
-    /// then takes one kernel row at a time (its `kw` weights stay in registers), so that every
-    /// output pixel is the same straight-line sum `bias + Σ (x - x0)·w` with no border case,
-    /// and is requantized at the end.
+    /// output row and output channel of the group that reads it, so that every output pixel is
+    /// the same straight-line sum `bias + Σ (x - x0)·w` with no border case. For 3×3 at stride
+    /// 1 or 2 (the shipped models) a kernel row is one SMLAD on its first two taps and one
+    /// multiply-accumulate on the third, read through zipped iterators (no index arithmetic, no
+    /// bounds checks), the weights packed once per channel.
     fn run_one_input_channel(&self, x: &[u8], y: &mut [u8], out_of: impl Fn(i32, usize) -> u8) {
         let [kh, kw] = self.kernel;
         let [sh, sw] = self.stride;
@@ -212,69 +241,70 @@ impl QLinearConv<'_> {
         let cout_g = self.c_out / self.group;
         let (hw_in, hw_out, w_out) = (self.h_in * self.w_in, self.h_out * self.w_out, self.w_out);
         let x0 = self.x_zero as i16;
-        // Even padded width, so that a stride-2 row splits into equal even and odd halves.
+        // Even padded width, so that a stride-2 row is whole pairs.
         let wp = self.padded_width().next_multiple_of(2);
-        let half = wp / 2;
-        let deinterleave = kw == 3 && sw == 2;
         let mut scratch = [0i16; MAX_PADDED_ROWS];
         let rows = &mut scratch[..kh * wp];
-        let mut accs = [0i32; MAX_ROW];
-        let accs = &mut accs[..w_out];
         for g in 0..self.group {
             let plane = &x[g * hw_in..(g + 1) * hw_in];
-            // The rows form a ring: padded row ip lives in slot ip % kh, each copied once.
+            // The rows form a ring: padded row ip lives in slot ip % kh, each copied once. The
+            // left and right padding stay 0: a row inside the image writes only its middle, a
+            // row outside it (top and bottom padding) is zeroed whole.
+            rows.fill(0);
             let mut next = 0;
             for oy in 0..self.h_out {
                 for ip in next.max(oy * sh)..oy * sh + kh {
                     let r = &mut rows[(ip % kh) * wp..(ip % kh + 1) * wp];
-                    r.fill(0);
                     let iy = ip as isize - pt as isize;
                     if iy >= 0 && (iy as usize) < self.h_in {
                         let src = &plane[iy as usize * self.w_in..(iy as usize + 1) * self.w_in];
-                        if deinterleave {
-                            // Padded position pl + j goes to the even half at (pl + j) / 2 when
-                            // even, to the odd half at (pl + j) / 2 when odd.
-                            let (e, o) = r.split_at_mut(half);
-                            let j0 = pl % 2;
-                            for (d, &v) in e[(pl + j0) / 2..].iter_mut().zip(src.iter().skip(j0).step_by(2)) {
-                                *d = v as i16 - x0;
-                            }
-                            for (d, &v) in o[(pl + 1 - j0) / 2..].iter_mut().zip(src.iter().skip(1 - j0).step_by(2)) {
-                                *d = v as i16 - x0;
-                            }
-                        } else {
-                            for (d, &v) in r[pl..pl + self.w_in].iter_mut().zip(src) {
-                                *d = v as i16 - x0;
-                            }
+                        for (d, &v) in r[pl..pl + self.w_in].iter_mut().zip(src) {
+                            *d = v as i16 - x0;
                         }
+                    } else {
+                        r.fill(0);
                     }
                 }
                 next = oy * sh + kh;
                 for co in g * cout_g..(g + 1) * cout_g {
                     let w = &self.weights[co * taps..(co + 1) * taps];
-                    accs.fill(self.bias[co]);
-                    for (dy, wr) in w.chunks_exact(kw).enumerate() {
-                        let slot = (oy * sh + dy) % kh;
-                        let r = &rows[slot * wp..(slot + 1) * wp];
-                        if kw == 3 && sw <= 2 {
-                            // Three zipped iterators, so the loop has no index arithmetic and no
-                            // bounds checks: taps (r[i], r[i+1], r[i+2]) at stride 1, and at
-                            // stride 2 from the row's even and odd halves (the copy above
-                            // deinterleaves it): (e[i], o[i], e[i+1]).
-                            let (a, b, c) = (wr[0] as i32, wr[1] as i32, wr[2] as i32);
-                            let (t0, t1, t2) = if sw == 1 { (r, &r[1..], &r[2..]) } else { (&r[..half], &r[half..], &r[1..half]) };
-                            for (acc, ((&p, &q), &u)) in accs.iter_mut().zip(t0.iter().zip(t1).zip(t2)) {
-                                *acc += p as i32 * a + q as i32 * b + u as i32 * c;
+                    let bias = self.bias[co];
+                    let out = &mut y[co * hw_out + oy * w_out..co * hw_out + (oy + 1) * w_out];
+                    if kh == 3 && kw == 3 && sw <= 2 {
+                        let slot = |dy: usize| {
+                            let s = (oy * sh + dy) % 3;
+                            &rows[s * wp..(s + 1) * wp]
+                        };
+                        let (r0, r1, r2) = (slot(0), slot(1), slot(2));
+                        let (p0, p1, p2) = (pair(&w[0..2]), pair(&w[3..5]), pair(&w[6..8]));
+                        let (s0, s1, s2) = (w[2] as i32, w[5] as i32, w[8] as i32);
+                        if sw == 1 {
+                            let taps = r0.windows(3).zip(r1.windows(3)).zip(r2.windows(3));
+                            for (o, ((a, b), c)) in out.iter_mut().zip(taps) {
+                                let acc = smlad(pair(a), p0, bias + a[2] as i32 * s0);
+                                let acc = smlad(pair(b), p1, acc + b[2] as i32 * s1);
+                                let acc = smlad(pair(c), p2, acc + c[2] as i32 * s2);
+                                *o = out_of(acc, co);
                             }
                         } else {
-                            for (ox, acc) in accs.iter_mut().enumerate() {
-                                *acc += dot(&r[ox * sw..ox * sw + kw], wr);
+                            // Output ox reads r[2ox], r[2ox + 1] (one aligned pair) and r[2ox + 2].
+                            for (o, (((a, a2), (b, b2)), (c, c2))) in out.iter_mut().zip(stride2_taps(r0).zip(stride2_taps(r1)).zip(stride2_taps(r2))) {
+                                let acc = smlad(pair(a), p0, bias + a2[0] as i32 * s0);
+                                let acc = smlad(pair(b), p1, acc + b2[0] as i32 * s1);
+                                let acc = smlad(pair(c), p2, acc + c2[0] as i32 * s2);
+                                *o = out_of(acc, co);
                             }
                         }
-                    }
-                    let out = &mut y[co * hw_out + oy * w_out..co * hw_out + (oy + 1) * w_out];
-                    for (o, &acc) in out.iter_mut().zip(accs.iter()) {
-                        *o = out_of(acc, co);
+                    } else {
+                        for (ox, o) in out.iter_mut().enumerate() {
+                            let ix = ox * sw;
+                            let mut acc = bias;
+                            for (dy, wr) in w.chunks_exact(kw).enumerate() {
+                                let s = (oy * sh + dy) % kh;
+                                acc += dot(&rows[s * wp + ix..s * wp + ix + kw], wr);
+                            }
+                            *o = out_of(acc, co);
+                        }
                     }
                 }
             }
@@ -282,11 +312,41 @@ impl QLinearConv<'_> {
     }
 }
 
+/// A padded row's taps at stride 2: output `ox` reads the pair `r[2ox], r[2ox + 1]` and the
+/// value `r[2ox + 2]` (the first of the next pair).
+#[inline(always)]
+fn stride2_taps(r: &[i16]) -> impl Iterator<Item = (&[i16], &[i16])> {
+    r.chunks_exact(2).zip(r[2..].chunks_exact(2))
+}
+
+/// The 2 × 2 block of dot products `c_i · w_j` (pixels i, output channels j), as
+/// `[c0·w0, c0·w1, c1·w0, c1·w1]`: per pair of terms four word loads and four SMLADs, one
+/// instruction per multiply-accumulate (see [`super::smlad`]). Exact in i32.
+#[inline(always)]
+fn dot22(c0: &[i16], c1: &[i16], w0: &[i16], w1: &[i16]) -> [i32; 4] {
+    let n = c0.len().min(c1.len()).min(w0.len()).min(w1.len());
+    let (c0, c1, w0, w1) = (&c0[..n], &c1[..n], &w0[..n], &w1[..n]);
+    let (mut a00, mut a01, mut a10, mut a11) = (0i32, 0i32, 0i32, 0i32);
+    let pairs = c0.chunks_exact(2).zip(c1.chunks_exact(2)).zip(w0.chunks_exact(2)).zip(w1.chunks_exact(2));
+    for (((x0, x1), v0), v1) in pairs {
+        let (x0, x1, v0, v1) = (pair(x0), pair(x1), pair(v0), pair(v1));
+        a00 = smlad(x0, v0, a00);
+        a01 = smlad(x0, v1, a01);
+        a10 = smlad(x1, v0, a10);
+        a11 = smlad(x1, v1, a11);
+    }
+    if n % 2 == 1 {
+        let (x0, x1, v0, v1) = (c0[n - 1] as i32, c1[n - 1] as i32, w0[n - 1] as i32, w1[n - 1] as i32);
+        a00 += x0 * v0;
+        a01 += x0 * v1;
+        a10 += x1 * v0;
+        a11 += x1 * v1;
+    }
+    [a00, a01, a10, a11]
+}
+
 /// Largest kernel (kh · kw) of the one-input-channel path.
 const MAX_TAPS: usize = 49;
-/// Widest output row of the one-input-channel path (its row of i32 accumulators, 1 KiB on the
-/// stack).
-const MAX_ROW: usize = 256;
 /// Values of the one-input-channel path's padded rows (`kh` rows of the padded width, i16), on
 /// the stack: the same 2.3 KiB as the im2col path's column.
 const MAX_PADDED_ROWS: usize = MAX_COLUMN;

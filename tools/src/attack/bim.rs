@@ -28,9 +28,19 @@ pub fn attack(
     let lo = (x - eps).maximum(&bounds.lo);
     let hi = (x + eps).minimum(&bounds.hi);
     let mut adv = x.detach();
-    let mut active: Vec<i64> = (0..n as i64).collect();
     let mut gradients = vec![0u64; n];
     let mut forwards = vec![0u64; n];
+    if !early_stop {
+        // BIM-b: every example takes every step, so the whole batch steps at once, with no
+        // active set to gather from and scatter back into at each step (the same arithmetic as
+        // the loop below with every example active).
+        for _ in 0..steps {
+            let (g, _) = target.gradient(&adv, &labels);
+            adv = (adv + g.sign() * (dir * alpha)).clamp_tensor(Some(&lo), Some(&hi));
+        }
+        return AttackOutput { adversarial: adv.detach(), gradients: vec![steps as u64; n], forwards: vec![steps as u64; n] };
+    }
+    let mut active: Vec<i64> = (0..n as i64).collect();
     for _ in 0..steps {
         if active.is_empty() {
             break;

@@ -86,13 +86,18 @@ fn imported_kws_rt_computes_the_onnx_models_function() {
 }
 
 #[test]
+fn imported_kws_strided_computes_the_onnx_models_function() {
+    imported_equals_tract("kws-fsdd-strided");
+}
+
+#[test]
 fn imported_kws_cnn_computes_the_onnx_models_function() {
     imported_equals_tract("kws-fsdd");
 }
 
 #[test]
 fn shipped_checkpoints_load_from_their_onnx_files() {
-    for name in ["kws-fsdd", "kws-fsdd-rt"] {
+    for name in ["kws-fsdd", "kws-fsdd-rt", "kws-fsdd-strided"] {
         let path = root().join("models").join(format!("{name}.onnx"));
         let ck = Checkpoint::load(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(ck.spec.folded, "{name}");

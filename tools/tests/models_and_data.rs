@@ -17,9 +17,13 @@ fn spec(arch: Arch, input: &[i64], classes: usize) -> ModelSpec {
 
 #[test]
 fn shapes_and_multiply_adds() {
-    let cases: [(Arch, &[i64], f64, f64); 5] = [
+    // kws-strided, by hand: unpadded stride-2 3×3 convs 1→16 (50×31 out), 16→32 (24×15),
+    // 32→48 (11×7), 48→64 (5×3) and a 192→10 linear layer after the time mean:
+    // 223,200 + 1,658,880 + 1,064,448 + 414,720 + 1,920.
+    let cases: [(Arch, &[i64], f64, f64); 6] = [
         (Arch::KwsCnn, &[1, 101, 64], 74e6, 76e6),
         (Arch::KwsRt, &[1, 101, 64], 1e6, 5e6),
+        (Arch::KwsStrided, &[1, 101, 64], 3_363_168.0, 3_363_168.0),
         (Arch::Cnn2d, &[1, 101, 64], 10e6, 1e9),
         (Arch::Resnet18, &[1, 101, 64], 100e6, 1e9),
         (Arch::Cnn1d, &[1, 80_000], 100e6, 5e9),

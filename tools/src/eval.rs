@@ -94,7 +94,7 @@ pub fn evaluate(path: &Path, dataset: &DatasetSpec, opts: &EvalOptions) -> Resul
     let model = soundproof::model::Model::load(path).map_err(|e| ToolsError::Onnx(e.to_string()))?;
     let k = card.labels.len();
     let mut confusion = Confusion::new(&card.labels);
-    let noise = Augment { sigma: opts.sigma, noise_prob: 1.0, max_shift: 0 };
+    let noise = Augment { sigma: opts.sigma, noise_prob: 1.0, max_shift: 0, speed: 0.0 };
     let mut wave = vec![0.0f32; data.window];
     let mut seconds = 0.0;
     let idx: Vec<usize> = (0..data.len()).collect();

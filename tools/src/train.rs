@@ -74,7 +74,7 @@ impl TrainConfig {
             weight_decay: 1e-4,
             clip_norm: 1.0,
             patience: 10,
-            augment: Augment { sigma: 0.005, noise_prob: 1.0, max_shift: 1600 },
+            augment: Augment { sigma: 0.005, noise_prob: 1.0, max_shift: 1600, speed: 0.0 },
             seed: 0,
             device: DeviceChoice::Auto,
             threads: None,
@@ -221,6 +221,9 @@ pub fn train(cfg: &TrainConfig, dataset: &DatasetSpec, out: &Path) -> Result<Tra
     }
     if !(cfg.augment.sigma >= 0.0 && cfg.augment.sigma.is_finite()) {
         return Err(ToolsError::invalid("sigma", cfg.augment.sigma, "a finite value >= 0"));
+    }
+    if !(cfg.augment.speed >= 0.0 && cfg.augment.speed < 0.5) {
+        return Err(ToolsError::invalid("speed", cfg.augment.speed, "a value in [0, 0.5)"));
     }
     std::fs::create_dir_all(out).map_err(|e| ToolsError::io(out, e))?;
     // Resolve first: it loads libtorch's CUDA backend, which seeding must see.

@@ -17,7 +17,7 @@ use crate::demo::{shipped, CertOptions, LiveOptions, DEFAULT_MODEL};
 
 #[derive(Args)]
 pub struct ListenArgs {
-    /// Model [default: models/kws-fsdd-int8.onnx].
+    /// Model [default: models/kws-fsdd-strided.onnx, the model that certifies strongest in real time].
     #[arg(long)]
     model: Option<PathBuf>,
     /// Input device name (see `soundproof devices`) [default: the system default input].

@@ -46,6 +46,11 @@ pub struct TrainArgs {
     /// Largest random time shift, in seconds.
     #[arg(long, default_value_t = 0.1)]
     pub max_shift: f64,
+    /// Speed perturbation: each training clip resampled about its centre by a random factor in
+    /// [1 - S, 1 + S] (pitch and tempo together, as another voice and pace; 0.1 is the usual
+    /// 0.9-1.1). 0 (the default) draws nothing, so earlier recipes give the same bytes.
+    #[arg(long, default_value_t = 0.0)]
+    pub speed: f32,
     /// AdamW's initial learning rate, decayed to 0 along a cosine over all the steps of --epochs.
     #[arg(long, default_value_t = 1e-3)]
     pub lr: f64,
@@ -141,6 +146,7 @@ pub fn train_config(a: &TrainArgs) -> TrainConfig {
         sigma: a.sigma,
         noise_prob: a.noise_prob,
         max_shift: (a.max_shift.max(0.0) * cfg.sample_rate as f64).round() as usize,
+        speed: a.speed,
     };
     cfg.command = command_line();
     cfg.quiet = a.json;

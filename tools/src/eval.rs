@@ -4,7 +4,7 @@
 //! classifier as randomized smoothing queries it), and records clean test accuracy in the
 //! card's `metrics` (with the drop against the f32 parent for quantized models).
 
-use crate::data::augment::Augment;
+use crate::data::augment::{Augment, Background, Banks, Rooms};
 use crate::data::{DatasetSpec, Split};
 use crate::error::{Result, ToolsError};
 use crate::data::prepare;
@@ -20,6 +20,48 @@ use soundproof::model::card::{ModelCard, Precision};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+/// A corruption of every test window (the robustness table, models/README.md), applied to the
+/// gain-normalized window before the front end and before the optional noise σ.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Corruption {
+    Clean,
+    /// A random stretch of a random clip of the background bank mixed in at exactly this SNR.
+    Background { snr_db: f32 },
+    /// Reverberated in a random simulated room of the bank ([`eval_rooms`]).
+    Room,
+    /// Scaled by this gain: what a pipeline with a fixed gain (the streaming calibration
+    /// constant) feeds the model when the talker is this much louder; a per-clip RMS
+    /// normalization undoes it exactly.
+    Gain { db: f32 },
+}
+
+impl Corruption {
+    pub fn name(&self) -> String {
+        match self {
+            Corruption::Clean => "clean".into(),
+            Corruption::Background { snr_db } => format!("background {snr_db} dB SNR"),
+            Corruption::Room => "room".into(),
+            Corruption::Gain { db } => format!("gain {db:+} dB"),
+        }
+    }
+}
+
+/// The rooms of robustness evaluation: 200 of the training distribution's offices and living
+/// rooms, drawn from their own seed (not those any training run draws from its `--seed`).
+pub fn eval_rooms(sample_rate: u32, window: usize) -> Result<Rooms> {
+    Rooms::new(200, 0.5, sample_rate, window, 0xE7A1_5EED)
+}
+
+/// The banks a corruption needs: `background` from `dir` (only `folds`, if given), and the
+/// evaluation rooms.
+pub fn eval_banks(background: Option<(&Path, Option<&[u32]>)>, sample_rate: u32, window: usize) -> Result<Banks> {
+    Ok(Banks {
+        background: background.map(|(d, f)| Background::load(d, sample_rate, f)).transpose()?,
+        rooms: Some(eval_rooms(sample_rate, window)?),
+    })
+}
+
 #[derive(Debug, Clone)]
 pub struct EvalOptions {
     pub split: Split,
@@ -32,6 +74,16 @@ pub struct EvalOptions {
     pub max_clips: Option<usize>,
     /// The share of the clips this run evaluates (whole batches i, i + N, …).
     pub shard: Shard,
+    /// A corruption of every window ([`Corruption::Clean`]: none), with the banks it needs.
+    pub corruption: Corruption,
+    pub banks: Option<std::sync::Arc<Banks>>,
+}
+
+impl EvalOptions {
+    /// The clean test split, all of it, in batches of 16.
+    pub fn test() -> Self {
+        EvalOptions { split: Split::Test, batch: 16, sigma: 0.0, seed: 0, max_clips: None, shard: Shard::WHOLE, corruption: Corruption::Clean, banks: None }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -49,6 +101,8 @@ pub struct EvalReport {
     pub dataset: String,
     pub split: Split,
     pub sigma: f32,
+    #[serde(default = "clean")]
+    pub corruption: Corruption,
     /// Windows per tract run (a shard takes whole batches).
     pub batch: usize,
     /// `[i, N]`: this report counts batches i, i + N, … of the run (`[0, 1]`: all).
@@ -66,6 +120,10 @@ pub struct EvalReport {
     /// For quantized models: f32 parent's test accuracy minus this one's, in points.
     pub accuracy_drop_points: Option<f64>,
     pub metrics_recorded: bool,
+}
+
+fn clean() -> Corruption {
+    Corruption::Clean
 }
 
 /// Evaluates the model at `path` on `dataset`.
@@ -94,15 +152,38 @@ pub fn evaluate(path: &Path, dataset: &DatasetSpec, opts: &EvalOptions) -> Resul
     let model = soundproof::model::Model::load(path).map_err(|e| ToolsError::Onnx(e.to_string()))?;
     let k = card.labels.len();
     let mut confusion = Confusion::new(&card.labels);
-    let noise = Augment { sigma: opts.sigma, noise_prob: 1.0, max_shift: 0, speed: 0.0 };
+    // The corruption's draws come first, then the noise's, from one generator per clip (seeded
+    // by the clip's place in the run), so a clean run under noise draws what it always drew.
+    let none = Banks::NONE;
+    let banks = opts.banks.as_deref().unwrap_or(&none);
+    let (noise, gain) = match opts.corruption {
+        Corruption::Clean => (Augment::noise(opts.sigma), 1.0),
+        Corruption::Background { snr_db } => {
+            if banks.background.is_none() {
+                return Err(ToolsError::invalid("corruption", opts.corruption.name(), "a background bank (--background DIR)"));
+            }
+            (Augment { background_prob: 1.0, snr_db: [snr_db, snr_db], ..Augment::noise(opts.sigma) }, 1.0)
+        }
+        Corruption::Room => {
+            if banks.rooms.is_none() {
+                return Err(ToolsError::invalid("corruption", opts.corruption.name(), "a bank of rooms"));
+            }
+            (Augment { reverb_prob: 1.0, ..Augment::noise(opts.sigma) }, 1.0)
+        }
+        Corruption::Gain { db } => (Augment::noise(opts.sigma), 10f32.powf(db / 20.0)),
+    };
+    let corrupted = opts.sigma > 0.0 || opts.corruption != Corruption::Clean;
     let mut wave = vec![0.0f32; data.window];
     let mut seconds = 0.0;
     let idx: Vec<usize> = (0..data.len()).collect();
     for chunk in idx.chunks(batch) {
         let mut buf = Vec::new();
         for &i in chunk {
-            if opts.sigma > 0.0 {
-                noise.apply(data.clip(i), &mut Augment::rng(opts.seed, u64::MAX - 1, global[i] as u64), &mut wave);
+            if corrupted {
+                noise.apply(data.clip(i), banks, &mut Augment::rng(opts.seed, u64::MAX - 1, global[i] as u64), &mut wave);
+                if gain != 1.0 {
+                    wave.iter_mut().for_each(|v| *v *= gain);
+                }
                 batcher.push_input(&wave, &mut buf)?;
             } else {
                 batcher.push_input(data.clip(i), &mut buf)?;
@@ -126,6 +207,7 @@ pub fn evaluate(path: &Path, dataset: &DatasetSpec, opts: &EvalOptions) -> Resul
         dataset: index.name.clone(),
         split: opts.split,
         sigma: opts.sigma,
+        corruption: opts.corruption,
         batch,
         shard: opts.shard.pair(),
         inputs,
@@ -164,7 +246,7 @@ impl EvalReport {
 /// Stores a clean, full test-split evaluation in the model's card (and `NAME.json`); for a
 /// quantized model, also the drop against its f32 parent found beside it.
 pub fn record_metrics(report: &mut EvalReport, mut proto: ModelProto, mut card: ModelCard) -> Result<()> {
-    if report.split != Split::Test || report.sigma != 0.0 {
+    if report.split != Split::Test || report.sigma != 0.0 || report.corruption != Corruption::Clean {
         return Ok(());
     }
     card.metrics.test_accuracy = report.accuracy;

@@ -20,6 +20,7 @@ pub mod nn;
 pub mod onnx;
 pub mod plot;
 pub mod rebuild;
+pub mod room;
 pub mod shard;
 pub mod tensor_ops;
 pub mod train;

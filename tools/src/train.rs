@@ -9,8 +9,8 @@
 //! `training_curve.png`.
 
 use crate::checkpoint::Checkpoint;
-use crate::data::augment::Augment;
-use crate::data::features::Batcher;
+use crate::data::augment::{Augment, Background, Banks, Rooms};
+use crate::data::features::{Augmenting, Batcher};
 use crate::data::{prepare, DatasetSpec, Prepared};
 use soundproof::window::ClipWindow;
 use crate::device::{self, derive_seed, DeviceChoice};
@@ -41,6 +41,12 @@ pub struct TrainConfig {
     /// Epochs without a better validation accuracy before stopping.
     pub patience: usize,
     pub augment: Augment,
+    /// Folder of `.wav` clips mixed in as background noise (`augment.background_prob`).
+    #[serde(default)]
+    pub background: Option<PathBuf>,
+    /// Only the background clips of these ESC folds (file names `K-…`; `None`: all).
+    #[serde(default)]
+    pub background_folds: Option<Vec<u32>>,
     pub seed: u64,
     pub device: DeviceChoice,
     /// libtorch CPU threads (`None`: libtorch's default).
@@ -74,7 +80,9 @@ impl TrainConfig {
             weight_decay: 1e-4,
             clip_norm: 1.0,
             patience: 10,
-            augment: Augment { sigma: 0.005, noise_prob: 1.0, max_shift: 1600, speed: 0.0 },
+            augment: Augment { sigma: 0.005, noise_prob: 1.0, max_shift: 1600, ..Augment::NONE },
+            background: None,
+            background_folds: None,
             seed: 0,
             device: DeviceChoice::Auto,
             threads: None,
@@ -211,6 +219,11 @@ fn median(v: &[f32]) -> f32 {
     soundproof::stats::median(&mut s).map_or(1.0, |m| m as f32)
 }
 
+/// Simulated rooms drawn for reverberation (`--reverb`), and the length their responses are cut
+/// at (the late tail of the most reverberant rooms, RT60 about 0.6 s, is dropped).
+const ROOMS: usize = 200;
+const ROOM_SECONDS: f64 = 0.5;
+
 /// Trains `cfg.arch` on `dataset`, writing everything into `out`.
 pub fn train(cfg: &TrainConfig, dataset: &DatasetSpec, out: &Path) -> Result<TrainReport> {
     if cfg.batch_size < 2 {
@@ -222,8 +235,27 @@ pub fn train(cfg: &TrainConfig, dataset: &DatasetSpec, out: &Path) -> Result<Tra
     if !(cfg.augment.sigma >= 0.0 && cfg.augment.sigma.is_finite()) {
         return Err(ToolsError::invalid("sigma", cfg.augment.sigma, "a finite value >= 0"));
     }
-    if !(cfg.augment.speed >= 0.0 && cfg.augment.speed < 0.5) {
-        return Err(ToolsError::invalid("speed", cfg.augment.speed, "a value in [0, 0.5)"));
+    let a = &cfg.augment;
+    if !(a.speed >= 0.0 && a.speed < 0.5) {
+        return Err(ToolsError::invalid("speed", a.speed, "a value in [0, 0.5)"));
+    }
+    if !(a.gain_db >= 0.0 && a.gain_db <= 60.0) {
+        return Err(ToolsError::invalid("gain", a.gain_db, "a range in dB in [0, 60]"));
+    }
+    if !((0.0..=1.0).contains(&a.reverb_prob)) {
+        return Err(ToolsError::invalid("reverberation probability", a.reverb_prob, "a probability in [0, 1]"));
+    }
+    if !((0.0..=1.0).contains(&a.background_prob)) {
+        return Err(ToolsError::invalid("background probability", a.background_prob, "a probability in [0, 1]"));
+    }
+    if !(a.snr_db[0].is_finite() && a.snr_db[1].is_finite() && a.snr_db[0] <= a.snr_db[1]) {
+        return Err(ToolsError::invalid("SNR", format!("{:?}", a.snr_db), "LOW:HIGH in dB with LOW <= HIGH"));
+    }
+    if (a.background_prob > 0.0) != cfg.background.is_some() {
+        return Err(ToolsError::invalid("background", format!("{:?}", cfg.background), "a folder of clips exactly when the background probability is > 0"));
+    }
+    if (a.freq_mask > 0 || a.time_mask > 0) && cfg.arch.takes_waveform() {
+        return Err(ToolsError::invalid("SpecAugment masks", cfg.arch.name(), "a model on features (a waveform model has no spectrogram to mask)"));
     }
     std::fs::create_dir_all(out).map_err(|e| ToolsError::io(out, e))?;
     // Resolve first: it loads libtorch's CUDA backend, which seeding must see.
@@ -251,6 +283,16 @@ pub fn train(cfg: &TrainConfig, dataset: &DatasetSpec, out: &Path) -> Result<Tra
         cfg.sample_rate,
         window
     ));
+    let banks = Banks {
+        background: match &cfg.background {
+            Some(dir) => Some(Background::load(dir, cfg.sample_rate, cfg.background_folds.as_deref())?),
+            None => None,
+        },
+        rooms: match cfg.augment.reverb_prob > 0.0 {
+            true => Some(Rooms::new(ROOMS, ROOM_SECONDS, cfg.sample_rate, window, cfg.seed)?),
+            false => None,
+        },
+    };
     let train = prepare(&clip_window, &index.train)?;
     let val = prepare(&clip_window, &index.validation)?;
     let test = prepare(&clip_window, &index.test)?;
@@ -312,6 +354,7 @@ pub fn train(cfg: &TrainConfig, dataset: &DatasetSpec, out: &Path) -> Result<Tra
         out: out.to_path_buf(),
     };
     let mut train_clip_seconds = 0.0;
+    let aug = |epoch| Augmenting { augment: &cfg.augment, banks: &banks, seed: cfg.seed, epoch };
 
     for epoch in 1..=cfg.epochs {
         let te = Instant::now();
@@ -331,7 +374,7 @@ pub fn train(cfg: &TrainConfig, dataset: &DatasetSpec, out: &Path) -> Result<Tra
             }
             lr = cosine_lr(cfg.lr, step, total_steps);
             opt.set_lr(lr);
-            let (x, y) = batcher.batch(&train, chunk, Some((&cfg.augment, cfg.seed, epoch as u64)))?;
+            let (x, y) = batcher.batch(&train, chunk, Some(&aug(epoch as u64)))?;
             let (x, y) = (x.to_device(dev), y.to_device(dev));
             let logits = model.forward_t(&x, true);
             let loss = logits.cross_entropy_for_logits(&y);

@@ -2,7 +2,8 @@
 //! through the command: one fold per FSDD speaker, each trained without that voice and tested
 //! on it; the summary is the mean and minimum of the folds' own accuracies; `--record` writes
 //! the f32 folds into an f32 card and the int8 folds into an int8 card, and the engine loads
-//! both models afterwards.
+//! both models afterwards. The recipe uses every augmentation step (so each runs inside a real
+//! training), and `--robustness` scores each fold under the corruptions of the robustness table.
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -33,6 +34,9 @@ fn cv_trains_one_fold_per_speaker_and_records_the_summary() {
     let o = Command::new(env!("CARGO_BIN_EXE_soundproof-tools"))
         .current_dir(root())
         .args(["cv", "--model", "kws-rt", "--dataset", "fsdd", "--epochs", "1", "--batch-size", "16", "--max-clips", "40"])
+        .args(["--speed", "0.1", "--gain-db", "20", "--reverb", "0.5", "--freq-mask", "8", "--time-mask", "10"])
+        .args(["--background", "../shared/data/esc10/audio", "--background-folds", "1"])
+        .args(["--robustness", "../shared/data/esc10/audio", "--robustness-folds", "4"])
         .args(["--threads", "2", "--device", "cpu", "--int8", "--json", "--out"])
         .arg(&out)
         .arg("--record")
@@ -63,6 +67,25 @@ fn cv_trains_one_fold_per_speaker_and_records_the_summary() {
         assert!(cv["command"].as_str().unwrap().contains("cv --model kws-rt"));
         // Each fold's model was written where the command says.
         assert!(out.join(held[0]).join("kws-rt-fsdd.onnx").is_file());
+    }
+    // Robustness: every condition scored on each fold's 40 held-out clips; "clean" is the fold's
+    // own accuracy, and the means are the means of the folds.
+    let rob = &v["robustness"];
+    let names: Vec<&str> = ["clean", "background 20 dB SNR", "background 10 dB SNR", "background 0 dB SNR", "room", "gain +20 dB", "gain -20 dB"].into();
+    let rows = rob["folds"].as_array().unwrap();
+    assert_eq!(rows.len(), 5);
+    assert_eq!(rob["noise_folds"], serde_json::json!([4]));
+    for (row, fold) in rows.iter().zip(v["f32"]["folds"].as_array().unwrap()) {
+        assert_eq!(row["held_out"], fold["held_out"]);
+        assert_eq!(row["accuracy"]["clean"], fold["accuracy"]);
+        for n in &names {
+            let a = row["accuracy"][n].as_f64().unwrap_or_else(|| panic!("{n} missing"));
+            assert!((a * 40.0 - (a * 40.0).round()).abs() < 1e-9 && (0.0..=1.0).contains(&a), "{n}: {a}");
+        }
+    }
+    for n in &names {
+        let mean = rows.iter().map(|r| r["accuracy"][n].as_f64().unwrap()).sum::<f64>() / 5.0;
+        assert!((rob["mean"][n].as_f64().unwrap() - mean).abs() < 1e-12, "{n}");
     }
     // Recorded: the f32 card holds the f32 folds, the int8 card the int8 folds.
     assert_eq!(card(&f32_model)["metrics"]["cross_validation"], v["f32"]);

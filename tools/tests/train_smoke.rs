@@ -27,7 +27,7 @@ fn quick(arch: Arch, clips: usize, epochs: usize) -> TrainConfig {
     cfg.device = DeviceChoice::Cpu;
     cfg.threads = Some(2);
     cfg.quiet = true;
-    cfg.augment = Augment { sigma: 0.005, noise_prob: 0.5, max_shift: 800, speed: 0.0 };
+    cfg.augment = Augment { sigma: 0.005, noise_prob: 0.5, max_shift: 800, ..Augment::NONE };
     cfg
 }
 

@@ -45,7 +45,7 @@ pub mod fgsm;
 pub mod jsma;
 pub mod lbfgs;
 pub mod psycho;
-pub mod room;
+pub use crate::room;
 pub mod runner;
 
 mod batch;

@@ -2,11 +2,22 @@
 //! (`[N, 1, frames, bins]`, exactly the map the engine serves), the waveform itself for
 //! waveform models (`[N, 1, samples]`), with [`Augment`] applied first when training.
 
-use super::{augment::Augment, Prepared};
+use super::augment::{Augment, Banks};
+use super::Prepared;
 use crate::error::{Result, ToolsError};
 use soundproof::dsp::{DspError, FeatureConfig, FrontEnd, GainPolicy};
 use rayon::prelude::*;
 use tch::Tensor;
+
+/// How a training batch is augmented: the recipe, its clip banks, and the (seed, epoch)
+/// that with the example's index seed its generator.
+#[derive(Clone, Copy)]
+pub struct Augmenting<'a> {
+    pub augment: &'a Augment,
+    pub banks: &'a Banks,
+    pub seed: u64,
+    pub epoch: u64,
+}
 
 /// The engine front end run on a whole window: one push, one finish, `frames × bins` out.
 pub struct Featurizer {
@@ -105,17 +116,24 @@ impl Batcher {
 
     /// Example `i` (augmented when `aug` is given) into `out`, through `fz` for feature models;
     /// `wave` is scratch of the window's length.
-    fn example(data: &Prepared, i: usize, aug: Option<(&Augment, u64, u64)>, fz: Option<&mut Featurizer>, wave: &mut [f32], out: &mut [f32]) -> Result<()> {
+    fn example(data: &Prepared, i: usize, aug: Option<&Augmenting>, fz: Option<&mut Featurizer>, wave: &mut [f32], out: &mut [f32]) -> Result<()> {
         let clean = data.clip(i);
-        let x = match aug {
-            Some((a, seed, epoch)) => {
-                a.apply(clean, &mut Augment::rng(seed, epoch, i as u64), wave);
+        let mut rng = aug.map(|a| Augment::rng(a.seed, a.epoch, i as u64));
+        let x = match (aug, rng.as_mut()) {
+            (Some(a), Some(rng)) => {
+                a.augment.apply(clean, a.banks, rng, wave);
                 &*wave
             }
-            None => clean,
+            _ => clean,
         };
         match fz {
-            Some(f) => f.compute(x, out),
+            Some(f) => {
+                f.compute(x, out)?;
+                if let (Some(a), Some(rng)) = (aug, rng.as_mut()) {
+                    a.augment.mask(rng, out, f.frames(), f.bins());
+                }
+                Ok(())
+            }
             None => {
                 out.copy_from_slice(x);
                 Ok(())
@@ -123,7 +141,7 @@ impl Batcher {
         }
     }
 
-    fn fill(&self, data: &Prepared, idx: &[usize], aug: Option<(&Augment, u64, u64)>, buf: &mut [f32]) -> Result<()> {
+    fn fill(&self, data: &Prepared, idx: &[usize], aug: Option<&Augmenting>, buf: &mut [f32]) -> Result<()> {
         let (len, window, features) = (self.example_len(), self.window, self.features);
         buf.par_chunks_mut(len).zip(idx.par_iter()).try_for_each_init(
             || {
@@ -141,9 +159,9 @@ impl Batcher {
         )
     }
 
-    /// `(inputs [B, ...], labels [B])` of examples `idx`; `aug = Some((augment, seed, epoch))`
-    /// augments each clip with its own seeded generator.
-    pub fn batch(&mut self, data: &Prepared, idx: &[usize], aug: Option<(&Augment, u64, u64)>) -> Result<(Tensor, Tensor)> {
+    /// `(inputs [B, ...], labels [B])` of examples `idx`; with `aug` each clip is augmented by
+    /// its own seeded generator.
+    pub fn batch(&mut self, data: &Prepared, idx: &[usize], aug: Option<&Augmenting>) -> Result<(Tensor, Tensor)> {
         let mut buf = vec![0.0f32; idx.len() * self.example_len()];
         self.fill(data, idx, aug, &mut buf)?;
         let mut shape = vec![idx.len() as i64];

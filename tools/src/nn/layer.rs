@@ -294,6 +294,18 @@ impl<'a> Builder<'a> {
         Ok(self)
     }
 
+    /// 2-D convolution with a `[kh, kw]` kernel and `[sh, sw]` stride, no padding, no bias (a
+    /// batch norm follows), then that batch norm and a ReLU.
+    pub fn conv_rect_bn_relu(&mut self, out: i64, kernel: [i64; 2], stride: [i64; 2]) -> Result<&mut Self> {
+        if self.shape.len() != 3 {
+            return Err(ToolsError::model(self.arch, format!("a rectangular kernel needs a 2-D map, not {:?}", self.shape)));
+        }
+        let cin = self.channels();
+        let weight = self.p.sub(self.name()).var("weight", &[out, cin, kernel[0], kernel[1]], nn::init::DEFAULT_KAIMING_UNIFORM);
+        self.push(Layer::Conv(Conv { weight, bias: None, stride: stride.to_vec(), padding: vec![0; 2], dilation: vec![1; 2], groups: 1 }))?;
+        self.bn()?.relu()
+    }
+
     /// A convolution with fixed weights (not trained; saved with the model).
     pub fn frozen_conv(&mut self, weight: Tensor, stride: i64) -> Result<&mut Self> {
         let nd = self.shape.len() - 1;

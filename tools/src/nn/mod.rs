@@ -40,6 +40,10 @@ pub enum Arch {
     /// stride 2 (no depthwise convolution, no pooling; 16-32-48-64 channels), about 4 M
     /// multiply-adds per 1 s window.
     KwsStrided,
+    /// Temporal real-time variant: the mel bands as the channels of four convolutions over time
+    /// (3-5-5-3 frames, strides 2-2-2-1, 64-96-128-128 channels), about 2.3 M multiply-adds per
+    /// 1 s window.
+    KwsTc,
     /// ResNet-18 on the feature map resized to 128×128 inside the model (000/001).
     Resnet18,
     /// The 2-D CNN of 002 Table I on the feature map.
@@ -55,6 +59,7 @@ impl Arch {
             Arch::KwsCnn => "kws-cnn",
             Arch::KwsRt => "kws-rt",
             Arch::KwsStrided => "kws-strided",
+            Arch::KwsTc => "kws-tc",
             Arch::Resnet18 => "resnet18",
             Arch::Cnn2d => "cnn2d",
             Arch::Cnn1d => "cnn1d",
@@ -112,6 +117,7 @@ impl Model {
             Arch::KwsCnn => kws::cnn(b, spec)?,
             Arch::KwsRt => kws::rt(b, spec)?,
             Arch::KwsStrided => kws::strided(b, spec)?,
+            Arch::KwsTc => kws::temporal(b, spec)?,
             Arch::Resnet18 => resnet::resnet18(b, spec)?,
             Arch::Cnn2d => cnn2d::cnn2d(b, spec)?,
             Arch::Cnn1d => cnn1d::cnn1d(b, spec)?,

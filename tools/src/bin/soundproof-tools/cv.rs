@@ -8,7 +8,7 @@ use clap::Args;
 use soundproof::model::card::Precision;
 use soundproof::shard::Shard;
 use soundproof_tools::data::{DatasetSpec, Split};
-use soundproof_tools::eval::{evaluate, EvalOptions};
+use soundproof_tools::eval::{eval_banks, evaluate, Corruption, EvalOptions};
 use soundproof_tools::export::{export, quantize, quantized_path};
 use soundproof_tools::onnx;
 use soundproof_tools::shard::write_json;
@@ -30,7 +30,26 @@ pub struct CvArgs {
     /// f32 folds, int8 cards the int8 folds (needs --int8). Repeat for several.
     #[arg(long)]
     record: Vec<PathBuf>,
+    /// Also score each fold's f32 model on its held-out clips under corruptions (the robustness
+    /// table): background noise from this folder at 20, 10 and 0 dB SNR (only the clips of
+    /// --robustness-folds), a simulated room, and ±20 dB gain as a fixed-gain pipeline hears it.
+    #[arg(long, value_name = "DIR")]
+    robustness: Option<PathBuf>,
+    /// ESC folds of the robustness noise (file names `K-…`; default: all clips of the folder).
+    #[arg(long, value_delimiter = ',', value_name = "K,...")]
+    robustness_folds: Option<Vec<u32>>,
 }
+
+/// The corruptions of `--robustness`.
+const CONDITIONS: [Corruption; 7] = [
+    Corruption::Clean,
+    Corruption::Background { snr_db: 20.0 },
+    Corruption::Background { snr_db: 10.0 },
+    Corruption::Background { snr_db: 0.0 },
+    Corruption::Room,
+    Corruption::Gain { db: 20.0 },
+    Corruption::Gain { db: -20.0 },
+];
 
 pub fn run(a: CvArgs) -> anyhow::Result<()> {
     use soundproof::model::{CrossValidation, CvFold};
@@ -57,6 +76,19 @@ pub fn run(a: CvArgs) -> anyhow::Result<()> {
     let name = t.name.clone().unwrap_or_else(|| format!("{}-{dataset}", t.model.name()));
     let out = t.out.clone().unwrap_or_else(|| Path::new("out").join("cv").join(&name));
     let (mut f32_folds, mut int8_folds) = (Vec::new(), Vec::new());
+    let mut robustness: Vec<serde_json::Value> = Vec::new();
+    let banks = match &a.robustness {
+        Some(dir) => {
+            // The training window (as `train` sets it), which the evaluation rooms are made for.
+            let seconds = match cfg.seconds {
+                Some(s) => s,
+                None => folds[0].1.index()?.clip_seconds,
+            };
+            let window = (seconds * cfg.sample_rate as f64).round() as usize;
+            Some(std::sync::Arc::new(eval_banks(Some((dir, a.robustness_folds.as_deref())), cfg.sample_rate, window)?))
+        }
+        None => None,
+    };
     let n_folds = folds.len();
     for (k, (held, spec)) in folds.into_iter().enumerate() {
         let dir = out.join(&held);
@@ -68,9 +100,18 @@ pub fn run(a: CvArgs) -> anyhow::Result<()> {
         export(&dir, &name, &onnx_path).with_context(|| format!("exporting {}", dir.display()))?;
         // Both precisions are scored by the engine's runtime (tract) on the same clips of the
         // held-out fold (all of its clips, or --max-clips evenly spaced).
-        let opts = EvalOptions { split: Split::Test, batch: 16, sigma: 0.0, seed: 0, max_clips: t.max_clips, shard: Shard::WHOLE };
+        let opts = EvalOptions { split: Split::Test, batch: 16, sigma: 0.0, seed: 0, max_clips: t.max_clips, shard: Shard::WHOLE, ..EvalOptions::test() };
         let (r, _, _) = evaluate(&onnx_path, &spec, &opts)?;
         f32_folds.push(CvFold { held_out: held.clone(), accuracy: r.accuracy, examples: r.examples });
+        if let Some(banks) = &banks {
+            let mut row = serde_json::Map::new();
+            for c in CONDITIONS {
+                let o = EvalOptions { corruption: c, banks: Some(banks.clone()), ..opts.clone() };
+                let (rc, _, _) = evaluate(&onnx_path, &spec, &o).with_context(|| format!("fold {held}, {}", c.name()))?;
+                row.insert(c.name(), serde_json::json!(rc.accuracy));
+            }
+            robustness.push(serde_json::json!({ "held_out": held, "accuracy": row }));
+        }
         if a.int8 {
             let q = quantized_path(&onnx_path, Precision::Int8);
             quantize(&onnx_path, Precision::Int8, &spec, 256, a.int8_fft_backend.map(Into::into), &q)?;
@@ -92,7 +133,23 @@ pub fn run(a: CvArgs) -> anyhow::Result<()> {
     let f32_cv = summary(f32_folds);
     let int8_cv = (!int8_folds.is_empty()).then(|| summary(int8_folds));
     std::fs::create_dir_all(&out)?;
-    write_json(&out.join("cross_validation.json"), &serde_json::json!({ "f32": f32_cv, "int8": int8_cv }))?;
+    let robustness = banks.as_ref().map(|_| {
+        let mean: serde_json::Map<String, serde_json::Value> = CONDITIONS
+            .iter()
+            .map(|c| {
+                let v: Vec<f64> = robustness.iter().filter_map(|r| r["accuracy"][c.name()].as_f64()).collect();
+                (c.name(), serde_json::json!(v.iter().sum::<f64>() / v.len().max(1) as f64))
+            })
+            .collect();
+        serde_json::json!({
+            "conditions": CONDITIONS,
+            "noise": a.robustness,
+            "noise_folds": a.robustness_folds,
+            "folds": robustness,
+            "mean": mean,
+        })
+    });
+    write_json(&out.join("cross_validation.json"), &serde_json::json!({ "f32": f32_cv, "int8": int8_cv, "robustness": robustness }))?;
     for path in &a.record {
         let mut proto = onnx::load(path)?;
         let mut card = onnx::card_of(&proto)?;
@@ -105,7 +162,7 @@ pub fn run(a: CvArgs) -> anyhow::Result<()> {
         onnx::save(&proto, path)?;
     }
     if t.json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "f32": f32_cv, "int8": int8_cv }))?);
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "f32": f32_cv, "int8": int8_cv, "robustness": robustness }))?);
     } else {
         println!("{scheme}, {} ({} folds):", t.model.name(), f32_cv.folds.len());
         for (i, f) in f32_cv.folds.iter().enumerate() {
@@ -114,6 +171,12 @@ pub fn run(a: CvArgs) -> anyhow::Result<()> {
         }
         let i8 = int8_cv.as_ref().map(|c| format!("; int8 mean {:.2} %, min {:.2} %", 100.0 * c.mean_accuracy, 100.0 * c.min_accuracy)).unwrap_or_default();
         println!("  mean {:.2} %, min {:.2} %{i8}", 100.0 * f32_cv.mean_accuracy, 100.0 * f32_cv.min_accuracy);
+        if let Some(r) = &robustness {
+            println!("  robustness (f32, mean over the held-out folds):");
+            for c in CONDITIONS {
+                println!("    {:<26} {:6.2} %", c.name(), 100.0 * r["mean"][c.name()].as_f64().unwrap_or(f64::NAN));
+            }
+        }
         for p in &a.record {
             println!("recorded in the card of {}", p.display());
         }

@@ -52,7 +52,7 @@ pub struct EvalArgs {
 
 pub fn run(a: EvalArgs) -> anyhow::Result<()> {
     let shard = parse_shard(a.shard.as_deref())?;
-    let opts = EvalOptions { split: a.split, batch: a.batch_size, sigma: a.sigma, seed: a.seed, max_clips: a.max_clips, shard };
+    let opts = EvalOptions { split: a.split, batch: a.batch_size, sigma: a.sigma, seed: a.seed, max_clips: a.max_clips, shard, ..EvalOptions::test() };
     let (mut report, proto, card) = evaluate(&a.model, &a.data.spec(), &opts).with_context(|| format!("evaluating {}", a.model.display()))?;
     if !a.no_record && a.max_clips.is_none() && shard.is_whole() {
         record_metrics(&mut report, proto, card)?;

@@ -4,8 +4,6 @@ use crate::common::{FftBackendArg, OptionalDataArgs};
 use anyhow::Context;
 use clap::Args;
 use soundproof::model::card::Precision;
-use soundproof::shard::Shard;
-use soundproof_tools::data::Split;
 use soundproof_tools::eval::{evaluate, record_metrics, EvalOptions};
 use soundproof_tools::export::{quantize, quantized_path};
 use soundproof_tools::onnx;
@@ -59,7 +57,7 @@ pub fn run(a: QuantizeArgs) -> anyhow::Result<()> {
     let card = quantize(&a.model, precision, &spec, a.calibration_clips, a.fft_backend.map(Into::into), &out).with_context(|| format!("quantizing {}", a.model.display()))?;
     let mut result = serde_json::json!({ "model": out, "card": card });
     if !a.no_eval {
-        let opts = EvalOptions { split: Split::Test, batch: 16, sigma: 0.0, seed: 0, max_clips: None, shard: Shard::WHOLE };
+        let opts = EvalOptions::test();
         let (mut report, proto, card) = evaluate(&out, &spec, &opts).context("evaluating the quantized model")?;
         record_metrics(&mut report, proto, card)?;
         if !a.json {

@@ -51,6 +51,39 @@ pub struct TrainArgs {
     /// 0.9-1.1). 0 (the default) draws nothing, so earlier recipes give the same bytes.
     #[arg(long, default_value_t = 0.0)]
     pub speed: f32,
+    /// Room reverberation: each training window, with this probability, convolved with the
+    /// impulse response of one of 200 simulated rooms (image method; 3-8 m rooms, absorption
+    /// 0.2-0.8, speaker 0.5-3 m from the microphone; drawn once from --seed), RMS kept. 0 (the
+    /// default) draws nothing.
+    #[arg(long, default_value_t = 0.0, value_name = "P")]
+    pub reverb: f32,
+    /// Random gain: each training window scaled by a gain drawn uniformly in [-G, +G] dB (20:
+    /// the ±20 dB a device's microphone gain may differ by; matters for models served with a
+    /// fixed gain). 0 (the default) draws nothing.
+    #[arg(long, default_value_t = 0.0, value_name = "G")]
+    pub gain_db: f32,
+    /// Background noise: a folder of `.wav` clips (e.g. ../shared/data/esc10/audio), a random
+    /// stretch of one mixed into a training window with probability --background-prob, at an
+    /// SNR drawn in --snr.
+    #[arg(long, value_name = "DIR")]
+    pub background: Option<std::path::PathBuf>,
+    /// Only the background clips of these ESC folds (file names `K-…`, e.g. 1,2,3: keep fold 4's
+    /// sounds for testing).
+    #[arg(long, value_delimiter = ',', value_name = "K,...")]
+    pub background_folds: Option<Vec<u32>>,
+    /// Probability that a training window gets background noise (with --background).
+    #[arg(long, default_value_t = 0.5)]
+    pub background_prob: f32,
+    /// SNR range of the background noise in dB, LOW:HIGH.
+    #[arg(long, default_value = "0:20", value_parser = parse_snr)]
+    pub snr: [f32; 2],
+    /// SpecAugment: two frequency masks per window, each of a width drawn in 0..=F bins (feature
+    /// models; 0, the default, draws nothing).
+    #[arg(long, default_value_t = 0, value_name = "F")]
+    pub freq_mask: usize,
+    /// SpecAugment: two time masks per window, each of a width drawn in 0..=T frames.
+    #[arg(long, default_value_t = 0, value_name = "T")]
+    pub time_mask: usize,
     /// AdamW's initial learning rate, decayed to 0 along a cosine over all the steps of --epochs.
     #[arg(long, default_value_t = 1e-3)]
     pub lr: f64,
@@ -147,8 +180,27 @@ pub fn train_config(a: &TrainArgs) -> TrainConfig {
         noise_prob: a.noise_prob,
         max_shift: (a.max_shift.max(0.0) * cfg.sample_rate as f64).round() as usize,
         speed: a.speed,
+        reverb_prob: a.reverb,
+        gain_db: a.gain_db,
+        background_prob: if a.background.is_some() { a.background_prob } else { 0.0 },
+        snr_db: a.snr,
+        freq_mask: a.freq_mask,
+        time_mask: a.time_mask,
     };
+    cfg.background = a.background.clone();
+    cfg.background_folds = a.background_folds.clone();
     cfg.command = command_line();
     cfg.quiet = a.json;
     cfg
+}
+
+/// `LOW:HIGH` in dB.
+fn parse_snr(s: &str) -> Result<[f32; 2], String> {
+    let (lo, hi) = s.split_once(':').ok_or_else(|| format!("`{s}`: expected LOW:HIGH in dB, e.g. 0:20"))?;
+    let p = |v: &str| v.trim().parse::<f32>().map_err(|e| format!("`{v}`: {e}"));
+    let (lo, hi) = (p(lo)?, p(hi)?);
+    if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
+        return Err(format!("`{s}`: LOW must be <= HIGH"));
+    }
+    Ok([lo, hi])
 }

@@ -1,7 +1,8 @@
-//! Simulated rooms for the room-robust attack of 004 §4.2: room impulse responses (RIRs) by the
-//! image-source method of Allen & Berkley ("Image method for efficiently simulating small-room
-//! acoustics", J. Acoust. Soc. Am. 65(4), 1979) for a shoebox room, random rooms drawn from a
-//! seeded generator, and the reverberation `t(x) = g · (h * x)` the attack averages over.
+//! Simulated rooms, for the room-robust attack of 004 §4.2 and for reverberation in training
+//! (`data::augment`): room impulse responses (RIRs) by the image-source method of Allen &
+//! Berkley ("Image method for efficiently simulating small-room acoustics", J. Acoust. Soc. Am.
+//! 65(4), 1979) for a shoebox room, random rooms drawn from a seeded generator, and the
+//! reverberation `t(x) = g · (h * x)` the attack averages over.
 //!
 //! Image method: mirroring the source in the six walls, again and again, gives image sources
 //! at `((1 − 2pₓ)·sₓ + 2nₓLₓ, …)` for `p ∈ {0, 1}³`, `n ∈ ℤ³`; the wave from each reaches the
@@ -214,7 +215,7 @@ pub struct RoomStats {
 }
 
 /// Every example of the batch in every room of `pool`: counts `2·B·P` forwards on `target`.
-pub fn room_stats(target: &super::AttackTarget, pool: &RirPool, clean: &Tensor, adv: &Tensor, reference: &Tensor, goal: super::Goal) -> Result<Vec<RoomStats>> {
+pub fn room_stats(target: &crate::attack::AttackTarget, pool: &RirPool, clean: &Tensor, adv: &Tensor, reference: &Tensor, goal: crate::attack::Goal) -> Result<Vec<RoomStats>> {
     let (b, p) = (clean.size()[0], pool.len() as i64);
     let idx = Tensor::arange(p, (Kind::Int64, clean.device())).unsqueeze(0).repeat([b, 1]);
     let refs = reference.unsqueeze(1).repeat([1, p]).reshape([-1]);

@@ -159,8 +159,8 @@ impl Rooms {
     /// room `r`, `g` restoring the window's RMS; a window of another length than the bank's, or
     /// a silent one, is left unchanged.
     pub fn reverberate(&self, r: usize, out: &mut [f32]) {
+        use soundproof::dsp::gain::rms;
         let n = out.len();
-        let rms = |v: &[f32]| (v.iter().map(|&x| x as f64 * x as f64).sum::<f64>() / n.max(1) as f64).sqrt();
         let before = rms(out);
         if n != self.window || before == 0.0 {
             return;
@@ -180,7 +180,7 @@ impl Rooms {
         }
         let after = rms(&buf[..n]);
         if after > 0.0 {
-            let g = (before / after) as f32;
+            let g = before / after;
             for (o, &v) in out.iter_mut().zip(&buf) {
                 *o = g * v;
             }
@@ -272,7 +272,7 @@ impl Augment {
         }
     }
 
-    /// Step 6: SpecAugment's masks on one example's features (`frames × bins`, frame-major),
+    /// Step 7: SpecAugment's masks on one example's features (`frames × bins`, frame-major),
     /// each masked stretch set to the example's mean. Draws nothing when both widths are 0.
     pub fn mask(&self, rng: &mut StdRng, features: &mut [f32], frames: usize, bins: usize) {
         if self.freq_mask == 0 && self.time_mask == 0 {

@@ -22,6 +22,7 @@ pub mod plot;
 pub mod rebuild;
 pub mod room;
 pub mod shard;
+pub mod study;
 pub mod tensor_ops;
 pub mod train;
 pub mod transfer;

@@ -183,3 +183,47 @@ pub fn triptych(panels: [Panel<'_>; 3], frames: usize, bins: usize, title: &str,
     root.present().map_err(|e| err(path, e))?;
     Ok(())
 }
+
+/// The representation study's figure: one panel per attack, the fooling rate against the budget
+/// (scaled to [0, 1] by the ladder's largest budget, as the AUC is), one line per
+/// representation.
+pub fn fooling_curves(rows: &[(&str, &[crate::study::AttackScore])], title: &str, path: &Path) -> Result<()> {
+    let attacks = rows.first().map(|r| r.1.len()).unwrap_or(0);
+    let cols = attacks.clamp(1, 3);
+    let lines = attacks.div_ceil(cols).max(1);
+    let root = BitMapBackend::new(path, (420 * cols as u32, 340 * lines as u32 + 40)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(path, e))?;
+    let root = root.titled(title, ("sans-serif", 22)).map_err(|e| err(path, e))?;
+    let panels = root.split_evenly((lines, cols));
+    for (k, panel) in panels.iter().enumerate().take(attacks) {
+        let a0 = &rows[0].1[k];
+        let top = a0.budgets.iter().cloned().fold(0.0, f64::max);
+        let mut c = ChartBuilder::on(panel)
+            .margin(10)
+            .x_label_area_size(34)
+            .y_label_area_size(44)
+            .caption(format!("{} (max budget {top})", crate::study::name(a0.attack)), ("sans-serif", 16))
+            .build_cartesian_2d(0.0..1.0, 0.0..100.0)
+            .map_err(|e| err(path, e))?;
+        c.configure_mesh().x_desc("budget / max").y_desc("fooling rate %").draw().map_err(|e| err(path, e))?;
+        for (i, (label, scores)) in rows.iter().enumerate() {
+            let a = &scores[k];
+            let color = Palette99::pick(i).to_rgba();
+            let pts: Vec<(f64, f64)> = std::iter::once((0.0, 0.0)).chain(a.budgets.iter().zip(&a.rates).map(|(b, r)| (b / top, 100.0 * r))).collect();
+            c.draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
+                .map_err(|e| err(path, e))?
+                .label(format!("{label} (AUC {:.3})", a.auc))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+            c.draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled()))).map_err(|e| err(path, e))?;
+        }
+        c.configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .label_font(("sans-serif", 12))
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| err(path, e))?;
+    }
+    root.present().map_err(|e| err(path, e))?;
+    Ok(())
+}

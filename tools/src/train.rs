@@ -58,8 +58,11 @@ pub struct TrainConfig {
     pub seconds: Option<f64>,
     /// Streaming hop as a fraction of the window (recorded in the card).
     pub hop_fraction: f64,
-    /// Front end of feature models.
+    /// Front end of feature models: 003's defaults of this kind at `sample_rate`...
     pub features: FeatureKind,
+    /// ...unless the whole front end is given (its sample rate is set to `sample_rate`).
+    #[serde(default)]
+    pub feature_config: Option<FeatureConfig>,
     /// Keep at most this many examples per split (quick runs, tests).
     pub max_per_split: Option<usize>,
     /// Exact command line, for the card.
@@ -91,6 +94,7 @@ impl TrainConfig {
             seconds: None,
             hop_fraction: 0.25,
             features: FeatureKind::Logmel,
+            feature_config: None,
             max_per_split: None,
             command: String::new(),
             quiet: false,
@@ -134,6 +138,17 @@ pub struct TrainReport {
     pub clips_per_s: f64,
     pub stopped_early: bool,
     pub out: PathBuf,
+}
+
+/// The streaming hop: `hop_fraction` of the window, rounded to whole frames of the front end
+/// (the engine slices windows from its frame stream, so the hop must be a multiple of the
+/// frame hop: at 8 kHz a quarter second is 2000 samples, 12.5 hops of 160).
+fn window_hop(window: usize, hop_fraction: f64, features: Option<&FeatureConfig>) -> usize {
+    let want = window as f64 * hop_fraction;
+    match features.map(|f| f.framing().1).filter(|&h| h > 0) {
+        Some(h) => (((want / h as f64).round() as usize).max(1) * h).min(window.max(h)),
+        None => (want.round() as usize).clamp(1, window),
+    }
 }
 
 /// Cosine decay from `lr` at step 0 to 0 at `total`.
@@ -298,8 +313,9 @@ pub fn train(cfg: &TrainConfig, dataset: &DatasetSpec, out: &Path) -> Result<Tra
     let test = prepare(&clip_window, &index.test)?;
     let prepare_seconds = t0.elapsed().as_secs_f64();
 
-    let features = (!cfg.arch.takes_waveform()).then(|| FeatureConfig::new(cfg.features).with_sample_rate(cfg.sample_rate));
-    let mut batcher = Batcher::new(features.as_ref(), window)?;
+    let features = (!cfg.arch.takes_waveform())
+        .then(|| cfg.feature_config.unwrap_or_else(|| FeatureConfig::new(cfg.features)).with_sample_rate(cfg.sample_rate));
+    let mut batcher = Batcher::cached(features.as_ref(), window)?;
     let spec = ModelSpec {
         arch: cfg.arch,
         n_classes: index.labels.len(),
@@ -462,7 +478,7 @@ pub fn train(cfg: &TrainConfig, dataset: &DatasetSpec, out: &Path) -> Result<Tra
         features,
         sample_rate: cfg.sample_rate,
         window_samples: window,
-        hop_samples: ((window as f64 * cfg.hop_fraction).round() as usize).clamp(1, window),
+        hop_samples: window_hop(window, cfg.hop_fraction, features.as_ref()),
         target_rms: cfg.target_rms,
         calibration_gain: median(&train.gains),
         labels: index.labels.clone(),

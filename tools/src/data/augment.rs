@@ -213,6 +213,19 @@ impl Augment {
         time_mask: 0,
     };
 
+    /// True when no step draws anything: every training window is its clean self, so its
+    /// features can be computed once and reused every epoch ([`super::features::Batcher`]).
+    pub fn is_identity(&self) -> bool {
+        (self.sigma == 0.0 || self.noise_prob <= 0.0)
+            && self.max_shift == 0
+            && self.speed == 0.0
+            && self.reverb_prob <= 0.0
+            && self.gain_db == 0.0
+            && self.background_prob <= 0.0
+            && self.freq_mask == 0
+            && self.time_mask == 0
+    }
+
     /// Waveform noise only (what evaluation under noise uses).
     pub const fn noise(sigma: f32) -> Augment {
         Augment { sigma, noise_prob: 1.0, ..Augment::NONE }

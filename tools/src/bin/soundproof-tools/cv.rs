@@ -54,7 +54,7 @@ const CONDITIONS: [Corruption; 7] = [
 pub fn run(a: CvArgs) -> anyhow::Result<()> {
     use soundproof::model::{CrossValidation, CvFold};
     let t = &a.train;
-    let cfg = train_config(t);
+    let cfg = train_config(t)?;
     // The folds: FSDD, one per speaker (that voice held out entirely); ESC-10, one per fold
     // present (that fold tests, the next one validates, the rest train: the ESC protocol).
     let (scheme, dataset, folds): (&str, &str, Vec<(String, DatasetSpec)>) = match t.data.spec() {

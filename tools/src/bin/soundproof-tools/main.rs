@@ -11,6 +11,7 @@ mod export;
 mod import;
 mod merge;
 mod quantize;
+mod study;
 mod train;
 mod transfer;
 
@@ -55,6 +56,11 @@ enum Command {
     /// each model in its own representation, rebuild the audio, play it to every model and to
     /// the engine's ONNX models; writes report.json, matrix.json and matrix.md into --out.
     Transfer(transfer::TransferArgs),
+    /// The representation study of 000/001 over a grid (JSON, e.g. studies/000-esc10.json):
+    /// per representation and dataset, a ResNet-18 per fold on the engine's front end, its
+    /// engine accuracy, the six attacks of 000 over budget ladders; writes cell.json per cell,
+    /// tables.md (000 Tables I-IV) and a PNG per table into --out. Resumable.
+    Study(study::StudyArgs),
     /// Merges the reports of `attack`, `audit` or `eval` run with --shard (their files or the
     /// shard folders) into what the unsharded run writes into --out: the report with the
     /// per-example results in order and the summary recomputed; attack's per-clip files; eval's
@@ -73,6 +79,7 @@ fn main() -> anyhow::Result<()> {
         Command::Attack(a) => attack::run(a),
         Command::Audit(a) => audit::run(a),
         Command::Transfer(a) => transfer::run(a),
+        Command::Study(a) => study::run_study(a),
         Command::Merge(a) => merge::run(a),
     }
 }

@@ -8,6 +8,7 @@ use soundproof_tools::data::augment::Augment;
 use soundproof_tools::device::DeviceChoice;
 use soundproof_tools::export::export;
 use soundproof_tools::nn::Arch;
+use soundproof_tools::study::{Representation, Wavelet};
 use soundproof_tools::train::{train, TrainConfig};
 use std::path::{Path, PathBuf};
 
@@ -21,6 +22,9 @@ pub enum Features {
     Stft,
     /// STFT power spectrum in dB, n_fft/2 + 1 bins per frame (the STFT spectrogram of 000/001/002).
     LogStft,
+    /// The continuous-wavelet scalogram of 000/001 (their "DWT"): 50 ms frames, 50 % overlap,
+    /// log10 of each scale's energy; mother function --wavelet, --n-scales rows.
+    Scalogram,
 }
 
 #[derive(Args)]
@@ -103,6 +107,15 @@ pub struct TrainArgs {
     /// Front end of feature models (cnn1d takes the waveform and ignores it).
     #[arg(long, value_enum, default_value_t = Features::Logmel)]
     pub features: Features,
+    /// Scalogram: the mother function.
+    #[arg(long, value_enum, default_value_t = Wavelet::Cmor)]
+    pub wavelet: Wavelet,
+    /// Scalogram: number of scales (50 Hz to Nyquist).
+    #[arg(long, default_value_t = 64)]
+    pub n_scales: usize,
+    /// Model sample rate in Hz (clips are resampled to it; 000/001 compare 8 and 16 kHz).
+    #[arg(long, default_value_t = 16_000)]
+    pub sample_rate: u32,
     /// Gain normalization target RMS.
     #[arg(long, default_value_t = 1.0)]
     pub target_rms: f32,
@@ -130,7 +143,7 @@ pub struct TrainArgs {
 }
 
 pub fn run(a: TrainArgs) -> anyhow::Result<()> {
-    let cfg = train_config(&a);
+    let cfg = train_config(&a)?;
     let spec = a.data.spec();
     let default_name = format!("{}-{}", a.model.name(), a.data.dataset.trim_end_matches('/').rsplit('/').next().unwrap_or("data"));
     let name = a.name.clone().unwrap_or(default_name);
@@ -155,8 +168,9 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
 }
 
 /// The training configuration of `train`'s (and `cv`'s) arguments.
-pub fn train_config(a: &TrainArgs) -> TrainConfig {
+pub fn train_config(a: &TrainArgs) -> anyhow::Result<TrainConfig> {
     let mut cfg = TrainConfig::new(a.model);
+    cfg.sample_rate = a.sample_rate;
     cfg.epochs = a.epochs;
     cfg.batch_size = a.batch_size;
     cfg.lr = a.lr;
@@ -174,7 +188,11 @@ pub fn train_config(a: &TrainArgs) -> TrainConfig {
         Features::Mfcc => FeatureKind::Mfcc,
         Features::Stft => FeatureKind::Stft,
         Features::LogStft => FeatureKind::LogStft,
+        Features::Scalogram => FeatureKind::Scalogram,
     };
+    if let Features::Scalogram = a.features {
+        cfg.feature_config = Some(Representation::scalogram("scalogram", a.wavelet, a.sample_rate, Some(a.n_scales)).config()?);
+    }
     cfg.augment = Augment {
         sigma: a.sigma,
         noise_prob: a.noise_prob,
@@ -191,7 +209,7 @@ pub fn train_config(a: &TrainArgs) -> TrainConfig {
     cfg.background_folds = a.background_folds.clone();
     cfg.command = command_line();
     cfg.quiet = a.json;
-    cfg
+    Ok(cfg)
 }
 
 /// `LOW:HIGH` in dB.

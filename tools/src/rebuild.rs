@@ -10,6 +10,23 @@
 //!   (002 ref. [30]) with Perraudin et al.'s momentum ("fast Griffin-Lim", librosa's default
 //!   0.99) from a seeded random (or zero) phase; 002's reconstruction of mel spectrograms.
 //!
+//! The other two representations of 000/001 are inverted the same way, down to a linear STFT
+//! power and the clean clip's phase (their default, [`Rebuild::Istft`]):
+//!
+//! * **MFCC** → log-mel in dB through the engine's DCT (its normalization and lifter,
+//!   `dsp::Mfcc::weight`, `c = D x`): with `n_mfcc < n_mels` the cepstrum was truncated, so
+//!   the map alone gives only the least-norm `D⁺ c` (librosa's `feature.inverse.mfcc_to_mel`,
+//!   [`Rebuilder::mfcc_to_db`]); with the clip known, the rebuild keeps what the map cannot say
+//!   from the clip: `x = x_clean + D⁺(c − D x_clean)`. Then mel → linear power as below;
+//! * **scalogram** → linear power of the frame's rectangular window (`frame_length` samples
+//!   centred in `n_fft`, the frame the scalogram transforms) by non-negative least squares
+//!   against its scale weights (`dsp::wavelet::Scalogram::weight`: `E = W P`, `10^map`).
+//!
+//! Both systems are underdetermined (20-64 values per frame for 257-2049 bins), so the least
+//! squares start from the clean clip's own STFT power rather than from `W⁺ M`: the clean map
+//! then rebuilds to the clip itself, and an attacked map to the nearest power FISTA reaches
+//! from it. (The log-mel path keeps librosa's start, so it stays at parity with librosa.)
+//!
 //! Mel → linear power is [`MelInverse`]: `argmin_{P ≥ 0} ‖W P − M‖²` per frame with `W` the
 //! engine's own mel filterbank (`MelFilterbank::weight`, so the bank is exactly the one the
 //! features were made with), librosa's `feature.inverse.mel_to_stft` problem, started where
@@ -41,6 +58,7 @@ pub enum Rebuild {
 
 impl Rebuild {
     /// 002's choice for a representation: the original phase for STFT maps, Griffin-Lim for mel.
+    /// (MFCC and the scalogram: the original phase too.)
     pub fn default_for(kind: FeatureKind) -> Rebuild {
         match kind {
             FeatureKind::Logmel => Rebuild::GriffinLim,
@@ -124,6 +142,16 @@ impl StftTch {
         })
     }
 
+    /// The framing of a scalogram: a rectangular window of `frame_length` samples centred in
+    /// `n_fft` (frame t spans the same samples as the scalogram's frame t, and a circular shift
+    /// does not change `|X|`, so `|STFT|²` is the power the scalogram weighs).
+    pub fn rectangular(p: &soundproof::dsp::wavelet::ScalogramParams, device: Device) -> Result<Self> {
+        p.validate()?;
+        let left = (p.n_fft - p.frame_length) / 2;
+        let w: Vec<f64> = (0..p.n_fft).map(|i| if i >= left && i < left + p.frame_length { 1.0 } else { 0.0 }).collect();
+        Ok(StftTch { n_fft: p.n_fft as i64, hop: p.hop_length as i64, center: p.center, window: Tensor::from_slice(&w).to_device(device) })
+    }
+
     pub fn n_bins(&self) -> i64 {
         self.n_fft / 2 + 1
     }
@@ -198,13 +226,19 @@ impl MelInverse {
         s.validate()?;
         let bank = Box::new(MelFilterbank::<MAX_N_FFT>::new(s.sample_rate, s.n_fft, &cfg.mel)?);
         let (n_bins, n_mels) = (bank.n_bins(), bank.n_mels());
-        let mut dense = vec![0.0f64; n_mels * n_bins];
-        for m in 0..n_mels {
+        Self::of_basis(n_mels, n_bins, |m, k| bank.weight(m, k) as f64, device)
+    }
+
+    /// The same for any non-negative bank `W` of `rows × bins` weights (`weight(row, bin)`):
+    /// the scalogram's scales.
+    pub fn of_basis(rows: usize, n_bins: usize, weight: impl Fn(usize, usize) -> f64, device: Device) -> Result<Self> {
+        let mut dense = vec![0.0f64; rows * n_bins];
+        for m in 0..rows {
             for k in 0..n_bins {
-                dense[m * n_bins + k] = bank.weight(m, k) as f64;
+                dense[m * n_bins + k] = weight(m, k);
             }
         }
-        let basis = Tensor::from_slice(&dense).reshape([n_mels as i64, n_bins as i64]).to_device(device);
+        let basis = Tensor::from_slice(&dense).reshape([rows as i64, n_bins as i64]).to_device(device);
         let pinv = basis.linalg_pinv(1e-15, false);
         // ‖W‖₂² = the largest eigenvalue of W Wᵀ.
         let top = f64::try_from(basis.matmul(&basis.tr()).f_linalg_eigvalsh("L")?.max())?;
@@ -217,9 +251,15 @@ impl MelInverse {
     /// Linear power `[N, frames, bins]` ≥ 0 whose mel projection approaches `mel` `[N, frames,
     /// n_mels]`: FISTA on `½‖W P − M‖²` with the projection on `P ≥ 0`, from `max(0, W⁺ M)`.
     pub fn power(&self, mel: &Tensor, iterations: usize) -> Tensor {
+        let start = mel.to_kind(Kind::Double).matmul(&self.pinv.tr()).clamp_min(0.0);
+        self.power_from(mel, start, iterations)
+    }
+
+    /// The same FISTA from `start` `[N, frames, bins]` (≥ 0).
+    pub fn power_from(&self, mel: &Tensor, start: Tensor, iterations: usize) -> Tensor {
         let m = mel.to_kind(Kind::Double);
         let wt = self.basis.tr();
-        let mut x = m.matmul(&self.pinv.tr()).clamp_min(0.0);
+        let mut x = start.to_kind(Kind::Double).clamp_min(0.0);
         let mut z = x.shallow_clone();
         let mut t = 1.0f64;
         for _ in 0..iterations {
@@ -248,33 +288,87 @@ pub const MEL_INVERSE_ITERATIONS: usize = 200;
 pub struct Rebuilder {
     kind: FeatureKind,
     stft: StftTch,
+    /// Mel bands (log-mel, MFCC) or scales (scalogram) → linear power.
     mel: Option<MelInverse>,
+    /// MFCC: `(D⁺)ᵀ`, `[n_mfcc, n_mels]`: a frame's coefficients `c` (a row) map to the
+    /// least-norm log-mel in dB `c · (D⁺)ᵀ`.
+    to_db: Option<Tensor>,
+    /// MFCC: `Dᵀ`, `[n_mels, n_mfcc]` (log-mel rows in dB → coefficients), and the log floor.
+    dct: Option<(Tensor, f64)>,
     pub method: Rebuild,
     pub griffin_lim: GriffinLim,
 }
 
 impl Rebuilder {
-    /// For maps made by `cfg` (log-STFT or log-mel).
+    /// For maps made by `cfg` (log-STFT, log-mel, MFCC or scalogram).
     pub fn new(cfg: &FeatureConfig, method: Rebuild, griffin_lim: GriffinLim, device: Device) -> Result<Self> {
+        let (mut to_db, mut stft, mut dct) = (None, None, None);
         let mel = match cfg.kind {
             FeatureKind::LogStft => None,
             FeatureKind::Logmel => Some(MelInverse::new(cfg, device)?),
+            FeatureKind::Mfcc => {
+                let m = Box::new(soundproof::dsp::Mfcc::<MAX_N_FFT>::new(&cfg.stft, &cfg.mel, &cfg.mfcc, cfg.fft_backend)?);
+                let (k, n) = (cfg.mfcc.n_mfcc, cfg.mel.n_mels);
+                let d: Vec<f64> = (0..k).flat_map(|i| (0..n).map(move |j| (i, j))).map(|(i, j)| m.weight(i, j)).collect();
+                // c = D x (D: [k, n]); the least-norm x = D⁺ c, i.e. x = c · (D⁺)ᵀ for rows c.
+                let dmat = Tensor::from_slice(&d).reshape([k as i64, n as i64]).to_device(device);
+                to_db = Some(dmat.linalg_pinv(1e-12, false).tr());
+                dct = Some((dmat.tr().contiguous(), cfg.mel.amin as f64));
+                Some(MelInverse::new(cfg, device)?)
+            }
+            FeatureKind::Scalogram => {
+                let sc = Box::new(soundproof::dsp::wavelet::Scalogram::<MAX_N_FFT>::new(&cfg.scalogram, cfg.fft_backend)?);
+                let bins = cfg.scalogram.n_fft / 2 + 1;
+                stft = Some(StftTch::rectangular(&cfg.scalogram, device)?);
+                Some(MelInverse::of_basis(cfg.scalogram.n_scales, bins, |k, j| sc.weight(k, j), device)?)
+            }
             k => {
-                return Err(ToolsError::invalid("feature kind", k.name(), "log-stft or logmel (the spectrograms a waveform is rebuilt from)"))
+                return Err(ToolsError::invalid("feature kind", k.name(), "log-stft, logmel, mfcc or scalogram (the maps a waveform is rebuilt from)"))
             }
         };
-        Ok(Rebuilder { kind: cfg.kind, stft: StftTch::new(&cfg.stft, device)?, mel, method, griffin_lim })
+        let stft = match stft {
+            Some(s) => s,
+            None => StftTch::new(&cfg.stft, device)?,
+        };
+        Ok(Rebuilder { kind: cfg.kind, stft, mel, to_db, dct, method, griffin_lim })
     }
 
     /// The linear STFT magnitude `[N, frames, bins]` a map `[N, (1,) frames, features]` in dB
     /// stands for: `10^(dB/20)` of the log-STFT; for log-mel, the square root of the
     /// non-negative least-squares linear power under the mel power `10^(dB/10)`.
-    pub fn magnitude(&self, map: &Tensor) -> Tensor {
+    /// MFCC maps `[N, (1,) frames, n_mfcc]` → the least-norm log-mel in dB `[N, frames, n_mels]`
+    /// (`librosa.feature.inverse.mfcc_to_mel` before its `db_to_power`); `None` for other maps.
+    pub fn mfcc_to_db(&self, map: &Tensor) -> Option<Tensor> {
+        let map = if map.dim() == 4 { map.squeeze_dim(1) } else { map.shallow_clone() };
+        self.to_db.as_ref().map(|d| map.to_kind(Kind::Double).matmul(d))
+    }
+
+    /// MFCC: the log-mel of `D⁺ c`, then as log-mel from `start`; scalogram: the linear power
+    /// under the scales' energies `10^map`, by least squares from `start`. `start` (`[N, frames,
+    /// bins]`, the clean clip's STFT power) is used by MFCC and scalogram maps only.
+    pub fn magnitude(&self, map: &Tensor, start: Option<&Tensor>) -> Tensor {
         let map = if map.dim() == 4 { map.squeeze_dim(1) } else { map.shallow_clone() };
         let map = map.to_kind(Kind::Double);
-        match &self.mel {
-            None => pow10(&(map / 20.0)),
-            Some(inv) => inv.power(&pow10(&(map / 10.0)), MEL_INVERSE_ITERATIONS).sqrt(),
+        let from = |inv: &MelInverse, target: Tensor| match start {
+            Some(s) => inv.power_from(&target, s.shallow_clone(), MEL_INVERSE_ITERATIONS),
+            None => inv.power(&target, MEL_INVERSE_ITERATIONS),
+        };
+        match (self.kind, &self.mel) {
+            (FeatureKind::Logmel, Some(inv)) => inv.power(&pow10(&(map / 10.0)), MEL_INVERSE_ITERATIONS).sqrt(),
+            (FeatureKind::Mfcc, Some(inv)) => {
+                let target = match (start, &self.dct, &self.to_db) {
+                    // With the clip known, only the coefficients the map holds change: the
+                    // clean log-mel plus the least-norm log-mel of the coefficients' change.
+                    (Some(p), Some((dt, amin)), Some(to_db)) => {
+                        let clean = inv.project(p).clamp_min(*amin).log10() * 10.0;
+                        &clean + (&map - clean.matmul(dt)).matmul(to_db)
+                    }
+                    _ => self.mfcc_to_db(&map).unwrap_or_else(|| map.shallow_clone()),
+                };
+                from(inv, pow10(&(target / 10.0))).sqrt()
+            }
+            (FeatureKind::Scalogram, Some(inv)) => from(inv, pow10(&map)).sqrt(),
+            _ => pow10(&(map / 20.0)),
         }
     }
 
@@ -282,9 +376,11 @@ impl Rebuilder {
     /// samples]` is the clip each map was made from (its phase is used by [`Rebuild::Istft`],
     /// its length by both); `keys` name the examples (Griffin-Lim's starting phases).
     pub fn rebuild(&self, map: &Tensor, clean: &Tensor, keys: &[u64]) -> Result<Tensor> {
-        let mag = self.magnitude(map);
         let len = clean.size()[clean.dim() - 1];
-        let frames = self.stft.stft(&clean.to_device(mag.device()));
+        let frames = self.stft.stft(&clean.to_device(map.device()));
+        let start = matches!(self.kind, FeatureKind::Mfcc | FeatureKind::Scalogram).then(|| frames.abs().square());
+        let fit = start.as_ref().is_some_and(|s| s.size()[1] == map.size()[map.dim() - 2]);
+        let mag = self.magnitude(map, if fit { start.as_ref() } else { None });
         if frames.size()[1] != mag.size()[1] || frames.size()[2] != self.stft.n_bins() {
             return Err(ToolsError::model(
                 "rebuild",

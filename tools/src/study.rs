@@ -298,6 +298,44 @@ pub struct Grid {
     pub datasets: Vec<DatasetEntry>,
     pub representations: Vec<Representation>,
     pub attacks: AttackGrid,
+    /// 000 Table V: transfer between the representations' models of one fold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer: Option<TransferGrid>,
+}
+
+/// The transfer table's settings: on `fold`'s held-out clips, each representation's model is
+/// attacked in its own map by `attack` at ε = `budget` × its map's dynamic range (the fold's
+/// `range`), the map carried back to audio ([`crate::rebuild`]: the clip's own phase, with
+/// least squares under the mel bank, DCT and scales), and the audio played to every
+/// representation's model of the fold (resampled to its rate).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferGrid {
+    pub fold: String,
+    pub clips: usize,
+    /// `fgsm`, `bim-a` or `bim-b`.
+    pub attack: AttackKind,
+    /// ε as a fraction of the source map's dynamic range.
+    pub budget: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<usize>,
+}
+
+/// One source's row of the transfer table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TransferRow {
+    pub dataset: String,
+    pub source: String,
+    pub rebuild: String,
+    /// The attack's fooling rate in the source's own map.
+    pub in_domain: f64,
+    /// Per target (grid order): (label, counted, fooled) through audio; the source's own entry
+    /// is its verdict on its rebuilt audio (does the attack survive the trip?).
+    pub targets: Vec<(String, usize, usize)>,
+    /// 002 Eq. 3-4, mean over the clips: rebuilt clean audio vs the clip, and the perturbation
+    /// against the rebuilt clean audio, in dB.
+    pub snr_rebuild_db: f64,
+    pub snr_db: f64,
 }
 
 impl Grid {
@@ -330,6 +368,14 @@ impl Grid {
                 return Err(ToolsError::invalid("budgets", format!("{:?}", l.budgets), "positive and increasing"));
             }
             l.attack(l.budgets[0], 1.0, 100)?;
+        }
+        if let Some(t) = &self.transfer {
+            if !matches!(t.attack, AttackKind::Fgsm | AttackKind::BimA | AttackKind::BimB) || !(t.budget > 0.0) || t.clips == 0 {
+                return Err(ToolsError::invalid("transfer", format!("{t:?}"), "fgsm, bim-a or bim-b at a budget > 0 on at least one clip"));
+            }
+            if !self.datasets.iter().any(|d| d.folds.contains(&t.fold)) {
+                return Err(ToolsError::invalid("transfer fold", &t.fold, "a fold of one of the datasets"));
+            }
         }
         Ok(())
     }
@@ -502,10 +548,79 @@ pub fn run(grid: &Grid, opts: &StudyOptions) -> Result<Vec<CellResult>> {
             }
             cells.push(cell);
         }
+        if let Some(t) = grid.transfer.as_ref().filter(|t| d.folds.contains(&t.fold)) {
+            bar.set_message(format!("{}: transfer between the representations (fold {})", d.name, t.fold));
+            run_transfer(grid, d, t, &cells, opts)?;
+        }
     }
     bar.finish_and_clear();
     write_tables(grid, &cells, &opts.out)?;
     Ok(cells)
+}
+
+/// The transfer rows of dataset `d`, one per source, each written to `transfer/DATASET/SOURCE.json`
+/// (a row already there is kept).
+fn run_transfer(grid: &Grid, d: &DatasetEntry, t: &TransferGrid, cells: &[CellResult], opts: &StudyOptions) -> Result<Vec<TransferRow>> {
+    use crate::transfer::{LabelledClip, Member, MemberSpec, TransferOptions};
+    let dir = opts.out.join("transfer").join(&d.name);
+    let mut rows = Vec::new();
+    let todo: Vec<&Representation> = grid.representations.iter().filter(|r| read_json::<TransferRow>(&dir.join(format!("{}.json", r.label))).is_none()).collect();
+    if todo.is_empty() {
+        return Ok(grid.representations.iter().filter_map(|r| read_json(&dir.join(format!("{}.json", r.label)))).collect());
+    }
+    let mut members = Vec::new();
+    for r in &grid.representations {
+        let spec = MemberSpec { name: r.label.clone(), path: cell_dir(&opts.out, &d.name, &r.label).join(&t.fold), engine: false };
+        members.push(Member::load(&spec, opts.device)?);
+    }
+    let spec = fold_spec(d, &t.fold, &opts.data_dir)?;
+    let mut index = spec.index()?;
+    if let Some(m) = grid.recipe.max_clips {
+        index = index.subsample(m);
+    }
+    let mut test: Vec<&crate::data::Example> = index.split(Split::Test).iter().collect();
+    test.sort_by(|a, b| (a.label, &a.path).cmp(&(b.label, &b.path)));
+    let n = t.clips.min(test.len());
+    let clips: Vec<LabelledClip> = (0..n).map(|i| test[i * test.len() / n.max(1)]).map(|e| LabelledClip { path: e.path.clone(), label: e.label as i64 }).collect();
+    for (s, r) in grid.representations.iter().enumerate() {
+        let path = dir.join(format!("{}.json", r.label));
+        if let Some(row) = read_json::<TransferRow>(&path) {
+            rows.push(row);
+            continue;
+        }
+        let range = cells
+            .iter()
+            .find(|c| c.dataset == d.name && c.representation.label == r.label)
+            .and_then(|c| c.folds.iter().find(|f| f.fold == t.fold))
+            .map(|f| f.range)
+            .ok_or_else(|| ToolsError::invalid("transfer fold", &t.fold, "a fold the study ran"))?;
+        let config = AttackConfig::with_defaults(t.attack, Some(t.budget * range), None, Some(t.steps.unwrap_or(10)), Goal::Untargeted)?;
+        let o = TransferOptions {
+            features_attack: config,
+            waveform_attack: config,
+            box_spec: BoxSpec::Clean,
+            rebuild: None,
+            griffin_lim: crate::rebuild::GriffinLim::default(),
+            batch: 10,
+            device: opts.device,
+            quiet: true,
+            save_audio: false,
+        };
+        let report = crate::transfer::run(&mut members, &[s], &clips, &o, &dir.join(&r.label))?;
+        let src = &report.sources[0];
+        let row = TransferRow {
+            dataset: d.name.clone(),
+            source: r.label.clone(),
+            rebuild: src.rebuild.map(|x| format!("{x:?}").to_lowercase()).unwrap_or_else(|| "waveform".into()),
+            in_domain: src.attack.fooling_rate,
+            targets: src.members.iter().map(|m| (m.member.clone(), m.transfer.counted, m.transfer.fooled)).collect(),
+            snr_rebuild_db: src.snr_rebuild_db.mean,
+            snr_db: src.snr_db.mean,
+        };
+        write_json(&path, &row)?;
+        rows.push(row);
+    }
+    Ok(rows)
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<T> {
@@ -682,6 +797,36 @@ pub fn write_tables(grid: &Grid, cells: &[CellResult], out: &Path) -> Result<Str
                 let w = c.representation.wavelet.unwrap_or(Wavelet::Cmor);
                 let mean = c.attacks.iter().map(|a| a.auc).sum::<f64>() / c.attacks.len().max(1) as f64;
                 md += &format!("| {w:?} | {} | {:.2} | {:.4} |\n", c.representation.sample_rate as f64 / 1000.0, 100.0 * c.accuracy, mean);
+            }
+            md += "\n";
+        }
+    }
+    if let Some(t) = &grid.transfer {
+        for d in grid.datasets.iter().filter(|d| d.folds.contains(&t.fold)) {
+            let dir = out.join("transfer").join(&d.name);
+            let rows: Vec<TransferRow> = grid.representations.iter().filter_map(|r| read_json(&dir.join(format!("{}.json", r.label)))).collect();
+            if rows.is_empty() {
+                continue;
+            }
+            md += &format!(
+                "## Table V (transferability), {} fold {}\n\n{} at ε = {} of each source map's dynamic range on {} held-out clips, the map carried to audio (the clip's own phase), played to every model of the fold. Entry: fooled / counted (clips the source gets right and the target gets right on the clip and on the rebuilt clean audio); the diagonal is the source's own verdict on its rebuilt audio.\n\n| source (rebuild; in its map; SNR rebuilt clean / Eq. 3) |",
+                d.name, t.fold, name(t.attack), t.budget, t.clips
+            );
+            for r in &grid.representations {
+                md += &format!(" {} |", r.label);
+            }
+            md += "\n|---|";
+            md += &"---:|".repeat(grid.representations.len());
+            md += "\n";
+            for row in &rows {
+                md += &format!("| {} ({}; {:.0} %; {:.1} / {:.1} dB) |", row.source, row.rebuild, 100.0 * row.in_domain, row.snr_rebuild_db, row.snr_db);
+                for (_, counted, fooled) in &row.targets {
+                    md += &match counted {
+                        0 => " – |".to_string(),
+                        c => format!(" {:.2} ({fooled}/{c}) |", *fooled as f64 / *c as f64),
+                    };
+                }
+                md += "\n";
             }
             md += "\n";
         }

@@ -164,11 +164,20 @@ impl Member {
         }
     }
 
-    /// Labels of carriers (waveforms at the model rate), each taken as a clip: cropped or padded
-    /// to this member's window, gain-normalized over it, then its front end and model.
-    pub fn classify(&mut self, carriers: &[Vec<f32>]) -> Result<Vec<i64>> {
+    /// Labels of carriers (waveforms at `rate` Hz), each taken as a clip: resampled to this
+    /// member's rate when it differs (the engine's resampler, as a WAV file at that rate would
+    /// be), cropped or padded to its window, gain-normalized over it, then its front end and
+    /// model.
+    pub fn classify(&mut self, carriers: &[Vec<f32>], rate: u32) -> Result<Vec<i64>> {
         let window = self.window.window_samples;
-        let cropped: Vec<Vec<f32>> = carriers.iter().map(|c| crop_pad(c, window)).collect();
+        let own = self.window.sample_rate;
+        let cropped: Vec<Vec<f32>> = carriers
+            .iter()
+            .map(|c| match rate == own {
+                true => Ok(crop_pad(c, window)),
+                false => Ok(crop_pad(&soundproof::audio::resample(c, rate, own)?, window)),
+            })
+            .collect::<Result<_>>()?;
         match &mut self.runner {
             Runner::Engine { model } => {
                 // The engine's own path: its clip gain, front end and tract plan.
@@ -505,9 +514,9 @@ fn run_source(members: &mut [Member], s: usize, clips: &[LabelledClip], opts: &T
         let snr_clean = crate::attack::distortion(&wave64, &rebuilt_adv);
         let mut verdicts: Vec<Vec<Verdict>> = vec![Vec::new(); chunk.len()];
         for (j, m) in members.iter_mut().enumerate() {
-            let clean = m.classify(&clean_c)?;
-            let rc = m.classify(&rebuilt_c)?;
-            let ra = m.classify(&adv_c)?;
+            let clean = m.classify(&clean_c, sample_rate)?;
+            let rc = m.classify(&rebuilt_c, sample_rate)?;
+            let ra = m.classify(&adv_c, sample_rate)?;
             let (mc, ma) = if shares[j] { (Some(m.classify_maps(&input)?), Some(m.classify_maps(&adv)?)) } else { (None, None) };
             for i in 0..chunk.len() {
                 verdicts[i].push(Verdict {

@@ -151,6 +151,31 @@ fn study_writes_complete_tables_from_its_runs_and_resumes() {
         assert_eq!(c["accuracy"].as_f64().unwrap(), accuracy, "{label}: soundproof classify");
     }
 
+    // Table V: a row per source with its entries from the stored rows; the transfer ran on the
+    // grid's clips, each entry a count of them.
+    let t = &grid["transfer"];
+    assert!(tables.contains("## Table V (transferability), fsdd fold official"), "{tables}");
+    for rep in reps {
+        let label = rep["label"].as_str().unwrap();
+        let row = json(&out.join("transfer/fsdd").join(format!("{label}.json")));
+        assert_eq!(row["source"], label);
+        let targets = row["targets"].as_array().unwrap();
+        assert_eq!(targets.len(), reps.len());
+        let mut line = format!("| {label} ({}; {:.0} %;", row["rebuild"].as_str().unwrap(), 100.0 * row["in_domain"].as_f64().unwrap());
+        assert!(tables.contains(&line), "{line} not in the table");
+        line = String::new();
+        for (target, r) in targets.iter().zip(reps) {
+            assert_eq!(target[0], r["label"]);
+            let (counted, fooled) = (target[1].as_u64().unwrap(), target[2].as_u64().unwrap());
+            assert!(fooled <= counted && counted <= t["clips"].as_u64().unwrap());
+            line += &match counted {
+                0 => " – |".to_string(),
+                c => format!(" {:.2} ({fooled}/{c}) |", fooled as f64 / c as f64),
+            };
+        }
+        assert!(tables.lines().any(|l| l.starts_with(&format!("| {label} (")) && l.ends_with(&line)), "{line} not in\n{tables}");
+    }
+
     // Resume: nothing redone; then one fold's results removed: attacked again on its saved
     // model (the checkpoint is not rewritten), same numbers.
     let cell_path = out.join("cells/fsdd/dwt-haar-8k/cell.json");

@@ -111,6 +111,17 @@ impl<const N: usize> Mfcc<N> {
     pub fn n_mfcc(&self) -> usize {
         self.n_mfcc
     }
+
+    /// The weight of log-mel band `n` (in dB) in coefficient `k`: `scale_k · cos(πk(2n+1)/2M)`,
+    /// the DCT normalization and lifter folded in, so that `c_k = Σ_n weight(k, n)·mel_dB[n]`.
+    /// For the inverse in `tools` (log-mel from an attacked MFCC map).
+    pub fn weight(&self, k: usize, n: usize) -> f64 {
+        let m = self.mel.len();
+        match self.scale.get(k) {
+            Some(&s) if n < m => s as f64 * math::cos(core::f64::consts::PI * (k * (2 * n + 1)) as f64 / (2.0 * m as f64)),
+            _ => 0.0,
+        }
+    }
 }
 
 /// DCT-II of `x` (length M) restricted to the first `out.len()` coefficients, using the

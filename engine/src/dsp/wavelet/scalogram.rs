@@ -331,6 +331,37 @@ impl<const N: usize> Scalogram<N> {
         self.fft.backend()
     }
 
+    /// The weight of bin `j`'s power `|X[j]|²` (`j = 0..=n_fft/2`) in `E(s_k)`, so that
+    /// `E(s_k) = Σ_j weight(k, j)·|X[j]|²`: `s/(L·M) · c_j · G(u_j)` inside the scale's pass
+    /// band, 0 outside (the same bins and closed forms as [`Self::energy`], evaluated in f64).
+    /// For a dense `n_scales × (n_fft/2 + 1)` matrix off the device: the inverse of the
+    /// scalogram in `tools` (waveforms rebuilt from attacked maps). A unit test ties it to
+    /// [`Self::energy`].
+    pub fn weight(&self, k: usize, j: usize) -> f64 {
+        let (Some(b), half) = (self.bands.get(k), self.p.n_fft / 2) else { return 0.0 };
+        if j > half || (j as u32) < b.lo || (j as u32) > b.hi {
+            return 0.0;
+        }
+        let c = if j == 0 { 0.5 } else if j == half { 0.25 } else { 1.0 };
+        let s = self.p.scale(k);
+        let u = s * 2.0 * PI * j as f64 / self.p.n_fft as f64;
+        let g = match self.p.wavelet {
+            ContinuousWavelet::ComplexMorlet { bandwidth, center_frequency } => {
+                let (a, w0) = (0.5 * bandwidth as f64, 2.0 * PI * center_frequency as f64);
+                let mirror = morlet_radius(bandwidth as f64) > w0;
+                math::exp(-a * (u - w0) * (u - w0)) + if mirror { math::exp(-a * (u + w0) * (u + w0)) } else { 0.0 }
+            }
+            ContinuousWavelet::MexicanHat if j > 0 => 2.0 * 8.0 * math::sqrt(PI) / 3.0 * u * u * u * u * math::exp(-u * u),
+            ContinuousWavelet::Haar if j > 0 => {
+                let v = u / 4.0;
+                let sv = math::sin(v);
+                2.0 * sv * sv * sv * sv / (v * v)
+            }
+            _ => 0.0,
+        };
+        s / (self.p.frame_length as f64 * self.p.n_fft as f64) * c * g
+    }
+
     /// `E(s_k)` of every scale (before the log) into `energy` (length `n_scales`).
     pub fn energy(&mut self, frame: &[f32], energy: &mut [f32]) -> Result<(), DspError> {
         check_len("frame", frame.len(), self.p.frame_length)?;
@@ -414,6 +445,33 @@ impl<const N: usize> FrameFeature for Scalogram<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn weights_reproduce_the_energy() {
+        for wavelet in [ContinuousWavelet::Haar, ContinuousWavelet::MexicanHat, morlet()] {
+            let p = ScalogramParams { sample_rate: 8000, frame_length: 400, hop_length: 200, n_fft: 1024, wavelet, n_scales: 16, ..Default::default() };
+            let mut sc = Scalogram::<1024>::new(&p, FftBackend::Realfft).unwrap();
+            let frame: std::vec::Vec<f32> = (0..400).map(|i| ((i * 7919) % 997) as f32 / 997.0 - 0.5 + (i as f32 * 0.3).sin()).collect();
+            let mut e = [0.0f32; 16];
+            sc.energy(&frame, &mut e).unwrap();
+            // |X[j]|² of the zero-padded frame by the direct DFT, in f64.
+            let power: std::vec::Vec<f64> = (0..=512)
+                .map(|j| {
+                    let (mut re, mut im) = (0.0f64, 0.0f64);
+                    for (n, &x) in frame.iter().enumerate() {
+                        let a = -2.0 * PI * (j * n) as f64 / 1024.0;
+                        re += x as f64 * a.cos();
+                        im += x as f64 * a.sin();
+                    }
+                    re * re + im * im
+                })
+                .collect();
+            for (k, &ek) in e.iter().enumerate() {
+                let w: f64 = (0..=512).map(|j| sc.weight(k, j) * power[j]).sum();
+                assert!((w - ek as f64).abs() <= 1e-4 * (ek as f64).abs() + 1e-9, "{wavelet:?} scale {k}: {w} vs {ek}");
+            }
+        }
+    }
 
     fn morlet() -> ContinuousWavelet {
         ContinuousWavelet::ComplexMorlet { bandwidth: 1.5, center_frequency: 1.0 }

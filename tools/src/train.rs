@@ -41,6 +41,12 @@ pub struct TrainConfig {
     /// Epochs without a better validation accuracy before stopping.
     pub patience: usize,
     pub augment: Augment,
+    /// Mixup's α (Zhang et al. 2018): each training batch is mixed with a permutation of
+    /// itself, `λ·x + (1 − λ)·x[π]` with `λ ~ Beta(α, α)` drawn per batch, and the loss is
+    /// `λ·CE(y) + (1 − λ)·CE(y[π])`. The model inputs are mixed (maps for feature models,
+    /// after SpecAugment). 0 (the default) draws nothing.
+    #[serde(default)]
+    pub mixup: f64,
     /// Folder of `.wav` clips mixed in as background noise (`augment.background_prob`).
     #[serde(default)]
     pub background: Option<PathBuf>,
@@ -84,6 +90,7 @@ impl TrainConfig {
             clip_norm: 1.0,
             patience: 10,
             augment: Augment { sigma: 0.005, noise_prob: 1.0, max_shift: 1600, ..Augment::NONE },
+            mixup: 0.0,
             background: None,
             background_folds: None,
             seed: 0,
@@ -149,6 +156,19 @@ fn window_hop(window: usize, hop_fraction: f64, features: Option<&FeatureConfig>
         Some(h) => (((want / h as f64).round() as usize).max(1) * h).min(window.max(h)),
         None => (want.round() as usize).clamp(1, window),
     }
+}
+
+/// Mixup of a batch `x` `[B, ...]`: `(λ·x + (1 − λ)·x[π], π, λ)` with `λ ~ Beta(α, α)` and
+/// `π` a uniform permutation, both from `rng`.
+pub fn mixup(x: &Tensor, alpha: f64, rng: &mut StdRng) -> Result<(Tensor, Tensor, f64)> {
+    use rand_distr::Distribution;
+    let beta = rand_distr::Beta::new(alpha, alpha).map_err(|_| ToolsError::invalid("mixup", alpha, "α > 0"))?;
+    let lambda: f64 = beta.sample(rng);
+    let mut order: Vec<i64> = (0..x.size()[0]).collect();
+    order.shuffle(rng);
+    let perm = Tensor::from_slice(&order).to_device(x.device());
+    let mixed = x * lambda + x.index_select(0, &perm) * (1.0 - lambda);
+    Ok((mixed, perm, lambda))
 }
 
 /// Cosine decay from `lr` at step 0 to 0 at `total`.
@@ -392,8 +412,17 @@ pub fn train(cfg: &TrainConfig, dataset: &DatasetSpec, out: &Path) -> Result<Tra
             opt.set_lr(lr);
             let (x, y) = batcher.batch(&train, chunk, Some(&aug(epoch as u64)))?;
             let (x, y) = (x.to_device(dev), y.to_device(dev));
-            let logits = model.forward_t(&x, true);
-            let loss = logits.cross_entropy_for_logits(&y);
+            let (logits, loss) = if cfg.mixup > 0.0 {
+                let mut rng = StdRng::seed_from_u64(derive_seed(cfg.seed, &[u64::MAX - 1, epoch as u64, step as u64]));
+                let (xm, perm, lambda) = mixup(&x, cfg.mixup, &mut rng)?;
+                let logits = model.forward_t(&xm, true);
+                let loss = logits.cross_entropy_for_logits(&y) * lambda + logits.cross_entropy_for_logits(&y.index_select(0, &perm)) * (1.0 - lambda);
+                (logits, loss)
+            } else {
+                let logits = model.forward_t(&x, true);
+                let loss = logits.cross_entropy_for_logits(&y);
+                (logits, loss)
+            };
             opt.zero_grad();
             loss.backward();
             clip_grad_norm(&vs, cfg.clip_norm);
@@ -510,6 +539,29 @@ pub fn train(cfg: &TrainConfig, dataset: &DatasetSpec, out: &Path) -> Result<Tra
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mixup_mixes_each_example_with_one_other_at_lambda() {
+        let x = Tensor::from_slice(&(0..24).map(|v| v as f32).collect::<Vec<_>>()).reshape([6, 4]);
+        let mut rng = StdRng::seed_from_u64(7);
+        let (m, perm, lambda) = mixup(&x, 0.4, &mut rng).unwrap();
+        assert!((0.0..=1.0).contains(&lambda));
+        let mut p = Vec::<i64>::try_from(&perm).unwrap();
+        let xs = Vec::<f32>::try_from(x.flatten(0, -1)).unwrap();
+        let ms = Vec::<f32>::try_from(m.flatten(0, -1)).unwrap();
+        for (i, &j) in p.iter().enumerate() {
+            for k in 0..4 {
+                let want = lambda * xs[i * 4 + k] as f64 + (1.0 - lambda) * xs[j as usize * 4 + k] as f64;
+                assert!((ms[i * 4 + k] as f64 - want).abs() < 1e-4);
+            }
+        }
+        p.sort();
+        assert_eq!(p, (0..6).collect::<Vec<i64>>(), "a permutation");
+        // Seeded: the same generator state gives the same λ and π.
+        let (_, perm2, lambda2) = mixup(&x, 0.4, &mut StdRng::seed_from_u64(7)).unwrap();
+        assert_eq!((lambda, Vec::<i64>::try_from(&perm).unwrap()), (lambda2, Vec::<i64>::try_from(&perm2).unwrap()));
+        assert!(mixup(&x, 0.0, &mut rng).is_err());
+    }
 
     /// The device-side clipping equals tch's `Optimizer::clip_grad_norm` bit for bit, when it
     /// scales and when it does not.

@@ -88,6 +88,10 @@ pub struct TrainArgs {
     /// SpecAugment: two time masks per window, each of a width drawn in 0..=T frames.
     #[arg(long, default_value_t = 0, value_name = "T")]
     pub time_mask: usize,
+    /// Mixup α (0, the default, off; 0.2-0.4 is usual for ESC): each training batch mixed with
+    /// a permutation of itself at λ ~ Beta(α, α), the loss mixed the same way.
+    #[arg(long, default_value_t = 0.0, value_name = "ALPHA")]
+    pub mixup: f64,
     /// AdamW's initial learning rate, decayed to 0 along a cosine over all the steps of --epochs.
     #[arg(long, default_value_t = 1e-3)]
     pub lr: f64,
@@ -207,6 +211,10 @@ pub fn train_config(a: &TrainArgs) -> anyhow::Result<TrainConfig> {
     };
     cfg.background = a.background.clone();
     cfg.background_folds = a.background_folds.clone();
+    if !(a.mixup >= 0.0 && a.mixup.is_finite()) {
+        anyhow::bail!("--mixup must be a finite α >= 0");
+    }
+    cfg.mixup = a.mixup;
     cfg.command = command_line();
     cfg.quiet = a.json;
     Ok(cfg)

@@ -29,8 +29,9 @@
 //! definition here makes that average explicit and reproducible from the stored rates.
 //!
 //! **Resuming.** Each fold writes `fold.json` when done and each cell `cell.json`; a run skips
-//! what exists (a fold's trained model is reused if only its attacks are missing), so a killed
-//! run restarts where it stopped.
+//! what exists and was made with the grid's recipe, front end and ladders (a fold's trained
+//! model is reused when only its attacks are missing or changed), so a killed run restarts
+//! where it stopped and a changed grid redoes what the change touches.
 
 use crate::attack::{attack_batch, Attack, AttackConfig, AttackKind, AttackTarget, BoxSpec, Domain, Goal, OptParams};
 use crate::checkpoint::Checkpoint;
@@ -422,6 +423,13 @@ pub struct FoldResult {
     pub attacks: Vec<(AttackKind, Vec<BudgetRun>)>,
     pub training_seconds: f64,
     pub attack_seconds: f64,
+    /// What the fold was run with: a rerun reuses `fold.json` only when these equal the grid's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipe: Option<Recipe>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features: Option<FeatureConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ladders: Option<Vec<Ladder>>,
 }
 
 /// One attack's scores in a cell.
@@ -523,7 +531,12 @@ pub fn run(grid: &Grid, opts: &StudyOptions) -> Result<Vec<CellResult>> {
         for rep in &grid.representations {
             let dir = cell_dir(&opts.out, &d.name, &rep.label);
             let cell_path = dir.join("cell.json");
-            if let Some(c) = read_json::<CellResult>(&cell_path).filter(|c| c.representation == *rep && c.folds.len() == d.folds.len()) {
+            let current = |c: &CellResult| {
+                c.representation == *rep
+                    && c.folds.iter().map(|f| &f.fold).eq(d.folds.iter())
+                    && c.folds.iter().all(|f| f.recipe.as_ref().is_none_or(|r| *r == grid.recipe) && f.ladders.as_ref().is_none_or(|l| *l == grid.attacks.ladders))
+            };
+            if let Some(c) = read_json::<CellResult>(&cell_path).filter(current) {
                 bar.inc(d.folds.len() as u64);
                 cells.push(c);
                 continue;
@@ -629,17 +642,25 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<T> {
 
 fn run_fold(grid: &Grid, d: &DatasetEntry, rep: &Representation, fold: &str, dir: &Path, opts: &StudyOptions, bar: &ProgressBar) -> Result<FoldResult> {
     let fold_path = dir.join("fold.json");
+    let features = rep.config()?;
     if let Some(f) = read_json::<FoldResult>(&fold_path) {
-        if f.attacks.iter().map(|a| a.0).eq(grid.attacks.ladders.iter().map(|l| l.attack)) {
+        let same_attacks = f.attacks.iter().map(|a| (a.0, a.1.iter().map(|r| r.budget).collect::<Vec<_>>())).eq(grid.attacks.ladders.iter().map(|l| (l.attack, l.budgets.clone())));
+        let same = same_attacks
+            && f.recipe.as_ref().is_none_or(|r| *r == grid.recipe)
+            && f.features.as_ref().is_none_or(|c| *c == features)
+            && f.ladders.as_ref().is_none_or(|l| *l == grid.attacks.ladders);
+        if same {
             return Ok(f);
         }
     }
     let spec = fold_spec(d, fold, &opts.data_dir)?;
     let model_name = format!("{}-{}-{}", d.name, rep.label, fold);
     let onnx_path = dir.join(format!("{model_name}.onnx"));
-    let features = rep.config()?;
     let mut training_seconds = 0.0;
-    if !onnx_path.exists() || Checkpoint::load(dir).is_err() {
+    // A model already there is reused when it was trained on this front end (a fold whose
+    // results were removed is attacked again without retraining).
+    let trained = onnx_path.exists() && Checkpoint::load(dir).is_ok_and(|ck| ck.features == Some(features));
+    if !trained {
         let r = &grid.recipe;
         let mut cfg = TrainConfig::new(r.arch);
         cfg.width = r.width;
@@ -725,6 +746,9 @@ fn run_fold(grid: &Grid, d: &DatasetEntry, rep: &Representation, fold: &str, dir
         attacks,
         training_seconds,
         attack_seconds: t0.elapsed().as_secs_f64(),
+        recipe: Some(grid.recipe.clone()),
+        features: Some(features),
+        ladders: Some(grid.attacks.ladders.clone()),
     };
     write_json(&fold_path, &f)?;
     Ok(f)

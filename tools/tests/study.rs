@@ -11,7 +11,8 @@
 //! * `soundproof classify` (the engine's CLI, tract) on the held-out split reproduces each
 //!   model's accuracy, the scalogram model's included, and the card records its front end;
 //! * a second run resumes: finished cells are not redone, and a fold whose `fold.json` is gone
-//!   is attacked again on its saved model (not retrained) with the same results.
+//!   is attacked again on its saved model (not retrained) with the same results; a grid with
+//!   another budget ladder redoes the attacks at the new budgets on the same models.
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -26,9 +27,15 @@ fn json(p: &Path) -> Value {
 }
 
 fn study(out: &Path) -> String {
+    study_grid(&root().join("studies/smoke.json"), out)
+}
+
+fn study_grid(grid: &Path, out: &Path) -> String {
     let o = Command::new(env!("CARGO_BIN_EXE_soundproof-tools"))
         .current_dir(root())
-        .args(["study", "studies/smoke.json", "--threads", "2", "--out"])
+        .arg("study")
+        .arg(grid)
+        .args(["--threads", "2", "--out"])
         .arg(out)
         .output()
         .unwrap();
@@ -194,5 +201,18 @@ fn study_writes_complete_tables_from_its_runs_and_resumes() {
         assert_eq!(a["gradients"], b["gradients"], "{}", a["attack"]);
     }
     assert_eq!(before["accuracy"], after["accuracy"]);
+
+    // A changed ladder: the attacks are redone at the new budgets on the same models.
+    let mut g2 = grid.clone();
+    g2["attacks"]["ladders"][0]["budgets"] = serde_json::json!([0.02, 0.04, 0.08]);
+    g2["transfer"] = Value::Null;
+    let g2_path = out.join("grid2.json");
+    std::fs::write(&g2_path, serde_json::to_string(&g2).unwrap()).unwrap();
+    study_grid(&g2_path, &out);
+    assert_eq!(weights.metadata().unwrap().modified().unwrap(), t_weights, "the fold was retrained for a new ladder");
+    let changed = json(&cell_path);
+    assert_eq!(changed["attacks"][0]["budgets"], serde_json::json!([0.02, 0.04, 0.08]));
+    assert_eq!(changed["attacks"][0]["rates"].as_array().unwrap().len(), 3);
+    assert_eq!(changed["attacks"][1]["rates"], after["attacks"][1]["rates"], "DeepFool's ladder did not change");
     let _ = std::fs::remove_dir_all(&out);
 }

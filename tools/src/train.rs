@@ -274,6 +274,9 @@ pub fn train(cfg: &TrainConfig, dataset: &DatasetSpec, out: &Path) -> Result<Tra
     if !(a.speed >= 0.0 && a.speed < 0.5) {
         return Err(ToolsError::invalid("speed", a.speed, "a value in [0, 0.5)"));
     }
+    if !(a.pitch >= 0.0 && a.pitch <= 12.0) {
+        return Err(ToolsError::invalid("pitch", a.pitch, "a range in semitones in [0, 12]"));
+    }
     if !(a.gain_db >= 0.0 && a.gain_db <= 60.0) {
         return Err(ToolsError::invalid("gain", a.gain_db, "a range in dB in [0, 60]"));
     }

@@ -2,6 +2,8 @@
 //! gain-normalized window:
 //! 1. speed perturbation (the window resampled about its centre by a random factor, which moves
 //!    pitch and tempo together, as a different vocal tract and speaking rate do);
+//!    Then, optionally, a pitch shift in ±P semitones with the tempo kept (the window
+//!    time-stretched by WSOLA, then resampled back to its length: [`pitch_shift`]);
 //! 2. a random time shift;
 //! 3. room reverberation: the window convolved with the impulse response of a random simulated
 //!    room ([`Rooms`]: `crate::room`'s image method, offices and living rooms), its RMS restored;
@@ -37,6 +39,9 @@ pub struct Augment {
     /// Largest relative speed change, either way (0.1: factors in [0.9, 1.1]; 0 = none).
     #[serde(default)]
     pub speed: f32,
+    /// Largest pitch shift in semitones, either way, tempo kept (0 = none).
+    #[serde(default)]
+    pub pitch: f32,
     /// Probability that a clip is reverberated (needs a [`Rooms`] bank; 0 = never).
     #[serde(default)]
     pub reverb_prob: f32,
@@ -205,6 +210,7 @@ impl Augment {
         noise_prob: 0.0,
         max_shift: 0,
         speed: 0.0,
+        pitch: 0.0,
         reverb_prob: 0.0,
         gain_db: 0.0,
         background_prob: 0.0,
@@ -219,6 +225,7 @@ impl Augment {
         (self.sigma == 0.0 || self.noise_prob <= 0.0)
             && self.max_shift == 0
             && self.speed == 0.0
+            && self.pitch == 0.0
             && self.reverb_prob <= 0.0
             && self.gain_db == 0.0
             && self.background_prob <= 0.0
@@ -246,6 +253,11 @@ impl Augment {
             resample_about_centre(clean, r, out);
         } else {
             out.copy_from_slice(clean);
+        }
+        if self.pitch > 0.0 {
+            let semitones = rng.random_range(-self.pitch..=self.pitch) as f64;
+            let shifted = pitch_shift(out, semitones);
+            out.copy_from_slice(&shifted);
         }
         let max = self.max_shift.min(n.saturating_sub(1)) as i64;
         let shift = if max > 0 { rng.random_range(-max..=max) } else { 0 };
@@ -330,6 +342,74 @@ fn mix_at_snr(out: &mut [f32], noise: &[f32], snr_db: f32) {
 /// `out[i] = x(c + (i - c)·r)` with `c` the window's centre, linear interpolation between
 /// samples and zeros outside: played `r` times faster (`r > 1`: shorter and higher), still
 /// centred.
+/// WSOLA's frame (Hann) in samples: 32 ms at 16 kHz.
+const WSOLA_FRAME: usize = 512;
+/// How far WSOLA may move a frame from its nominal input position, either way.
+const WSOLA_TOLERANCE: usize = WSOLA_FRAME / 8;
+
+/// `x` time-stretched by `r` (about `r·len` samples, pitch kept) by WSOLA (Verhelst & Roelands
+/// 1993): Hann frames overlap-added at half-frame hops, each read near its nominal input
+/// position `k·hop/r`, moved by up to ±[`WSOLA_TOLERANCE`] to the offset whose frame best
+/// continues the previous one (largest cross-correlation with the natural continuation).
+/// Hand-written: a few dozen lines, where a crate would bring a phase vocoder and its own FFTs
+/// for one augmentation.
+pub fn time_stretch(x: &[f32], r: f64) -> Vec<f32> {
+    let (n, frame, hop) = (x.len(), WSOLA_FRAME, WSOLA_FRAME / 2);
+    let m = ((n as f64) * r).round() as usize;
+    let at = |i: i64| if i >= 0 && (i as usize) < n { x[i as usize] } else { 0.0 };
+    let window: Vec<f32> = (0..frame).map(|i| (0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / frame as f64).cos()) as f32).collect();
+    let mut y = vec![0.0f32; m + frame];
+    let mut prev: Option<i64> = None;
+    let tol = WSOLA_TOLERANCE as i64;
+    // Output frame k starts at k·hop - hop (so sample 0 is covered by two frames).
+    for k in 0..=(m / hop + 1) {
+        let out_start = k as i64 * hop as i64 - hop as i64;
+        let nominal = (out_start as f64 / r).round() as i64;
+        let start = match prev {
+            None => nominal,
+            Some(p) => {
+                let natural = p + hop as i64;
+                let mut best = (f32::NEG_INFINITY, nominal);
+                for d in -tol..=tol {
+                    let c = nominal + d;
+                    let score: f32 = (0..frame as i64).step_by(2).map(|i| at(c + i) * at(natural + i)).sum();
+                    if score > best.0 {
+                        best = (score, c);
+                    }
+                }
+                best.1
+            }
+        };
+        for i in 0..frame {
+            let o = out_start + i as i64;
+            if o >= 0 && (o as usize) < y.len() {
+                y[o as usize] += window[i] * at(start + i as i64);
+            }
+        }
+        prev = Some(start);
+    }
+    y.truncate(m);
+    y
+}
+
+/// `x` shifted in pitch by `semitones` with its length and tempo kept: time-stretched by
+/// `r = 2^(semitones/12)` ([`time_stretch`]), then resampled by `r` back to `x.len()` samples.
+pub fn pitch_shift(x: &[f32], semitones: f64) -> Vec<f32> {
+    let r = 2f64.powf(semitones / 12.0);
+    let stretched = time_stretch(x, r);
+    let (n, m) = (x.len(), stretched.len());
+    let (cx, cy) = ((n as f64 - 1.0) / 2.0, (m as f64 - 1.0) / 2.0);
+    (0..n)
+        .map(|i| {
+            let t = cy + (i as f64 - cx) * r;
+            let j = t.floor();
+            let f = (t - j) as f32;
+            let at = |k: f64| if k >= 0.0 && (k as usize) < m { stretched[k as usize] } else { 0.0 };
+            (1.0 - f) * at(j) + f * at(j + 1.0)
+        })
+        .collect()
+}
+
 fn resample_about_centre(x: &[f32], r: f64, out: &mut [f32]) {
     let n = x.len();
     let c = (n as f64 - 1.0) / 2.0;
@@ -344,7 +424,44 @@ fn resample_about_centre(x: &[f32], r: f64, out: &mut [f32]) {
 
 #[cfg(test)]
 mod tests {
-    use super::{mix_at_snr, resample_about_centre, Augment, Background, Banks, Rooms, MASKS};
+    use super::{mix_at_snr, pitch_shift, resample_about_centre, time_stretch, Augment, Background, Banks, Rooms, MASKS};
+
+    /// Zero crossings per second over samples `a..b`.
+    fn crossing_rate(v: &[f32], a: usize, b: usize, rate: f64) -> f64 {
+        v[a..b].windows(2).filter(|w| (w[0] < 0.0) != (w[1] < 0.0)).count() as f64 * rate / (b - a) as f64
+    }
+
+    /// WSOLA keeps a tone's frequency while the length scales by r; the pitch shift moves a
+    /// tone by 2^(s/12) and keeps a burst where it was (tempo kept), and 0 semitones is close
+    /// to the identity.
+    #[test]
+    fn pitch_shift_moves_the_pitch_and_keeps_the_time() {
+        let n = 16_000;
+        let tone = |f: f64| -> Vec<f32> { (0..n).map(|i| (2.0 * std::f64::consts::PI * f * i as f64 / 16_000.0).sin() as f32).collect() };
+        let x = tone(300.0);
+        for r in [0.8, 1.25] {
+            let y = time_stretch(&x, r);
+            assert_eq!(y.len(), (n as f64 * r).round() as usize);
+            let f = crossing_rate(&y, 1000, y.len() - 1000, 16_000.0) / 2.0;
+            assert!((f - 300.0).abs() < 3.0, "stretch {r}: {f} Hz");
+        }
+        for s in [-3.0, 4.0] {
+            let y = pitch_shift(&x, s);
+            assert_eq!(y.len(), n);
+            let want = 300.0 * 2f64.powf(s / 12.0);
+            let f = crossing_rate(&y, 3000, 13_000, 16_000.0) / 2.0;
+            assert!((f - want).abs() < 0.01 * want, "{s} semitones: {f} Hz, want {want}");
+        }
+        // A burst from 0.25 to 0.75 s stays there.
+        let burst: Vec<f32> = x.iter().enumerate().map(|(i, v)| if (4000..12_000).contains(&i) { *v } else { 0.0 }).collect();
+        let y = pitch_shift(&burst, 4.0);
+        let energy = |a: usize, b: usize| y[a..b].iter().map(|v| (v * v) as f64).sum::<f64>() / (b - a) as f64;
+        assert!(energy(4800, 11_200) > 0.3, "the burst lost its energy: {}", energy(4800, 11_200));
+        assert!(energy(0, 3200) < 1e-3 && energy(12_800, n) < 1e-3, "the burst moved: {} {}", energy(0, 3200), energy(12_800, n));
+        let same = pitch_shift(&x, 0.0);
+        let err: f64 = x[1000..15_000].iter().zip(&same[1000..15_000]).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>() / 14_000.0;
+        assert!(err < 1e-4, "0 semitones changed the signal: {err}");
+    }
 
     /// A sine resampled by r has r times its frequency (zero crossings counted), keeps its
     /// centre sample, and r = 1 is the identity.

@@ -55,6 +55,11 @@ pub struct TrainArgs {
     /// 0.9-1.1). 0 (the default) draws nothing, so earlier recipes give the same bytes.
     #[arg(long, default_value_t = 0.0)]
     pub speed: f32,
+    /// Pitch shift with the tempo kept: each training clip shifted by a random number of
+    /// semitones in [-P, +P] (WSOLA time stretch, then resampling; after --speed). 0 (the
+    /// default) draws nothing.
+    #[arg(long, default_value_t = 0.0, value_name = "P")]
+    pub pitch: f32,
     /// Room reverberation: each training window, with this probability, convolved with the
     /// impulse response of one of 200 simulated rooms (image method; 3-8 m rooms, absorption
     /// 0.2-0.8, speaker 0.5-3 m from the microphone; drawn once from --seed), RMS kept. 0 (the
@@ -202,6 +207,7 @@ pub fn train_config(a: &TrainArgs) -> anyhow::Result<TrainConfig> {
         noise_prob: a.noise_prob,
         max_shift: (a.max_shift.max(0.0) * cfg.sample_rate as f64).round() as usize,
         speed: a.speed,
+        pitch: a.pitch,
         reverb_prob: a.reverb,
         gain_db: a.gain_db,
         background_prob: if a.background.is_some() { a.background_prob } else { 0.0 },

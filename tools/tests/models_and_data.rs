@@ -97,6 +97,20 @@ fn esc10_folds() {
     assert_eq!(idx.test.len(), 80);
     assert_eq!(idx.validation.len(), 80);
     assert_eq!(idx.train.len(), 80 * (folds.len() - 2));
-    let bad = DatasetSpec::Esc10 { root, test_fold: 9, validation_fold: None }.index();
+    let bad = DatasetSpec::Esc10 { root: root.clone(), test_fold: 9, validation_fold: None }.index();
     assert!(bad.is_err());
+
+    // Validation fold 0: the other folds train, every fifth recording of each class validates;
+    // no recording (the second field of the name) is in both, each class validates.
+    let idx = DatasetSpec::Esc10 { root, test_fold: folds[0], validation_fold: Some(0) }.index().expect("esc10");
+    assert_eq!(idx.test.len(), 80);
+    assert_eq!(idx.train.len() + idx.validation.len(), 80 * (folds.len() - 1));
+    let source = |e: &soundproof_tools::data::Example| e.path.file_name().unwrap().to_string_lossy().split('-').nth(1).unwrap().to_string();
+    let held: std::collections::BTreeSet<String> = idx.validation.iter().map(source).collect();
+    assert!(idx.train.iter().all(|e| !held.contains(&source(e))), "a recording both trains and validates");
+    for c in 0..10 {
+        assert!(idx.validation.iter().any(|e| e.label == c), "class {c} has no validation clip");
+    }
+    let share = idx.validation.len() as f64 / (80 * (folds.len() - 1)) as f64;
+    assert!((0.1..0.3).contains(&share), "validation share {share}");
 }

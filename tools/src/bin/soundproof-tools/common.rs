@@ -17,7 +17,9 @@ pub struct DataArgs {
     /// ESC-10: the fold held out for test.
     #[arg(long, default_value_t = 1)]
     pub fold: u32,
-    /// ESC-10: the validation fold (default: the next fold present).
+    /// ESC-10: the validation fold (default: the next fold present). 0: no validation fold;
+    /// every fifth source recording of each class in the other folds validates instead, so
+    /// the model trains on all of them.
     #[arg(long)]
     pub val_fold: Option<u32>,
 }

@@ -65,7 +65,12 @@ pub fn run(a: CvArgs) -> anyhow::Result<()> {
         }
         DatasetSpec::Esc10 { root, .. } => {
             let folds = soundproof_tools::data::esc10::folds(&root)?;
-            let folds = folds.into_iter().map(|f| (format!("fold-{f}"), DatasetSpec::Esc10 { root: root.clone(), test_fold: f, validation_fold: None })).collect();
+            // --val-fold 0 (validation from the other folds' recordings) carries over to each fold.
+            let val = match t.data.val_fold {
+                Some(0) => Some(0),
+                _ => None,
+            };
+            let folds = folds.into_iter().map(|f| (format!("fold-{f}"), DatasetSpec::Esc10 { root: root.clone(), test_fold: f, validation_fold: val })).collect();
             ("leave-one-fold-out", "esc10", folds)
         }
         DatasetSpec::FsddSpeaker { .. } | DatasetSpec::Folder { .. } => {

@@ -7,7 +7,7 @@
 
 use super::{DatasetIndex, Example};
 use crate::error::{Result, ToolsError};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// Folds listed in `meta.csv`, sorted.
@@ -68,78 +68,55 @@ pub fn index(root: &Path, test_fold: u32, validation_fold: Option<u32>) -> Resul
     if !present.contains(&test_fold) {
         return Err(ToolsError::dataset("esc10", format!("test fold {test_fold} not in meta.csv (folds present: {present:?})")));
     }
-    // Validation fold 0: no fold validates; every fifth source recording of each class (sorted
-    // by source id, the second field of `FOLD-SOURCE-TAKE-CLASS.wav`) in the other folds does,
-    // so the model trains on all the other folds and no recording straddles train and
-    // validation.
-    if validation_fold == Some(0) {
+    let source = |r: &Row| r.filename.split('-').nth(1).unwrap_or(&r.filename).to_string();
+    // Which clips validate, and the split in words. Validation fold 0: no fold validates;
+    // every fifth source recording of each class (sorted by source id, the second field of
+    // `FOLD-SOURCE-TAKE-CLASS.wav`) in the other folds does, so the model trains on all the
+    // other folds and no recording straddles training and validation.
+    let (held, val_fold, split) = if validation_fold == Some(0) {
         let mut sources: BTreeMap<usize, Vec<String>> = BTreeMap::new();
         for r in rows.iter().filter(|r| r.fold != test_fold) {
-            let src = r.filename.split('-').nth(1).unwrap_or(&r.filename).to_string();
             let v = sources.entry(r.target).or_default();
-            if !v.contains(&src) {
-                v.push(src);
+            if !v.contains(&source(r)) {
+                v.push(source(r));
             }
         }
-        let held: std::collections::BTreeSet<(usize, String)> = sources
+        let held: BTreeSet<(usize, String)> = sources
             .into_iter()
             .flat_map(|(t, mut v)| {
                 v.sort();
                 v.into_iter().enumerate().filter(|(i, _)| i % 5 == 2).map(move |(_, s)| (t, s))
             })
             .collect();
-        let mut idx = DatasetIndex {
-            name: "esc10".into(),
-            labels: labels.into_values().collect(),
-            train: Vec::new(),
-            validation: Vec::new(),
-            test: Vec::new(),
-            split: format!("ESC folds: test fold {test_fold}, the others train, every fifth source recording of each class in them validates"),
-            clip_seconds: 5.0,
+        (held, None, format!("ESC folds: test fold {test_fold}, the others train, every fifth source recording of each class in them validates"))
+    } else {
+        let val_fold = match validation_fold {
+            Some(v) if v == test_fold || !present.contains(&v) => {
+                return Err(ToolsError::dataset(
+                    "esc10",
+                    format!("validation fold {v} must be a fold present ({present:?}) other than the test fold {test_fold}"),
+                ))
+            }
+            Some(v) => v,
+            None => {
+                let i = present.iter().position(|&f| f == test_fold).unwrap_or(0);
+                present[(i + 1) % present.len()]
+            }
         };
-        let audio = root.join("audio");
-        for r in rows {
-            let path = audio.join(&r.filename);
-            if !path.is_file() {
-                return Err(ToolsError::dataset("esc10", format!("{} is listed in meta.csv but missing", path.display())));
-            }
-            let src = r.filename.split('-').nth(1).unwrap_or(&r.filename).to_string();
-            let e = Example { path, label: r.target };
-            if r.fold == test_fold {
-                idx.test.push(e);
-            } else if held.contains(&(r.target, src)) {
-                idx.validation.push(e);
-            } else {
-                idx.train.push(e);
-            }
-        }
-        return Ok(idx);
-    }
-    let val_fold = match validation_fold {
-        Some(v) if v == test_fold || !present.contains(&v) => {
-            return Err(ToolsError::dataset(
-                "esc10",
-                format!("validation fold {v} must be a fold present ({present:?}) other than the test fold {test_fold}"),
-            ))
-        }
-        Some(v) => v,
-        None => {
-            let i = present.iter().position(|&f| f == test_fold).unwrap_or(0);
-            present[(i + 1) % present.len()]
-        }
+        let train_folds: Vec<u32> = present.iter().copied().filter(|&f| f != test_fold && f != val_fold).collect();
+        (BTreeSet::new(), Some(val_fold), format!("ESC folds: test fold {test_fold}, validation fold {val_fold}, train folds {train_folds:?}"))
     };
-    let train_folds: Vec<u32> = present.iter().copied().filter(|&f| f != test_fold && f != val_fold).collect();
     let mut idx = DatasetIndex {
         name: "esc10".into(),
         labels: labels.into_values().collect(),
         train: Vec::new(),
         validation: Vec::new(),
         test: Vec::new(),
-        split: format!("ESC folds: test fold {test_fold}, validation fold {val_fold}, train folds {train_folds:?}"),
+        split,
         clip_seconds: 5.0,
     };
     let audio = root.join("audio");
-    for r in rows {
+    for r in &rows {
         let path = audio.join(&r.filename);
         if !path.is_file() {
             return Err(ToolsError::dataset("esc10", format!("{} is listed in meta.csv but missing", path.display())));
@@ -147,7 +124,7 @@ pub fn index(root: &Path, test_fold: u32, validation_fold: Option<u32>) -> Resul
         let e = Example { path, label: r.target };
         if r.fold == test_fold {
             idx.test.push(e);
-        } else if r.fold == val_fold {
+        } else if Some(r.fold) == val_fold || held.contains(&(r.target, source(r))) {
             idx.validation.push(e);
         } else {
             idx.train.push(e);

@@ -43,20 +43,27 @@ fn study_grid(grid: &Path, out: &Path) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// The engine's `soundproof` binary of this profile (built here when the workspace build has
-/// not made it yet).
+/// The engine's `soundproof` binary: this profile's, else the other profile's (`scripts/test.sh`
+/// builds the engine's tests, and with them the binary, before the tools' tests), else built
+/// here into a target folder of its own (a nested cargo on this one would wait for the lock
+/// the running `cargo test` holds).
 fn engine_cli() -> PathBuf {
-    let dir = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().to_path_buf();
-    let bin = dir.join("soundproof");
-    if !bin.exists() {
-        let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        c.current_dir(root()).args(["build", "--locked", "-p", "soundproof", "--bin", "soundproof"]);
-        if dir.file_name().is_some_and(|n| n == "release") {
-            c.arg("--release");
+    let profile_dir = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().to_path_buf();
+    let target = profile_dir.parent().unwrap().to_path_buf();
+    for dir in [profile_dir.clone(), target.join("debug"), target.join("release")] {
+        if dir.join("soundproof").is_file() {
+            return dir.join("soundproof");
         }
-        assert!(c.status().unwrap().success(), "building the soundproof CLI");
     }
-    bin
+    let own = target.join("study-cli");
+    let o = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(root())
+        .args(["build", "--locked", "--release", "-p", "soundproof", "--bin", "soundproof", "--target-dir"])
+        .arg(&own)
+        .status()
+        .unwrap();
+    assert!(o.success(), "building the soundproof CLI");
+    own.join("release").join("soundproof")
 }
 
 /// 000's trapezoid from (0, 0) over budget / max budget, written out independently.

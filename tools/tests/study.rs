@@ -223,3 +223,19 @@ fn study_writes_complete_tables_from_its_runs_and_resumes() {
     assert_eq!(changed["attacks"][1]["rates"], after["attacks"][1]["rates"], "DeepFool's ladder did not change");
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// Every grid shipped in `studies/` parses and passes the grid's checks (representations the
+/// engine builds, unique labels, increasing budgets, a transfer fold of the grid).
+#[test]
+fn shipped_grids_are_valid() {
+    let mut n = 0;
+    for e in std::fs::read_dir(root().join("studies")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "json") {
+            let g = soundproof_tools::study::Grid::load(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            assert!(!g.representations.is_empty() && !g.datasets.is_empty(), "{}", p.display());
+            n += 1;
+        }
+    }
+    assert!(n >= 4, "{n} grids");
+}

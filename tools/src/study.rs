@@ -36,7 +36,7 @@
 use crate::attack::{attack_batch, Attack, AttackConfig, AttackKind, AttackTarget, BoxSpec, Domain, Goal, OptParams};
 use crate::checkpoint::Checkpoint;
 use crate::data::features::Featurizer;
-use crate::data::{load_window, DatasetSpec, Split};
+use crate::data::{load_window, DatasetSpec};
 use crate::error::{Result, ToolsError};
 use crate::eval::{evaluate, EvalOptions};
 use crate::export::export;
@@ -364,6 +364,9 @@ impl Grid {
                 fold_spec(d, f, Path::new("."))?;
             }
         }
+        if self.attacks.clips == 0 {
+            return Err(ToolsError::invalid("attacks.clips", 0, "at least one clip per fold"));
+        }
         for l in &self.attacks.ladders {
             if l.budgets.is_empty() || l.budgets.iter().any(|b| !(b.is_finite() && *b > 0.0)) || l.budgets.windows(2).any(|w| w[1] <= w[0]) {
                 return Err(ToolsError::invalid("budgets", format!("{:?}", l.budgets), "positive and increasing"));
@@ -577,9 +580,10 @@ fn run_transfer(grid: &Grid, d: &DatasetEntry, t: &TransferGrid, cells: &[CellRe
     use crate::transfer::{LabelledClip, Member, MemberSpec, TransferOptions};
     let dir = opts.out.join("transfer").join(&d.name);
     let mut rows = Vec::new();
-    let todo: Vec<&Representation> = grid.representations.iter().filter(|r| read_json::<TransferRow>(&dir.join(format!("{}.json", r.label))).is_none()).collect();
-    if todo.is_empty() {
-        return Ok(grid.representations.iter().filter_map(|r| read_json(&dir.join(format!("{}.json", r.label)))).collect());
+    // Loading every model is the expensive part: skipped when every row is already there.
+    let done: Vec<TransferRow> = grid.representations.iter().filter_map(|r| read_json(&dir.join(format!("{}.json", r.label)))).collect();
+    if done.len() == grid.representations.len() {
+        return Ok(done);
     }
     let mut members = Vec::new();
     for r in &grid.representations {
@@ -587,14 +591,7 @@ fn run_transfer(grid: &Grid, d: &DatasetEntry, t: &TransferGrid, cells: &[CellRe
         members.push(Member::load(&spec, opts.device)?);
     }
     let spec = fold_spec(d, &t.fold, &opts.data_dir)?;
-    let mut index = spec.index()?;
-    if let Some(m) = grid.recipe.max_clips {
-        index = index.subsample(m);
-    }
-    let mut test: Vec<&crate::data::Example> = index.split(Split::Test).iter().collect();
-    test.sort_by(|a, b| (a.label, &a.path).cmp(&(b.label, &b.path)));
-    let n = t.clips.min(test.len());
-    let clips: Vec<LabelledClip> = (0..n).map(|i| test[i * test.len() / n.max(1)]).map(|e| LabelledClip { path: e.path.clone(), label: e.label as i64 }).collect();
+    let clips: Vec<LabelledClip> = held_out_clips(grid, &spec, t.clips)?.into_iter().map(|e| LabelledClip { path: e.path, label: e.label as i64 }).collect();
     for (s, r) in grid.representations.iter().enumerate() {
         let path = dir.join(format!("{}.json", r.label));
         if let Some(row) = read_json::<TransferRow>(&path) {
@@ -634,6 +631,18 @@ fn run_transfer(grid: &Grid, d: &DatasetEntry, t: &TransferGrid, cells: &[CellRe
         rows.push(row);
     }
     Ok(rows)
+}
+
+/// `n` clips of `spec`'s held-out split (as the grid's recipe subsamples it), evenly spaced
+/// through it sorted by (label, path), so every class keeps its share.
+fn held_out_clips(grid: &Grid, spec: &DatasetSpec, n: usize) -> Result<Vec<crate::data::Example>> {
+    let mut index = spec.index()?;
+    if let Some(m) = grid.recipe.max_clips {
+        index = index.subsample(m);
+    }
+    let mut test = index.test;
+    test.sort_by(|a, b| (a.label, &a.path).cmp(&(b.label, &b.path)));
+    Ok(soundproof::dataset::evenly(&test, n))
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<T> {
@@ -689,15 +698,8 @@ fn run_fold(grid: &Grid, d: &DatasetEntry, rep: &Representation, fold: &str, dir
 
     // The attacked clips: evenly spaced over the (label-sorted) test split.
     let t0 = std::time::Instant::now();
-    let mut index = spec.index()?;
-    if let Some(m) = grid.recipe.max_clips {
-        index = index.subsample(m);
-    }
-    let test = index.split(Split::Test);
-    let n = grid.attacks.clips.min(test.len());
-    let mut picked: Vec<&crate::data::Example> = test.iter().collect();
-    picked.sort_by(|a, b| (a.label, &a.path).cmp(&(b.label, &b.path)));
-    let picked: Vec<&crate::data::Example> = (0..n).map(|i| picked[i * picked.len() / n.max(1)]).collect();
+    let picked = held_out_clips(grid, &spec, grid.attacks.clips)?;
+    let n = picked.len();
     let (target, ck) = AttackTarget::from_checkpoint(dir, Domain::Features, opts.device)?;
     let cfg = ck.features.ok_or_else(|| ToolsError::model(ck.spec.arch.name(), "feature model without a front end"))?;
     let mut fz = Featurizer::new(&cfg, ck.window_samples)?;

@@ -178,23 +178,27 @@ impl Batcher {
         let len = self.example_len();
         let mut buf = vec![0.0f32; idx.len() * len];
         let plain = aug.is_none_or(|a| a.augment.is_identity());
-        if let (true, Some(_)) = (plain, &self.cache) {
+        if let (true, Some(mut cache)) = (plain, self.cache.take()) {
             let key = (data.samples.as_ptr() as usize, data.len());
-            let pos = match self.cache.as_ref().and_then(|c| c.iter().position(|(k, _)| *k == key)) {
+            let pos = match cache.iter().position(|(k, _)| *k == key) {
                 Some(p) => p,
                 None => {
                     let all: Vec<usize> = (0..data.len()).collect();
                     let mut inputs = vec![0.0f32; data.len() * len];
-                    self.fill(data, &all, None, &mut inputs)?;
-                    let cache = self.cache.get_or_insert_with(Vec::new);
+                    let filled = self.fill(data, &all, None, &mut inputs);
+                    if let Err(e) = filled {
+                        self.cache = Some(cache);
+                        return Err(e);
+                    }
                     cache.push((key, inputs));
                     cache.len() - 1
                 }
             };
-            let inputs = &self.cache.as_ref().map(|c| &c[pos].1).ok_or_else(|| ToolsError::invalid("cache", "none", "a cache"))?;
+            let inputs = &cache[pos].1;
             for (row, &i) in buf.chunks_mut(len).zip(idx) {
                 row.copy_from_slice(&inputs[i * len..(i + 1) * len]);
             }
+            self.cache = Some(cache);
         } else {
             self.fill(data, idx, aug, &mut buf)?;
         }

@@ -143,6 +143,8 @@ fn kws_models_round_trip() {
     let logmel = FeatureConfig::new(FeatureKind::Logmel);
     round_trip(Arch::KwsCnn, 1.0, &files, 16_000, Some(logmel));
     round_trip(Arch::KwsRt, 1.0, &files, 16_000, Some(logmel));
+    round_trip(Arch::KwsStrided, 1.0, &files, 16_000, Some(logmel));
+    round_trip(Arch::KwsStridedCmn, 1.0, &files, 16_000, Some(logmel));
 }
 
 #[test]
@@ -157,4 +159,38 @@ fn resnet18_and_cnn2d_round_trip() {
 fn cnn1d_round_trip() {
     let files = vec![data().join("esc10/audio/1-100032-A.wav")];
     round_trip(Arch::Cnn1d, 0.5, &files, 80_000, None);
+}
+
+/// `kws-strided-cmn` subtracts each band's mean over the window in the graph, so a fixed
+/// response in dB per band (a microphone's, a room's colouring) leaves its logits unchanged in
+/// tract, while `kws-strided` (same weights, no centring) moves.
+#[test]
+fn cepstral_mean_normalization_cancels_a_fixed_band_response() {
+    let files = fsdd(&["2_george_7.wav", "6_yweweler_3.wav"]);
+    let logmel = FeatureConfig::new(FeatureKind::Logmel);
+    let (x, shape) = inputs(&files, 16_000, Some(&logmel));
+    let bands = *shape.last().expect("bands") as usize;
+    // a tilt of -12..+12 dB across the bands with a ripple on top
+    let response: Vec<f32> = (0..bands)
+        .map(|f| -12.0 + 24.0 * f as f32 / (bands - 1) as f32 + 3.0 * (f as f32 * 0.7).sin())
+        .collect();
+    let coloured: Vec<f32> = x.iter().enumerate().map(|(i, v)| v + response[i % bands]).collect();
+    let shape_u: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
+    let mut moved = [0.0f32; 2];
+    for (k, arch) in [Arch::KwsStridedCmn, Arch::KwsStrided].into_iter().enumerate() {
+        let spec = ModelSpec { arch, n_classes: 10, input_shape: shape[1..].to_vec(), width: 1.0, sample_rate: 16_000, folded: false };
+        tch::manual_seed(3);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let model = Model::new(&vs.root(), &spec).expect("model");
+        let card = checkpoint(&spec, Some(logmel), 16_000).card("cmn");
+        let mut g = Graph::new(&card.input_name, &card.input_shape);
+        let out = model.export(&mut g).expect("export");
+        let proto = g.finish(&out, &card).expect("finish");
+        let run = |v: &[f32]| onnx::run_tract(&proto, &Array::new(&shape_u, v.to_vec()).expect("input")).expect("tract").data;
+        let (a, b) = (run(&x), run(&coloured));
+        moved[k] = a.iter().zip(&b).map(|(p, q)| (p - q).abs()).fold(0.0, f32::max);
+    }
+    println!("largest logit change under the band response: with centring {:.2e}, without {:.2e}", moved[0], moved[1]);
+    assert!(moved[0] <= 1e-4, "kws-strided-cmn moved by {}", moved[0]);
+    assert!(moved[1] > 1e-2, "kws-strided did not move ({}): the test cannot tell", moved[1]);
 }

@@ -63,8 +63,21 @@ pub fn temporal(mut b: Builder, spec: &ModelSpec) -> Result<Vec<Layer>> {
 /// fast path for depthwise convolutions, which took 58 % of `kws-rt`'s time, max-pooling is a
 /// separate pass, and padding a separate Pad op), channel counts in multiples of 16, then the
 /// time mean and one linear layer.
-pub fn strided(mut b: Builder, spec: &ModelSpec) -> Result<Vec<Layer>> {
+pub fn strided(b: Builder, spec: &ModelSpec) -> Result<Vec<Layer>> {
+    strided_body(b, spec, false)
+}
+
+/// `kws-strided` after per-band cepstral mean normalization of the window (each mel band minus
+/// its mean over the window's frames, in the graph; no weights).
+pub fn strided_cmn(b: Builder, spec: &ModelSpec) -> Result<Vec<Layer>> {
+    strided_body(b, spec, true)
+}
+
+fn strided_body(mut b: Builder, spec: &ModelSpec, centre: bool) -> Result<Vec<Layer>> {
     let w = spec.width;
+    if centre {
+        b.time_centre()?;
+    }
     b.bn()?; // input standardization of the dB map
     for c in [16, 32, 48, 64] {
         b.conv_bn_relu(scaled(c, w), 3, 2, 0, 1)?;

@@ -30,6 +30,10 @@ pub enum Layer {
     /// Mean over the time axis of a `[N, C, T, F]` map, then flatten: `[N, C·F]` (keeps where
     /// in frequency a pattern sits, forgets when).
     TimeMeanFlatten,
+    /// Each band minus its mean over the time axis of a `[N, C, T, F]` map (cepstral mean
+    /// normalization of a log-spectral map): a fixed microphone or room response, a gain in dB
+    /// per band, is a constant offset along time in each band, and this removes it.
+    TimeCentre,
     /// `[N, ...] → [N, prod]`.
     Flatten,
     Linear(nn::Linear),
@@ -90,6 +94,7 @@ impl Layer {
                 x.mean_dim(axes.as_slice(), false, Kind::Float)
             }
             Layer::TimeMeanFlatten => x.mean_dim([2i64].as_slice(), false, Kind::Float).flatten(1, -1),
+            Layer::TimeCentre => x - x.mean_dim([2i64].as_slice(), true, Kind::Float),
             Layer::Flatten => x.flatten(1, -1),
             Layer::Linear(l) => nn::Module::forward(l, x),
             Layer::Dropout(p) => x.dropout(*p, train),
@@ -131,6 +136,10 @@ impl Layer {
             Layer::TimeMeanFlatten => {
                 let m = g.reduce_mean(x, &[2], false);
                 g.flatten(&m)
+            }
+            Layer::TimeCentre => {
+                let m = g.reduce_mean(x, &[2], true);
+                g.sub(x, &m)
             }
             Layer::Flatten => g.flatten(x),
             Layer::Linear(l) => g.linear(x, to_array(&l.ws)?, l.bs.as_ref().map(to_array).transpose()?),
@@ -187,7 +196,7 @@ impl Layer {
                 let (_, b) = walk(shortcut, shape);
                 (out, a + b)
             }
-            Layer::BatchNorm { .. } | Layer::Relu | Layer::Dropout(_) => (shape.to_vec(), 0),
+            Layer::BatchNorm { .. } | Layer::Relu | Layer::Dropout(_) | Layer::TimeCentre => (shape.to_vec(), 0),
         }
     }
 }
@@ -367,6 +376,11 @@ impl<'a> Builder<'a> {
         Ok(self)
     }
 
+    pub fn time_centre(&mut self) -> Result<&mut Self> {
+        self.push(Layer::TimeCentre)?;
+        Ok(self)
+    }
+
     pub fn flatten(&mut self) -> Result<&mut Self> {
         self.push(Layer::Flatten)?;
         Ok(self)
@@ -411,6 +425,7 @@ fn layer_kind(l: &Layer) -> &'static str {
         Layer::AvgPool { .. } => "average pool",
         Layer::GlobalAvgPool => "global average pool",
         Layer::TimeMeanFlatten => "time mean",
+        Layer::TimeCentre => "time centring",
         Layer::Flatten => "flatten",
         Layer::Linear(_) => "linear",
         Layer::Dropout(_) => "dropout",

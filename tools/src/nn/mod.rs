@@ -40,6 +40,10 @@ pub enum Arch {
     /// stride 2 (no depthwise convolution, no pooling; 16-32-48-64 channels), about 4 M
     /// multiply-adds per 1 s window.
     KwsStrided,
+    /// `kws-strided` on a map whose every mel band has its mean over the window subtracted
+    /// first (cepstral mean normalization, in the graph): the microphone's and the room's
+    /// response, and the speaker's long-term spectral tilt, leave the input.
+    KwsStridedCmn,
     /// Temporal real-time variant: the mel bands as the channels of four convolutions over time
     /// (3-5-5-3 frames, strides 2-2-2-1, 64-96-128-128 channels), about 2.3 M multiply-adds per
     /// 1 s window.
@@ -59,6 +63,7 @@ impl Arch {
             Arch::KwsCnn => "kws-cnn",
             Arch::KwsRt => "kws-rt",
             Arch::KwsStrided => "kws-strided",
+            Arch::KwsStridedCmn => "kws-strided-cmn",
             Arch::KwsTc => "kws-tc",
             Arch::Resnet18 => "resnet18",
             Arch::Cnn2d => "cnn2d",
@@ -117,6 +122,7 @@ impl Model {
             Arch::KwsCnn => kws::cnn(b, spec)?,
             Arch::KwsRt => kws::rt(b, spec)?,
             Arch::KwsStrided => kws::strided(b, spec)?,
+            Arch::KwsStridedCmn => kws::strided_cmn(b, spec)?,
             Arch::KwsTc => kws::temporal(b, spec)?,
             Arch::Resnet18 => resnet::resnet18(b, spec)?,
             Arch::Cnn2d => cnn2d::cnn2d(b, spec)?,

@@ -285,6 +285,21 @@ impl Graph {
         self.push(node("Add", &name, &[y, b], &[&name], vec![]), &[])
     }
 
+    /// Elementwise difference `a - b` (with ONNX broadcasting).
+    pub fn sub(&mut self, a: &str, b: &str) -> String {
+        let name = self.fresh("sub");
+        self.push(
+            node(
+                "Sub",
+                &name,
+                &[a.to_string(), b.to_string()],
+                &[&name],
+                vec![],
+            ),
+            &[a, b],
+        )
+    }
+
     /// Elementwise sum (with ONNX broadcasting), e.g. a residual connection.
     pub fn add(&mut self, a: &str, b: &str) -> String {
         let name = self.fresh("add");

@@ -38,6 +38,11 @@ pub struct CvArgs {
     /// ESC folds of the robustness noise (file names `K-…`; default: all clips of the folder).
     #[arg(long, value_delimiter = ',', value_name = "K,...")]
     robustness_folds: Option<Vec<u32>>,
+    /// Run only these folds (speaker names, or `fold-K` for ESC-10), e.g. a first look at a
+    /// recipe on the hardest voices. The mean is then over these folds only, so it cannot be
+    /// recorded in a card (--record needs every fold).
+    #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
+    only: Option<Vec<String>>,
 }
 
 /// The corruptions of `--robustness`.
@@ -77,7 +82,23 @@ pub fn run(a: CvArgs) -> anyhow::Result<()> {
             anyhow::bail!("cv: --dataset fsdd (one fold per speaker) or esc10 (one fold per ESC fold)")
         }
     };
-    anyhow::ensure!(folds.len() >= 2, "cv: {} folds", folds.len());
+    let folds = match &a.only {
+        Some(only) => {
+            anyhow::ensure!(a.record.is_empty(), "cv: --record needs every fold, not --only {}", only.join(","));
+            for o in only {
+                anyhow::ensure!(
+                    folds.iter().any(|(h, _)| h == o),
+                    "cv: --only {o}: no such fold (the folds are {})",
+                    folds.iter().map(|(h, _)| h.as_str()).collect::<Vec<_>>().join(", ")
+                );
+            }
+            folds.into_iter().filter(|(h, _)| only.contains(h)).collect()
+        }
+        None => {
+            anyhow::ensure!(folds.len() >= 2, "cv: {} folds", folds.len());
+            folds
+        }
+    };
     let name = t.name.clone().unwrap_or_else(|| format!("{}-{dataset}", t.model.name()));
     let out = t.out.clone().unwrap_or_else(|| Path::new("out").join("cv").join(&name));
     let (mut f32_folds, mut int8_folds) = (Vec::new(), Vec::new());

@@ -305,6 +305,9 @@ class OnnxTorch(torch.nn.Module):
     def op_Add(self, a, x, y):
         return x + y
 
+    def op_Sub(self, a, x, y):
+        return x - y
+
     def op_Identity(self, a, x):
         return x
 

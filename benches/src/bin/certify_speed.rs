@@ -53,7 +53,9 @@ fn main() {
     let sr = model.card().features.sample_rate();
     let samples = audio::resample(&clip.samples, clip.sample_rate, sr).expect("resample");
     let (x, _) = ClipWindow::of(model.card()).window(&samples, ClipGain::ClipRms).expect("window");
-    let name = &model.card().name;
+    // The file's stem names the rows (two files may carry one card name, e.g. a model beside
+    // its earlier weights).
+    let name = std::path::Path::new(&path).file_stem().and_then(|s| s.to_str()).unwrap_or(&model.card().name).to_string();
     let params = SmoothParams { sigma: 0.005, n0: 100, n, alpha: 0.001, batch, seed: 0 };
 
     // Noise: the two generators alternately, 5 rounds of 200 windows, medians.

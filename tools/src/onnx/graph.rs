@@ -287,32 +287,12 @@ impl Graph {
 
     /// Elementwise difference `a - b` (with ONNX broadcasting).
     pub fn sub(&mut self, a: &str, b: &str) -> String {
-        let name = self.fresh("sub");
-        self.push(
-            node(
-                "Sub",
-                &name,
-                &[a.to_string(), b.to_string()],
-                &[&name],
-                vec![],
-            ),
-            &[a, b],
-        )
+        self.binary("Sub", "sub", a, b)
     }
 
     /// Elementwise sum (with ONNX broadcasting), e.g. a residual connection.
     pub fn add(&mut self, a: &str, b: &str) -> String {
-        let name = self.fresh("add");
-        self.push(
-            node(
-                "Add",
-                &name,
-                &[a.to_string(), b.to_string()],
-                &[&name],
-                vec![],
-            ),
-            &[a, b],
-        )
+        self.binary("Add", "add", a, b)
     }
 
     /// Bilinear resize of the last two axes to `out_hw`, half-pixel centres:
@@ -520,6 +500,11 @@ impl Graph {
         let out = n.output[0].clone();
         self.nodes.push(n);
         out
+    }
+
+    fn binary(&mut self, op: &str, kind: &str, a: &str, b: &str) -> String {
+        let name = self.fresh(kind);
+        self.push(node(op, &name, &[a.to_string(), b.to_string()], &[&name], vec![]), &[a, b])
     }
 
     fn unary(&mut self, op: &str, kind: &str, x: &str) -> String {

@@ -92,3 +92,38 @@ fn cv_trains_one_fold_per_speaker_and_records_the_summary() {
     assert_eq!(card(&int8_model)["metrics"]["cross_validation"], v["int8"]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `cv --only`: just the named folds run, in the dataset's order; an unknown fold is refused with
+/// the list of folds, and a partial run cannot be recorded in a card.
+#[test]
+fn cv_only_runs_the_named_folds_and_refuses_to_record_them() {
+    // its own folder: scratch() clears the other test's
+    let dir = std::env::temp_dir().join(format!("soundproof-cv-only-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let cv = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_soundproof-tools"))
+            .current_dir(root())
+            .args(["cv", "--model", "kws-strided", "--dataset", "fsdd", "--epochs", "1", "--batch-size", "16", "--max-clips", "40"])
+            .args(["--threads", "2", "--device", "cpu", "--json", "--out"])
+            .arg(&dir)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let o = cv(&["--only", "nobody"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("--only nobody") && err.contains("george, jackson, nicolas, theo, yweweler"), "{err}");
+    let o = cv(&["--only", "george", "--record", "models/kws-fsdd-strided.onnx"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("--record needs every fold"), "{err}");
+    let o = cv(&["--only", "theo,george"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let folds = v["f32"]["folds"].as_array().unwrap();
+    let held: Vec<&str> = folds.iter().map(|f| f["held_out"].as_str().unwrap()).collect();
+    assert_eq!(held, ["george", "theo"]);
+    let mean = folds.iter().map(|f| f["accuracy"].as_f64().unwrap()).sum::<f64>() / 2.0;
+    assert!((v["f32"]["mean_accuracy"].as_f64().unwrap() - mean).abs() < 1e-12);
+    assert!(!dir.join("jackson").exists() && dir.join("theo").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

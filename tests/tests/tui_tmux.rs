@@ -54,6 +54,11 @@ impl Tmux {
     /// Waits until the screen satisfies `ok` (the run's own pace decides; the limit only stops
     /// a hung UI from hanging the test) and returns it.
     fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        self.wait(what, ok, true)
+    }
+
+    /// As `wait_for`; `running` says whether the program must still be running meanwhile.
+    fn wait(&self, what: &str, ok: impl Fn(&str) -> bool, running: bool) -> String {
         let t0 = Instant::now();
         loop {
             let s = self.screen();
@@ -61,7 +66,7 @@ impl Tmux {
                 return s;
             }
             // The program ended (the shell's report is on screen) without showing it.
-            if s.contains("EXIT=") {
+            if running && s.contains("EXIT=") {
                 panic!("the program ended before the screen showed {what}:\n{s}");
             }
             if t0.elapsed() > Duration::from_secs(240) {
@@ -80,7 +85,20 @@ impl Drop for Tmux {
 
 /// The shell line that runs the demo, then reports its exit status and the terminal's mode.
 fn demo_command(bin: &Path, args: &str) -> String {
-    format!("{} demo {args}; echo EXIT=$?; stty -a | tr ' ' '\\n' | grep -x -e '-*icanon' -e '-*echo' | tr '\\n' ' '; echo; sleep 600", bin.display())
+    // The modes go out in one `echo`, bracketed, so a screen that shows the closing bracket
+    // shows the whole line (the shell writes `EXIT=` before it runs `stty`).
+    format!(
+        "{} demo {args}; echo EXIT=$?; echo \"TTY[$(stty -a | tr ' ' '\\n' | grep -x -e '-*icanon' -e '-*echo' | tr '\\n' ' ')]\"; sleep 600",
+        bin.display()
+    )
+}
+
+/// Waits for the shell's report after the program ended and returns the screen and the
+/// terminal modes `stty` listed (e.g. "icanon echo").
+fn shell_report(t: &Tmux, what: &str) -> (String, String) {
+    let s = t.wait(what, |s| s.lines().any(|l| l.starts_with("TTY[") && l.contains(']')), false);
+    let modes = s.lines().find_map(|l| l.strip_prefix("TTY[")).and_then(|l| l.split(']').next()).unwrap_or_default().to_string();
+    (s, modes)
 }
 
 /// Certificate rows of the screen made at `setting` (e.g. "+6 dB, fixed").
@@ -128,12 +146,11 @@ fn demo_ui_shows_labels_certificates_and_the_gain_knob_then_quits_cleanly() {
 
     // q: the terminal is back (no UI on screen), the summary printed, exit 0, not in raw mode.
     t.keys(&["q"]);
-    let s = t.wait_for("the shell after the UI", |s| s.contains("EXIT="));
+    let (s, modes) = shell_report(&t, "the shell after the UI");
     assert!(s.contains("EXIT=0"), "{s}");
     assert!(!s.contains("log-mel spectrogram") && !s.contains("top classes"), "the UI's screen is still there:\n{s}");
     assert!(s.contains("heard:") && s.contains("windows certified online"), "{s}");
     assert!(s.contains("final input gain +6.0 dB, gain policy rms"), "{s}");
-    let modes = s.lines().skip_while(|l| !l.contains("EXIT=")).nth(1).unwrap_or_default();
     assert!(modes.split_whitespace().any(|m| m == "icanon") && modes.split_whitespace().any(|m| m == "echo"), "terminal left in raw mode: {modes:?}\n{s}");
 }
 
@@ -143,10 +160,9 @@ fn ctrl_c_leaves_the_terminal_clean() {
     let t = Tmux::start("ctrlc", &demo_command(&bin, "--repeat 0 --no-certify"), (100, 36));
     t.wait_for("the first label", |s| s.contains("top classes") && s.contains("p 0."));
     t.keys(&["C-c"]);
-    let s = t.wait_for("the shell after Ctrl-C", |s| s.contains("EXIT="));
+    let (s, modes) = shell_report(&t, "the shell after Ctrl-C");
     assert!(s.contains("EXIT=0"), "{s}");
     assert!(!s.contains("top classes"), "the UI's screen is still there:\n{s}");
     assert!(s.contains("heard:"), "{s}");
-    let modes = s.lines().skip_while(|l| !l.contains("EXIT=")).nth(1).unwrap_or_default();
     assert!(modes.split_whitespace().any(|m| m == "icanon") && modes.split_whitespace().any(|m| m == "echo"), "terminal left in raw mode: {modes:?}\n{s}");
 }

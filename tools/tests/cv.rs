@@ -94,7 +94,8 @@ fn cv_trains_one_fold_per_speaker_and_records_the_summary() {
 }
 
 /// `cv --only`: just the named folds run, in the dataset's order; an unknown fold is refused with
-/// the list of folds, and a partial run cannot be recorded in a card.
+/// the list of folds, and a partial run cannot be recorded in a card. `cv --reuse` then scores
+/// those folds' models without training them again, and refuses another recipe.
 #[test]
 fn cv_only_runs_the_named_folds_and_refuses_to_record_them() {
     // its own folder: scratch() clears the other test's
@@ -125,5 +126,72 @@ fn cv_only_runs_the_named_folds_and_refuses_to_record_them() {
     let mean = folds.iter().map(|f| f["accuracy"].as_f64().unwrap()).sum::<f64>() / 2.0;
     assert!((v["f32"]["mean_accuracy"].as_f64().unwrap() - mean).abs() < 1e-12);
     assert!(!dir.join("jackson").exists() && dir.join("theo").exists());
+
+    // --reuse scores the models that run left (no training: the weights' files are untouched),
+    // with the same accuracies, and adds the robustness conditions.
+    let weights = dir.join("theo").join("model.safetensors");
+    let modified = std::fs::metadata(&weights).unwrap().modified().unwrap();
+    let o = cv(&["--only", "theo,george", "--reuse", "--robustness", "../shared/data/esc10/audio", "--robustness-folds", "4"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let again: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(again["f32"]["folds"], v["f32"]["folds"]);
+    assert_eq!(std::fs::metadata(&weights).unwrap().modified().unwrap(), modified, "the fold was trained again");
+    let rows = again["robustness"]["folds"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[1]["accuracy"]["clean"], folds[1]["accuracy"]);
+    assert!(rows[1]["accuracy"]["room"].as_f64().is_some());
+    // Another recipe, a fold that was never trained, and --record are refused.
+    let o = cv(&["--only", "george", "--reuse", "--seed", "7"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("another recipe") && err.contains("seed: 0 then, 7 now"), "{err}");
+    let o = cv(&["--only", "jackson", "--reuse"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("no earlier training here"), "{err}");
+    let o = cv(&["--reuse", "--record", "models/kws-fsdd-strided.onnx"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("--reuse"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// ESC-10 cross-validation with `--robustness-held-out`: each fold's noise is its own held-out
+/// fold's recordings, the same bank `--robustness-folds K` names for fold K (so the scores of
+/// the two runs agree on that fold); FSDD has no folds of that kind and is refused.
+#[test]
+fn cv_esc10_robustness_noise_from_the_held_out_fold() {
+    let dir = std::env::temp_dir().join(format!("soundproof-cv-esc-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let cv = |dataset: &str, extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_soundproof-tools"))
+            .current_dir(root())
+            .args(["cv", "--model", "kws-strided", "--dataset", dataset, "--epochs", "1", "--batch-size", "8", "--max-clips", "8"])
+            .args(["--threads", "2", "--device", "cpu", "--json", "--robustness", "../shared/data/esc10/audio", "--out"])
+            .arg(&dir)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let o = cv("esc10", &["--only", "fold-2", "--robustness-held-out"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let held: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(held["robustness"]["noise_folds"], "held-out");
+    let row = &held["robustness"]["folds"][0];
+    assert_eq!(row["held_out"], "fold-2");
+    assert_eq!(row["accuracy"]["clean"], held["f32"]["folds"][0]["accuracy"]);
+    // The bank: every recording of fold 2 (the folder's clips named `2-…`), not the whole folder.
+    let files = |prefix: &str| {
+        std::fs::read_dir(root().join("../shared/data/esc10/audio"))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(prefix))
+            .count()
+    };
+    assert!(files("2-") > 0 && files("2-") < files(""));
+    assert_eq!(row["noise_clips"], files("2-"));
+    let o = cv("esc10", &["--only", "fold-2", "--reuse", "--robustness-folds", "2"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let named: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(named["robustness"]["folds"][0], *row);
+    let o = cv("fsdd", &["--only", "george", "--robustness-held-out"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("--robustness-held-out is for ESC-10"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -12,7 +12,7 @@ use soundproof_tools::eval::{eval_banks, evaluate, Corruption, EvalOptions};
 use soundproof_tools::export::{export, quantize, quantized_path};
 use soundproof_tools::onnx;
 use soundproof_tools::shard::write_json;
-use soundproof_tools::train::train;
+use soundproof_tools::train::{train, TrainConfig};
 use std::path::{Path, PathBuf};
 
 #[derive(Args)]
@@ -38,11 +38,20 @@ pub struct CvArgs {
     /// ESC folds of the robustness noise (file names `K-…`; default: all clips of the folder).
     #[arg(long, value_delimiter = ',', value_name = "K,...")]
     robustness_folds: Option<Vec<u32>>,
+    /// ESC-10 cross-validation: each fold's robustness noise is the other recordings of its own
+    /// held-out fold (ESC-10 sounds its model never heard), instead of --robustness-folds.
+    #[arg(long, conflicts_with = "robustness_folds", requires = "robustness")]
+    robustness_held_out: bool,
     /// Run only these folds (speaker names, or `fold-K` for ESC-10), e.g. a first look at a
     /// recipe on the hardest voices. The mean is then over these folds only, so it cannot be
     /// recorded in a card (--record needs every fold).
     #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
     only: Option<Vec<String>>,
+    /// Score the fold models an earlier run of the same recipe left in --out instead of training
+    /// them again (e.g. to add --robustness or --int8 afterwards). Refused when a fold's training
+    /// log names another recipe, or with --record (the cards record the run that trained).
+    #[arg(long)]
+    reuse: bool,
 }
 
 /// The corruptions of `--robustness`.
@@ -101,34 +110,45 @@ pub fn run(a: CvArgs) -> anyhow::Result<()> {
     };
     let name = t.name.clone().unwrap_or_else(|| format!("{}-{dataset}", t.model.name()));
     let out = t.out.clone().unwrap_or_else(|| Path::new("out").join("cv").join(&name));
+    anyhow::ensure!(!(a.reuse && !a.record.is_empty()), "cv: --reuse scores folds trained earlier; record the run that trained them, not --record");
     let (mut f32_folds, mut int8_folds) = (Vec::new(), Vec::new());
     let mut robustness: Vec<serde_json::Value> = Vec::new();
-    let banks = match &a.robustness {
-        Some(dir) => {
-            // The training window (as `train` sets it), which the evaluation rooms are made for.
-            let seconds = match cfg.seconds {
-                Some(s) => s,
-                None => folds[0].1.index()?.clip_seconds,
-            };
-            let window = (seconds * cfg.sample_rate as f64).round() as usize;
-            Some(std::sync::Arc::new(eval_banks(Some((dir, a.robustness_folds.as_deref())), cfg.sample_rate, window)?))
-        }
-        None => None,
+    anyhow::ensure!(!a.robustness_held_out || dataset == "esc10", "cv: --robustness-held-out is for ESC-10 folds; FSDD's noise comes from --robustness-folds");
+    // The banks of the robustness noise and rooms: one for all folds, or (--robustness-held-out)
+    // one per fold, made when the fold is scored.
+    // The training window (as `train` sets it), which the evaluation rooms are made for.
+    let window = match (&a.robustness, cfg.seconds) {
+        (None, _) => 0,
+        (Some(_), Some(s)) => (s * cfg.sample_rate as f64).round() as usize,
+        (Some(_), None) => (folds[0].1.index()?.clip_seconds * cfg.sample_rate as f64).round() as usize,
     };
+    let banks_of = |noise_folds: Option<&[u32]>| -> anyhow::Result<Option<std::sync::Arc<soundproof_tools::data::augment::Banks>>> {
+        a.robustness.as_ref().map(|dir| Ok(std::sync::Arc::new(eval_banks(Some((dir, noise_folds)), cfg.sample_rate, window)?))).transpose()
+    };
+    let shared_banks = if a.robustness_held_out { None } else { banks_of(a.robustness_folds.as_deref())? };
     let n_folds = folds.len();
     for (k, (held, spec)) in folds.into_iter().enumerate() {
         let dir = out.join(&held);
         if !t.json {
             eprintln!("fold {}/{n_folds}: {held} held out", k + 1);
         }
-        let report = train(&cfg, &spec, &dir).with_context(|| format!("training the fold without {held}"))?;
         let onnx_path = dir.join(format!("{name}.onnx"));
-        export(&dir, &name, &onnx_path).with_context(|| format!("exporting {}", dir.display()))?;
+        let trained_accuracy = if a.reuse {
+            reused_fold(&dir, &cfg, &onnx_path).with_context(|| format!("cv --reuse: fold {held}"))?
+        } else {
+            let report = train(&cfg, &spec, &dir).with_context(|| format!("training the fold without {held}"))?;
+            export(&dir, &name, &onnx_path).with_context(|| format!("exporting {}", dir.display()))?;
+            report.test_accuracy
+        };
         // Both precisions are scored by the engine's runtime (tract) on the same clips of the
         // held-out fold (all of its clips, or --max-clips evenly spaced).
         let opts = EvalOptions { split: Split::Test, batch: 16, sigma: 0.0, seed: 0, max_clips: t.max_clips, shard: Shard::WHOLE, ..EvalOptions::test() };
         let (r, _, _) = evaluate(&onnx_path, &spec, &opts)?;
         f32_folds.push(CvFold { held_out: held.clone(), accuracy: r.accuracy, examples: r.examples });
+        let banks = match (&spec, a.robustness_held_out) {
+            (DatasetSpec::Esc10 { test_fold, .. }, true) => banks_of(Some(&[*test_fold]))?,
+            _ => shared_banks.clone(),
+        };
         if let Some(banks) = &banks {
             let mut row = serde_json::Map::new();
             for c in CONDITIONS {
@@ -136,7 +156,8 @@ pub fn run(a: CvArgs) -> anyhow::Result<()> {
                 let (rc, _, _) = evaluate(&onnx_path, &spec, &o).with_context(|| format!("fold {held}, {}", c.name()))?;
                 row.insert(c.name(), serde_json::json!(rc.accuracy));
             }
-            robustness.push(serde_json::json!({ "held_out": held, "accuracy": row }));
+            let noise_clips = banks.background.as_ref().map_or(0, |b| b.clips.len());
+            robustness.push(serde_json::json!({ "held_out": held, "accuracy": row, "noise_clips": noise_clips }));
         }
         if a.int8 {
             let q = quantized_path(&onnx_path, Precision::Int8);
@@ -146,7 +167,7 @@ pub fn run(a: CvArgs) -> anyhow::Result<()> {
         }
         if !t.json {
             let i8 = int8_folds.last().filter(|_| a.int8).map(|f| format!(", int8 {:.2} %", 100.0 * f.accuracy)).unwrap_or_default();
-            eprintln!("fold {held}: {:.2} % of {} clips (tract; {:.2} % in training){i8}", 100.0 * r.accuracy, r.examples, 100.0 * report.test_accuracy);
+            eprintln!("fold {held}: {:.2} % of {} clips (tract; {:.2} % in training){i8}", 100.0 * r.accuracy, r.examples, 100.0 * trained_accuracy);
         }
     }
     let summary = |folds: Vec<CvFold>| CrossValidation {
@@ -159,7 +180,7 @@ pub fn run(a: CvArgs) -> anyhow::Result<()> {
     let f32_cv = summary(f32_folds);
     let int8_cv = (!int8_folds.is_empty()).then(|| summary(int8_folds));
     std::fs::create_dir_all(&out)?;
-    let robustness = banks.as_ref().map(|_| {
+    let robustness = a.robustness.as_ref().map(|_| {
         let mean: serde_json::Map<String, serde_json::Value> = CONDITIONS
             .iter()
             .map(|c| {
@@ -170,7 +191,7 @@ pub fn run(a: CvArgs) -> anyhow::Result<()> {
         serde_json::json!({
             "conditions": CONDITIONS,
             "noise": a.robustness,
-            "noise_folds": a.robustness_folds,
+            "noise_folds": if a.robustness_held_out { serde_json::json!("held-out") } else { serde_json::json!(a.robustness_folds) },
             "folds": robustness,
             "mean": mean,
         })
@@ -208,4 +229,29 @@ pub fn run(a: CvArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `--reuse`: checks that the fold in `dir` was trained with `cfg` (its `train_log.json`; the
+/// command line and the quiet flag aside, fields added since read as their defaults) and that its
+/// exported model is there; returns the accuracy training reported on the held-out fold.
+fn reused_fold(dir: &Path, cfg: &TrainConfig, onnx_path: &Path) -> anyhow::Result<f64> {
+    let log_path = dir.join("train_log.json");
+    let text = std::fs::read_to_string(&log_path).with_context(|| format!("no earlier training here: {}", log_path.display()))?;
+    let log: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("reading {}", log_path.display()))?;
+    let then: TrainConfig = serde_json::from_value(log["config"].clone()).with_context(|| format!("the recipe in {}", log_path.display()))?;
+    let recipe = |c: &TrainConfig| -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+        let mut v = serde_json::to_value(c)?.as_object().cloned().unwrap_or_default();
+        v.remove("command");
+        v.remove("quiet");
+        Ok(v)
+    };
+    let (then, now) = (recipe(&then)?, recipe(cfg)?);
+    let differ: Vec<String> = now
+        .iter()
+        .filter(|(k, v)| then.get(*k) != Some(*v))
+        .map(|(k, v)| format!("{k}: {} then, {v} now", then.get(k).map(|t| t.to_string()).unwrap_or_else(|| "absent".into())))
+        .collect();
+    anyhow::ensure!(differ.is_empty(), "{} was trained with another recipe ({})", dir.display(), differ.join("; "));
+    anyhow::ensure!(onnx_path.is_file(), "{} is missing (was the earlier run's --name another?)", onnx_path.display());
+    log["test_accuracy"].as_f64().with_context(|| format!("{} has no test_accuracy", log_path.display()))
 }

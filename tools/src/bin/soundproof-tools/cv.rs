@@ -49,7 +49,8 @@ pub struct CvArgs {
     only: Option<Vec<String>>,
     /// Score the fold models an earlier run of the same recipe left in --out instead of training
     /// them again (e.g. to add --robustness or --int8 afterwards). Refused when a fold's training
-    /// log names another recipe, or with --record (the cards record the run that trained).
+    /// log names another recipe. With --record, the card's command is the one that trained the
+    /// folds, then this one.
     #[arg(long)]
     reuse: bool,
 }
@@ -110,8 +111,9 @@ pub fn run(a: CvArgs) -> anyhow::Result<()> {
     };
     let name = t.name.clone().unwrap_or_else(|| format!("{}-{dataset}", t.model.name()));
     let out = t.out.clone().unwrap_or_else(|| Path::new("out").join("cv").join(&name));
-    anyhow::ensure!(!(a.reuse && !a.record.is_empty()), "cv: --reuse scores folds trained earlier; record the run that trained them, not --record");
     let (mut f32_folds, mut int8_folds) = (Vec::new(), Vec::new());
+    // --reuse: the command that trained the folds (recorded with this one).
+    let mut trained_by: Option<String> = None;
     let mut robustness: Vec<serde_json::Value> = Vec::new();
     anyhow::ensure!(!a.robustness_held_out || dataset == "esc10", "cv: --robustness-held-out is for ESC-10 folds; FSDD's noise comes from --robustness-folds");
     // The banks of the robustness noise and rooms: one for all folds, or (--robustness-held-out)
@@ -134,7 +136,9 @@ pub fn run(a: CvArgs) -> anyhow::Result<()> {
         }
         let onnx_path = dir.join(format!("{name}.onnx"));
         let trained_accuracy = if a.reuse {
-            reused_fold(&dir, &cfg, &onnx_path).with_context(|| format!("cv --reuse: fold {held}"))?
+            let (accuracy, command) = reused_fold(&dir, &cfg, &onnx_path).with_context(|| format!("cv --reuse: fold {held}"))?;
+            trained_by.get_or_insert(command);
+            accuracy
         } else {
             let report = train(&cfg, &spec, &dir).with_context(|| format!("training the fold without {held}"))?;
             export(&dir, &name, &onnx_path).with_context(|| format!("exporting {}", dir.display()))?;
@@ -175,7 +179,11 @@ pub fn run(a: CvArgs) -> anyhow::Result<()> {
         mean_accuracy: folds.iter().map(|f| f.accuracy).sum::<f64>() / folds.len() as f64,
         min_accuracy: folds.iter().map(|f| f.accuracy).fold(f64::INFINITY, f64::min),
         folds,
-        command: command_line(),
+        // Reused folds: the command that trained them, then the one that scored them.
+        command: match &trained_by {
+            Some(t) => format!("{t}; {}", command_line()),
+            None => command_line(),
+        },
     };
     let f32_cv = summary(f32_folds);
     let int8_cv = (!int8_folds.is_empty()).then(|| summary(int8_folds));
@@ -233,8 +241,9 @@ pub fn run(a: CvArgs) -> anyhow::Result<()> {
 
 /// `--reuse`: checks that the fold in `dir` was trained with `cfg` (its `train_log.json`; the
 /// command line and the quiet flag aside, fields added since read as their defaults) and that its
-/// exported model is there; returns the accuracy training reported on the held-out fold.
-fn reused_fold(dir: &Path, cfg: &TrainConfig, onnx_path: &Path) -> anyhow::Result<f64> {
+/// exported model is there; returns the accuracy training reported on the held-out fold and the
+/// command that trained it.
+fn reused_fold(dir: &Path, cfg: &TrainConfig, onnx_path: &Path) -> anyhow::Result<(f64, String)> {
     let log_path = dir.join("train_log.json");
     let text = std::fs::read_to_string(&log_path).with_context(|| format!("no earlier training here: {}", log_path.display()))?;
     let log: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("reading {}", log_path.display()))?;
@@ -253,5 +262,6 @@ fn reused_fold(dir: &Path, cfg: &TrainConfig, onnx_path: &Path) -> anyhow::Resul
         .collect();
     anyhow::ensure!(differ.is_empty(), "{} was trained with another recipe ({})", dir.display(), differ.join("; "));
     anyhow::ensure!(onnx_path.is_file(), "{} is missing (was the earlier run's --name another?)", onnx_path.display());
-    log["test_accuracy"].as_f64().with_context(|| format!("{} has no test_accuracy", log_path.display()))
+    let accuracy = log["test_accuracy"].as_f64().with_context(|| format!("{} has no test_accuracy", log_path.display()))?;
+    Ok((accuracy, log["config"]["command"].as_str().unwrap_or_default().to_string()))
 }

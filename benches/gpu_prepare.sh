@@ -4,15 +4,15 @@
 #   soundproof-tools.xz  built here against torch 2.11.0 (scripts/tools.sh), stripped, xz-packed
 #   lib/               the binary's non-torch shared libraries (fontconfig, freetype and theirs),
 #                      used there only when that machine lacks one
-#   kws-fsdd/          the kws-cnn checkpoint (CHECKPOINT, default out/repro-kws-fsdd)
+#   kws-fsdd/          the kws-cnn checkpoint (CHECKPOINT, default out/repro-kws-fsdd-aug)
 #   data/fsdd/         FSDD recordings (SOUNDPROOF_DATA, default ../shared/data)
 #   whl/               torchattacks 3.5.1 and adversarial-robustness-toolbox 1.20.1 wheels
 #
-#   [CHECKPOINT=out/repro-kws-fsdd] benches/gpu_prepare.sh
+#   [CHECKPOINT=out/repro-kws-fsdd-aug] benches/gpu_prepare.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GPU=${GPU:-.gpu}
-CK=${CHECKPOINT:-out/repro-kws-fsdd}
+CK=${CHECKPOINT:-out/repro-kws-fsdd-aug}
 DATA=${SOUNDPROOF_DATA:-../shared/data}
 [ -f "$CK/checkpoint.json" ] || { echo "gpu_prepare: no checkpoint at $CK (see models/README.md, Reproduce)" >&2; exit 1; }
 [ -x target/release/soundproof-tools ] || scripts/tools.sh --build-only

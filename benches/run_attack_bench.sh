@@ -8,7 +8,7 @@
 # ours / theirs attack by attack, each side a fresh process, so load drift and start-up costs
 # hit both alike).
 #
-#   [CHECKPOINT=out/repro-kws-fsdd] [DEVICE=cpu|cuda] [THREADS=2] [BATCH=16] [REPEATS=3] \
+#   [CHECKPOINT=out/repro-kws-fsdd-aug] [DEVICE=cpu|cuda] [THREADS=2] [BATCH=16] [REPEATS=3] \
 #   [SOUNDPROOF_TOOLS=target/release/soundproof-tools] [PYTHON=.venv/bin/python] \
 #   [SOUNDPROOF_DATA=../shared/data] [OUT=target/attack-bench] [ONLY="fgsm bim-b ..."] [NO_PLOTS=1] \
 #   benches/run_attack_bench.sh [CLIPS]
@@ -44,7 +44,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
-CK=${CHECKPOINT:-out/repro-kws-fsdd}
+CK=${CHECKPOINT:-out/repro-kws-fsdd-aug}
 DEVICE=${DEVICE:-cpu}
 THREADS=${THREADS:-2}
 BATCH=${BATCH:-16}
@@ -60,7 +60,9 @@ point CHECKPOINT at a folder written by \`soundproof-tools train\`, or train kws
 command of models/README.md ("Reproduce"; about 8 minutes on 2 CPU threads):
 
   scripts/tools.sh train --model kws-cnn --dataset fsdd --epochs 40 --batch-size 32 --sigma 0.005 \\
-      --noise-prob 0.5 --patience 15 --seed 0 --threads 2 --device cpu --name kws-fsdd --out out/repro-kws-fsdd
+      --noise-prob 0.5 --patience 15 --seed 0 --speed 0.1 --gain-db 20 --background ../shared/data/esc10/audio \\
+      --background-folds 1,2,3 --freq-mask 8 --time-mask 10 --threads 2 --device cpu --name kws-fsdd \\
+      --out out/repro-kws-fsdd-aug
 EOF
     exit 1
 fi

@@ -357,5 +357,5 @@ fn psycho_fools_the_trained_kws_cnn_under_the_masking_threshold() {
 /// Iterations (stage 1, stage 2) and stage-2 rate of the checkpoint test: short, so that the
 /// test takes seconds on an idle CPU (about 0.1 s an iteration for two clips); the measured
 /// runs of README.md use more.
-const KWS_STEPS: (usize, usize) = (20, 80);
+const KWS_STEPS: (usize, usize) = (20, 160);
 const KWS_LR2: f64 = 2e-3;

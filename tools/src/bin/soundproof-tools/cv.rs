@@ -117,8 +117,8 @@ pub fn run(a: CvArgs) -> anyhow::Result<()> {
     let mut robustness: Vec<serde_json::Value> = Vec::new();
     anyhow::ensure!(!a.robustness_held_out || dataset == "esc10", "cv: --robustness-held-out is for ESC-10 folds; FSDD's noise comes from --robustness-folds");
     // The banks of the robustness noise and rooms: one for all folds, or (--robustness-held-out)
-    // one per fold, made when the fold is scored.
-    // The training window (as `train` sets it), which the evaluation rooms are made for.
+    // one per fold, made when the fold is scored; the rooms are made for the training window
+    // (as `train` sets it).
     let window = match (&a.robustness, cfg.seconds) {
         (None, _) => 0,
         (Some(_), Some(s)) => (s * cfg.sample_rate as f64).round() as usize,

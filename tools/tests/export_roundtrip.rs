@@ -191,6 +191,10 @@ fn cepstral_mean_normalization_cancels_a_fixed_band_response() {
         moved[k] = a.iter().zip(&b).map(|(p, q)| (p - q).abs()).fold(0.0, f32::max);
     }
     println!("largest logit change under the band response: with centring {:.2e}, without {:.2e}", moved[0], moved[1]);
-    assert!(moved[0] <= 1e-4, "kws-strided-cmn moved by {}", moved[0]);
-    assert!(moved[1] > 1e-2, "kws-strided did not move ({}): the test cannot tell", moved[1]);
+    // Centring is exact in real arithmetic; in f32 the band means of log-mels near 100 dB carry
+    // rounding of about 1e-5 each, and tract's reductions take a different order on each SIMD
+    // path (1.4e-4 seen on one CI machine, under 1e-4 on another). The bound leaves room for
+    // that and still sits four orders of magnitude under the uncentred model's change.
+    assert!(moved[0] <= 1e-3, "kws-strided-cmn moved by {}", moved[0]);
+    assert!(moved[1] > 1e4 * moved[0].max(1e-7), "kws-strided moved only {} against {}: the test cannot tell", moved[1], moved[0]);
 }

@@ -145,6 +145,7 @@ fn kws_models_round_trip() {
     round_trip(Arch::KwsRt, 1.0, &files, 16_000, Some(logmel));
     round_trip(Arch::KwsStrided, 1.0, &files, 16_000, Some(logmel));
     round_trip(Arch::KwsStridedCmn, 1.0, &files, 16_000, Some(logmel));
+    round_trip(Arch::KwsStridedVcmn, 1.0, &files, 16_000, Some(logmel));
 }
 
 #[test]
@@ -161,23 +162,27 @@ fn cnn1d_round_trip() {
     round_trip(Arch::Cnn1d, 0.5, &files, 80_000, None);
 }
 
-/// `kws-strided-cmn` subtracts each band's mean over the window in the graph, so a fixed
-/// response in dB per band (a microphone's, a room's colouring) leaves its logits unchanged in
-/// tract, while `kws-strided` (same weights, no centring) moves.
+/// `kws-strided-cmn` subtracts each band's mean over the window in the graph, and
+/// `kws-strided-vcmn` its mean over the speech frames (those within 25 dB of the loudest by mean
+/// level over the bands), so a fixed response in dB per band (a microphone's, a room's
+/// colouring; its mean over the bands is a gain) leaves their logits unchanged in tract:
+/// every frame's level moves by the same amount, the same frames count as speech. `kws-strided`
+/// (same weights, no centring) moves.
 #[test]
 fn cepstral_mean_normalization_cancels_a_fixed_band_response() {
     let files = fsdd(&["2_george_7.wav", "6_yweweler_3.wav"]);
     let logmel = FeatureConfig::new(FeatureKind::Logmel);
     let (x, shape) = inputs(&files, 16_000, Some(&logmel));
     let bands = *shape.last().expect("bands") as usize;
-    // a tilt of -12..+12 dB across the bands with a ripple on top
+    // a tilt of -12..+12 dB across the bands with a ripple on top, and 9 dB of gain
     let response: Vec<f32> = (0..bands)
-        .map(|f| -12.0 + 24.0 * f as f32 / (bands - 1) as f32 + 3.0 * (f as f32 * 0.7).sin())
+        .map(|f| 9.0 - 12.0 + 24.0 * f as f32 / (bands - 1) as f32 + 3.0 * (f as f32 * 0.7).sin())
         .collect();
     let coloured: Vec<f32> = x.iter().enumerate().map(|(i, v)| v + response[i % bands]).collect();
     let shape_u: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
-    let mut moved = [0.0f32; 2];
-    for (k, arch) in [Arch::KwsStridedCmn, Arch::KwsStrided].into_iter().enumerate() {
+    let archs = [Arch::KwsStridedCmn, Arch::KwsStridedVcmn, Arch::KwsStrided];
+    let mut moved = [0.0f32; 3];
+    for (k, arch) in archs.into_iter().enumerate() {
         let spec = ModelSpec { arch, n_classes: 10, input_shape: shape[1..].to_vec(), width: 1.0, sample_rate: 16_000, folded: false };
         tch::manual_seed(3);
         let vs = nn::VarStore::new(Device::Cpu);
@@ -190,11 +195,16 @@ fn cepstral_mean_normalization_cancels_a_fixed_band_response() {
         let (a, b) = (run(&x), run(&coloured));
         moved[k] = a.iter().zip(&b).map(|(p, q)| (p - q).abs()).fold(0.0, f32::max);
     }
-    println!("largest logit change under the band response: with centring {:.2e}, without {:.2e}", moved[0], moved[1]);
+    println!(
+        "largest logit change under the band response: window centring {:.2e}, speech-frame centring {:.2e}, none {:.2e}",
+        moved[0], moved[1], moved[2]
+    );
     // Centring is exact in real arithmetic; in f32 the band means of log-mels near 100 dB carry
     // rounding of about 1e-5 each, and tract's reductions take a different order on each SIMD
     // path (1.4e-4 seen on one CI machine, under 1e-4 on another). The bound leaves room for
     // that and still sits four orders of magnitude under the uncentred model's change.
-    assert!(moved[0] <= 1e-3, "kws-strided-cmn moved by {}", moved[0]);
-    assert!(moved[1] > 1e4 * moved[0].max(1e-7), "kws-strided moved only {} against {}: the test cannot tell", moved[1], moved[0]);
+    for (k, arch) in archs[..2].iter().enumerate() {
+        assert!(moved[k] <= 1e-3, "{} moved by {}", arch.name(), moved[k]);
+        assert!(moved[2] > 1e4 * moved[k].max(1e-7), "kws-strided moved only {} against {}: the test cannot tell", moved[2], moved[k]);
+    }
 }

@@ -64,19 +64,41 @@ pub fn temporal(mut b: Builder, spec: &ModelSpec) -> Result<Vec<Layer>> {
 /// separate pass, and padding a separate Pad op), channel counts in multiples of 16, then the
 /// time mean and one linear layer.
 pub fn strided(b: Builder, spec: &ModelSpec) -> Result<Vec<Layer>> {
-    strided_body(b, spec, false)
+    strided_body(b, spec, Centre::None)
 }
 
 /// `kws-strided` after per-band cepstral mean normalization of the window (each mel band minus
 /// its mean over the window's frames, in the graph; no weights).
 pub fn strided_cmn(b: Builder, spec: &ModelSpec) -> Result<Vec<Layer>> {
-    strided_body(b, spec, true)
+    strided_body(b, spec, Centre::Window)
 }
 
-fn strided_body(mut b: Builder, spec: &ModelSpec, centre: bool) -> Result<Vec<Layer>> {
+/// `kws-strided` after per-band mean normalization over the speech frames of the window: the
+/// frames whose mean level over the bands is within [`SPEECH_FLOOR_DB`] of the loudest one.
+pub fn strided_vcmn(b: Builder, spec: &ModelSpec) -> Result<Vec<Layer>> {
+    strided_body(b, spec, Centre::Speech)
+}
+
+/// How far below the window's loudest frame (mean level over the mel bands, dB) a frame still
+/// counts as speech for `kws-strided-vcmn`'s band means.
+pub const SPEECH_FLOOR_DB: f64 = 25.0;
+
+enum Centre {
+    None,
+    Window,
+    Speech,
+}
+
+fn strided_body(mut b: Builder, spec: &ModelSpec, centre: Centre) -> Result<Vec<Layer>> {
     let w = spec.width;
-    if centre {
-        b.time_centre()?;
+    match centre {
+        Centre::None => {}
+        Centre::Window => {
+            b.time_centre()?;
+        }
+        Centre::Speech => {
+            b.speech_centre(SPEECH_FLOOR_DB)?;
+        }
     }
     b.bn()?; // input standardization of the dB map
     for c in [16, 32, 48, 64] {

@@ -34,6 +34,13 @@ pub enum Layer {
     /// normalization of a log-spectral map): a fixed microphone or room response, a gain in dB
     /// per band, is a constant offset along time in each band, and this removes it.
     TimeCentre,
+    /// [`Layer::TimeCentre`] with each band's mean taken over the speech frames only: the frames
+    /// whose mean level over the bands is within `floor_db` of the window's loudest frame. In a
+    /// 1-s window of one keyword most frames are silence, noise or a reverberant tail; a mean
+    /// over all of them, subtracted, removes part of the speech with the channel. A fixed
+    /// response in dB per band (or a gain) moves every frame's level by the same amount, so it
+    /// selects the same frames and still cancels exactly.
+    SpeechCentre { floor_db: f64 },
     /// `[N, ...] → [N, prod]`.
     Flatten,
     Linear(nn::Linear),
@@ -95,6 +102,16 @@ impl Layer {
             }
             Layer::TimeMeanFlatten => x.mean_dim([2i64].as_slice(), false, Kind::Float).flatten(1, -1),
             Layer::TimeCentre => x - x.mean_dim([2i64].as_slice(), true, Kind::Float),
+            Layer::SpeechCentre { floor_db } => {
+                // the mask is a step of the levels: no gradient flows through it (none would be
+                // useful), as in the graph, where it is Relu(Sign(level - threshold))
+                let level = x.mean_dim([3i64].as_slice(), true, Kind::Float).detach();
+                let (loudest, _) = level.max_dim(2, true);
+                let mask = (level - (loudest - *floor_db)).sign().relu();
+                let num = (x * &mask).mean_dim([2i64].as_slice(), true, Kind::Float);
+                let den = mask.mean_dim([2i64].as_slice(), true, Kind::Float);
+                x - num / den
+            }
             Layer::Flatten => x.flatten(1, -1),
             Layer::Linear(l) => nn::Module::forward(l, x),
             Layer::Dropout(p) => x.dropout(*p, train),
@@ -139,6 +156,20 @@ impl Layer {
             }
             Layer::TimeCentre => {
                 let m = g.reduce_mean(x, &[2], true);
+                g.sub(x, &m)
+            }
+            Layer::SpeechCentre { floor_db } => {
+                let level = g.reduce_mean(x, &[3], true);
+                let loudest = g.reduce_max(&level, &[2], true);
+                let floor = g.constant(Array { shape: vec![1], data: vec![*floor_db as f32] });
+                let threshold = g.sub(&loudest, &floor);
+                let above = g.sub(&level, &threshold);
+                let sign = g.sign(&above);
+                let mask = g.relu(&sign);
+                let masked = g.mul(x, &mask);
+                let num = g.reduce_mean(&masked, &[2], true);
+                let den = g.reduce_mean(&mask, &[2], true);
+                let m = g.div(&num, &den);
                 g.sub(x, &m)
             }
             Layer::Flatten => g.flatten(x),
@@ -196,7 +227,7 @@ impl Layer {
                 let (_, b) = walk(shortcut, shape);
                 (out, a + b)
             }
-            Layer::BatchNorm { .. } | Layer::Relu | Layer::Dropout(_) | Layer::TimeCentre => (shape.to_vec(), 0),
+            Layer::BatchNorm { .. } | Layer::Relu | Layer::Dropout(_) | Layer::TimeCentre | Layer::SpeechCentre { .. } => (shape.to_vec(), 0),
         }
     }
 }
@@ -381,6 +412,11 @@ impl<'a> Builder<'a> {
         Ok(self)
     }
 
+    pub fn speech_centre(&mut self, floor_db: f64) -> Result<&mut Self> {
+        self.push(Layer::SpeechCentre { floor_db })?;
+        Ok(self)
+    }
+
     pub fn flatten(&mut self) -> Result<&mut Self> {
         self.push(Layer::Flatten)?;
         Ok(self)
@@ -426,6 +462,7 @@ fn layer_kind(l: &Layer) -> &'static str {
         Layer::GlobalAvgPool => "global average pool",
         Layer::TimeMeanFlatten => "time mean",
         Layer::TimeCentre => "time centring",
+        Layer::SpeechCentre { .. } => "speech-frame centring",
         Layer::Flatten => "flatten",
         Layer::Linear(_) => "linear",
         Layer::Dropout(_) => "dropout",

@@ -44,6 +44,11 @@ pub enum Arch {
     /// first (cepstral mean normalization, in the graph): the microphone's and the room's
     /// response, and the speaker's long-term spectral tilt, leave the input.
     KwsStridedCmn,
+    /// `kws-strided` after per-band mean normalization over the window's speech frames only
+    /// (those within 25 dB of its loudest frame, by mean level over the bands; in the graph):
+    /// the channel still cancels, but silence, background noise and reverberant tails no longer
+    /// set the means.
+    KwsStridedVcmn,
     /// Temporal real-time variant: the mel bands as the channels of four convolutions over time
     /// (3-5-5-3 frames, strides 2-2-2-1, 64-96-128-128 channels), about 2.3 M multiply-adds per
     /// 1 s window.
@@ -64,6 +69,7 @@ impl Arch {
             Arch::KwsRt => "kws-rt",
             Arch::KwsStrided => "kws-strided",
             Arch::KwsStridedCmn => "kws-strided-cmn",
+            Arch::KwsStridedVcmn => "kws-strided-vcmn",
             Arch::KwsTc => "kws-tc",
             Arch::Resnet18 => "resnet18",
             Arch::Cnn2d => "cnn2d",
@@ -123,6 +129,7 @@ impl Model {
             Arch::KwsRt => kws::rt(b, spec)?,
             Arch::KwsStrided => kws::strided(b, spec)?,
             Arch::KwsStridedCmn => kws::strided_cmn(b, spec)?,
+            Arch::KwsStridedVcmn => kws::strided_vcmn(b, spec)?,
             Arch::KwsTc => kws::temporal(b, spec)?,
             Arch::Resnet18 => resnet::resnet18(b, spec)?,
             Arch::Cnn2d => cnn2d::cnn2d(b, spec)?,

@@ -359,6 +359,33 @@ impl Graph {
         )
     }
 
+    /// Maximum over `axes` (ONNX `ReduceMax`; opset 17 takes the axes as an attribute).
+    pub fn reduce_max(&mut self, x: &str, axes: &[i64], keepdims: bool) -> String {
+        let name = self.fresh("max");
+        if axes.is_empty() {
+            self.error(&name, "no axes given (ONNX would reduce over all of them)");
+        }
+        self.push(
+            node("ReduceMax", &name, &[x.to_string()], &[&name], vec![attr_ints("axes", axes), attr_int("keepdims", keepdims as i64)]),
+            &[x],
+        )
+    }
+
+    /// Elementwise product (with ONNX broadcasting).
+    pub fn mul(&mut self, a: &str, b: &str) -> String {
+        self.binary("Mul", "mul", a, b)
+    }
+
+    /// Elementwise quotient `a / b` (with ONNX broadcasting).
+    pub fn div(&mut self, a: &str, b: &str) -> String {
+        self.binary("Div", "div", a, b)
+    }
+
+    /// −1, 0 or 1 by the sign of each element.
+    pub fn sign(&mut self, x: &str) -> String {
+        self.unary("Sign", "sign", x)
+    }
+
     /// A constant tensor (an initializer), e.g. an offset to [`Graph::add`].
     pub fn constant(&mut self, value: Array) -> String {
         let name = self.fresh("const");

@@ -29,7 +29,14 @@ CLIPS=${1:-24}
 shift || true
 MODELS=("$@")
 [ ${#MODELS[@]} -gt 0 ] || MODELS=(kws-fsdd-rt kws-fsdd-int8)
-OUT=target/online-bench
+# TARGET_CPU=x86-64-v3 (or native): the binaries built with `-C target-cpu=$TARGET_CPU` into
+# target/cpu-$TARGET_CPU, results in target/online-bench-$TARGET_CPU (optional; BENCHMARKS.md).
+TDIR=target
+if [ -n "${TARGET_CPU:-}" ]; then
+    TDIR=target/cpu-$TARGET_CPU
+    export CARGO_TARGET_DIR=$TDIR RUSTFLAGS="-C target-cpu=$TARGET_CPU"
+fi
+OUT=target/online-bench${TARGET_CPU:+-$TARGET_CPU}
 mkdir -p "$OUT"
 PARTS=" ${PARTS:-1 2 3} "
 part() { [[ "$PARTS" == *" $1 "* ]]; }
@@ -39,7 +46,7 @@ if command -v taskset >/dev/null; then PIN="taskset -c $(($(nproc) - 1))"; fi
 load() { echo "$(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg) ($1)" | tee -a "$OUT/load.txt" >&2; }
 cargo build --release --locked -q --bin soundproof -p soundproof
 cargo build --release --locked -q -p soundproof-benches --bin certify_speed
-BIN=target/release/soundproof
+BIN=$TDIR/release/soundproof
 DATA=../shared/data/fsdd/recordings
 
 # 1. Per-copy cost split, tract and onnxruntime alternated on the same input (pinned to one
@@ -47,8 +54,8 @@ DATA=../shared/data/fsdd/recordings
 read -r -a ONLINE <<< "${ONLINE_MODELS:-kws-fsdd-rt}"
 part 1 && load "part 1 start"
 part 1 && for m in "${MODELS[@]}"; do
-    $PIN target/release/certify_speed "models/$m.onnx" 1000 1 "$OUT" > "$OUT/speed-$m.jsonl"
-    target/release/certify_speed "models/$m.onnx" 1000 1 > "$OUT/speed-unpinned-$m.jsonl"
+    $PIN $TDIR/release/certify_speed "models/$m.onnx" 1000 1 "$OUT" > "$OUT/speed-$m.jsonl"
+    $TDIR/release/certify_speed "models/$m.onnx" 1000 1 > "$OUT/speed-unpinned-$m.jsonl"
     $PIN $PY - "models/$m.onnx" "$OUT/input-$m.npy" >> "$OUT/speed-$m.jsonl" <<'PYEOF'
 import json, sys, time
 import numpy as np, onnxruntime as ort

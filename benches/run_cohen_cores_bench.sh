@@ -14,11 +14,7 @@ N=${2:-2000}
 M=${3:-kws-fsdd-rt}
 # TARGET_CPU=x86-64-v3 (or native): ours built with `-C target-cpu=$TARGET_CPU` into
 # target/cpu-$TARGET_CPU, results in target/cohen-cores-bench-$TARGET_CPU (optional).
-TDIR=target
-if [ -n "${TARGET_CPU:-}" ]; then
-    TDIR=target/cpu-$TARGET_CPU
-    export CARGO_TARGET_DIR=$TDIR RUSTFLAGS="-C target-cpu=$TARGET_CPU"
-fi
+. benches/target_cpu.sh
 OUT=target/cohen-cores-bench${TARGET_CPU:+-$TARGET_CPU}
 mkdir -p "$OUT"
 cargo build --release --locked -q --bin soundproof -p soundproof

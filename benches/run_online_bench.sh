@@ -31,11 +31,7 @@ MODELS=("$@")
 [ ${#MODELS[@]} -gt 0 ] || MODELS=(kws-fsdd-rt kws-fsdd-int8)
 # TARGET_CPU=x86-64-v3 (or native): the binaries built with `-C target-cpu=$TARGET_CPU` into
 # target/cpu-$TARGET_CPU, results in target/online-bench-$TARGET_CPU (optional; BENCHMARKS.md).
-TDIR=target
-if [ -n "${TARGET_CPU:-}" ]; then
-    TDIR=target/cpu-$TARGET_CPU
-    export CARGO_TARGET_DIR=$TDIR RUSTFLAGS="-C target-cpu=$TARGET_CPU"
-fi
+. benches/target_cpu.sh
 OUT=target/online-bench${TARGET_CPU:+-$TARGET_CPU}
 mkdir -p "$OUT"
 PARTS=" ${PARTS:-1 2 3} "

@@ -3,9 +3,10 @@
 //! `cargo run --release -p soundproof-benches --bin certify_speed -- MODEL.onnx [N] [BATCH] [OUT_DIR]`
 //!
 //! On the FSDD test clip 0_george_0 (gain-normalized as the model was trained):
-//! - `noise`: one window's 16,000 Gaussian draws from a per-sample seeded generator, the
-//!   engine's (`smooth::NoiseRng`, xoshiro256++) beside ChaCha12 (rand's `StdRng`, the
-//!   previous one), both with rand_distr's ziggurat, measured alternately;
+//! - `noise`: one window's 16,000 Gaussian draws from a per-sample seeded generator: the
+//!   engine's (`smooth::NoiseRng`, xoshiro256++, with its float32 ziggurat `smooth::gaussian`)
+//!   beside the two before it, xoshiro256++ and ChaCha12 (rand's `StdRng`) with rand_distr's
+//!   float64 ziggurat, measured alternately;
 //! - `front end`: the log-mel of one window (what each waveform sample pays);
 //! - `model`: `Model::run` on batches of BATCH clean windows (tract);
 //! - `full`: `OnlineCertifier::counts` under the waveform contract (noise, front end, model)
@@ -27,18 +28,27 @@ fn median(mut v: Vec<f64>) -> f64 {
     soundproof::stats::median(&mut v).unwrap_or(f64::NAN)
 }
 
-/// ms per window of `reps` noise windows from generator `R`, seeded per window as the engine does.
-fn noise_ms<R: SeedableRng + rand::Rng>(x: &[f32], out: &mut [f32], reps: u64) -> f64 {
+/// ms per window of `reps` noise windows from generator `R`, seeded per window as the engine
+/// does, the draws made by `fill` (the engine's float32 ziggurat or rand_distr's), then
+/// `x + σ·ε` as `perturb` forms the copy.
+fn noise_ms<R: SeedableRng + rand::Rng>(x: &[f32], out: &mut [f32], reps: u64, fill: impl Fn(&mut R, &mut [f32])) -> f64 {
+    let mut eps = vec![0.0f32; x.len()];
     let t = Instant::now();
     for i in 0..reps {
         let mut rng = R::seed_from_u64(sample_seed(0, 1, Phase::Estimation, i));
-        for (o, &v) in out.iter_mut().zip(x) {
-            let g: f32 = StandardNormal.sample(&mut rng);
-            *o = v + 0.005 * g;
+        fill(&mut rng, &mut eps);
+        for ((o, &v), e) in out.iter_mut().zip(x).zip(&eps) {
+            *o = v + 0.005 * e;
         }
     }
     std::hint::black_box(&out);
     t.elapsed().as_secs_f64() * 1e3 / reps as f64
+}
+
+fn rand_distr_fill<R: rand::Rng>(rng: &mut R, eps: &mut [f32]) {
+    for e in eps.iter_mut() {
+        *e = StandardNormal.sample(rng);
+    }
 }
 
 fn main() {
@@ -58,16 +68,18 @@ fn main() {
     let name = std::path::Path::new(&path).file_stem().and_then(|s| s.to_str()).unwrap_or(&model.card().name).to_string();
     let params = SmoothParams { sigma: 0.005, n0: 100, n, alpha: 0.001, batch, seed: 0 };
 
-    // Noise: the two generators alternately, 5 rounds of 200 windows, medians.
+    // Noise: the three generators alternately, 5 rounds of 200 windows, medians.
     let mut buf = vec![0.0f32; x.len()];
-    let (mut xo, mut cc) = (Vec::new(), Vec::new());
+    let (mut zf, mut xo, mut cc) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..5 {
-        xo.push(noise_ms::<NoiseRng>(&x, &mut buf, 200));
-        cc.push(noise_ms::<StdRng>(&x, &mut buf, 200));
+        zf.push(noise_ms::<NoiseRng>(&x, &mut buf, 200, |r, e| soundproof::smooth::gaussians(r, e)));
+        xo.push(noise_ms::<NoiseRng>(&x, &mut buf, 200, rand_distr_fill));
+        cc.push(noise_ms::<StdRng>(&x, &mut buf, 200, rand_distr_fill));
     }
     println!(
-        "{{\"model\":\"{name}\",\"part\":\"noise\",\"draws\":{},\"xoshiro256pp_ms\":{:.4},\"chacha12_ms\":{:.4}}}",
+        "{{\"model\":\"{name}\",\"part\":\"noise\",\"draws\":{},\"engine_ms\":{:.4},\"xoshiro256pp_ms\":{:.4},\"chacha12_ms\":{:.4}}}",
         x.len(),
+        median(zf),
         median(xo),
         median(cc)
     );

@@ -85,12 +85,13 @@ impl<const N: usize> Framer<N> {
 
     /// Number of frames a clip of `len` samples yields (librosa's count).
     pub fn frame_count(&self, len: usize) -> usize {
-        if self.center {
-            1 + len / self.hop_length
-        } else if len < self.frame_length {
+        // centred: frame_length/2 zeros on each side (librosa's `center=True`; for an odd
+        // frame length the padded clip is one sample shorter than len + frame_length)
+        let padded = if self.center { len + 2 * (self.frame_length / 2) } else { len };
+        if padded < self.frame_length {
             0
         } else {
-            1 + (len - self.frame_length) / self.hop_length
+            1 + (padded - self.frame_length) / self.hop_length
         }
     }
 
@@ -128,6 +129,38 @@ impl<const N: usize> Framer<N> {
         Ok(())
     }
 
+    /// Every frame of a whole clip, exactly the frames `reset` + `push(samples)` + `finish`
+    /// emit, without streaming: each frame that lies inside the clip is passed as a slice of
+    /// `samples` (no copy, no shift of a frame buffer per hop); only the edge frames of a
+    /// centred framing, which overhang the clip, are assembled in the buffer with their zero
+    /// padding. Leaves the framer finished (as after `finish`); `reset` starts a new stream.
+    pub fn clip<E>(&mut self, samples: &[f32], mut on_frame: impl FnMut(&[f32]) -> Result<(), E>) -> Result<(), E> {
+        self.reset();
+        let (fl, hop) = (self.frame_length, self.hop_length);
+        let len = samples.len();
+        // a centred framing starts fl/2 samples before the clip
+        let lead = if self.center { (fl / 2) as isize } else { 0 };
+        for t in 0..self.frame_count(len) {
+            let start = (t * hop) as isize - lead;
+            let end = start + fl as isize;
+            if start >= 0 && end <= len as isize {
+                on_frame(&samples[start as usize..end as usize])?;
+            } else {
+                self.buf.clear();
+                for i in start..end {
+                    let v = if i >= 0 && i < len as isize { samples[i as usize] } else { 0.0 };
+                    // Cannot overflow: exactly `frame_length <= N` samples.
+                    let _ = self.buf.push(v);
+                }
+                on_frame(&self.buf)?;
+            }
+            self.frames += 1;
+        }
+        self.buf.clear();
+        self.finished = true;
+        Ok(())
+    }
+
     /// Ends the stream: applies the end padding (if `center`) and emits the remaining frames.
     pub fn finish<E>(&mut self, mut on_frame: impl FnMut(&[f32]) -> Result<(), E>) -> Result<(), E> {
         if self.finished {
@@ -160,5 +193,53 @@ impl<const N: usize> Framer<N> {
             self.buf.truncate(n - hop);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::Framer;
+    use std::vec::Vec;
+
+    fn streamed(f: &mut Framer<64>, x: &[f32], pieces: usize) -> Vec<Vec<f32>> {
+        let mut frames = Vec::new();
+        f.reset();
+        for chunk in x.chunks(pieces.max(1)) {
+            f.push(chunk, |fr| -> Result<(), ()> {
+                frames.push(fr.to_vec());
+                Ok(())
+            })
+            .unwrap();
+        }
+        f.finish(|fr| -> Result<(), ()> {
+            frames.push(fr.to_vec());
+            Ok(())
+        })
+        .unwrap();
+        frames
+    }
+
+    /// `clip` emits exactly the frames of the stream (same count, same samples, same zero
+    /// padding), for centred and uncentred framings, hops shorter and longer than the frame,
+    /// and clips shorter than one frame or than half of one.
+    #[test]
+    fn clip_equals_the_stream() {
+        for &(fl, hop, center) in &[(16usize, 4usize, true), (16, 4, false), (15, 4, true), (8, 11, false), (8, 11, true), (64, 10, true)] {
+            for len in [0usize, 1, 3, 7, 8, 16, 17, 40, 101] {
+                let x: Vec<f32> = (0..len).map(|i| (i as f32 * 0.37).sin() + 1.5).collect();
+                let mut f = Framer::<64>::new(fl, hop, center).unwrap();
+                let want = streamed(&mut f, &x, 5);
+                let mut got = Vec::new();
+                f.clip(&x, |fr| -> Result<(), ()> {
+                    got.push(fr.to_vec());
+                    Ok(())
+                })
+                .unwrap();
+                assert_eq!(got, want, "frame {fl}, hop {hop}, centred {center}, {len} samples");
+                assert_eq!(f.frames_emitted() as usize, want.len());
+                assert_eq!(want.len(), f.frame_count(len));
+            }
+        }
     }
 }

@@ -246,6 +246,29 @@ impl<const N: usize> FrontEnd<N> {
         })
     }
 
+    /// The features of a whole clip: exactly what `reset` + `push(samples)` + `finish` give,
+    /// faster when the gain is the identity (unit fixed gain, the front end of noisy copies
+    /// whose waveform already carries its gain): the frames are then read from the clip in
+    /// place ([`Framer::clip`]) instead of streamed through the frame buffer. The stream state
+    /// is reset first; afterwards the front end is finished, as after `finish`.
+    pub fn clip<E: From<DspError>>(
+        &mut self,
+        samples: &[f32],
+        on_features: impl FnMut(&[f32]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut on_features = on_features;
+        if self.gain != 1.0 || self.limit != f32::INFINITY {
+            self.reset();
+            self.push(samples, &mut on_features)?;
+            return self.finish(on_features);
+        }
+        let FrontEnd { framer, extractor, out, .. } = self;
+        framer.clip(samples, |frame| {
+            extractor.process(frame, out)?;
+            on_features(out)
+        })
+    }
+
     /// Ends the stream (end padding when centred) and emits the last frames.
     pub fn finish<E: From<DspError>>(&mut self, on_features: impl FnMut(&[f32]) -> Result<(), E>) -> Result<(), E> {
         let FrontEnd { framer, extractor, out, .. } = self;
@@ -254,5 +277,45 @@ impl<const N: usize> FrontEnd<N> {
             extractor.process(frame, out)?;
             on_features(out)
         })
+    }
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::vec::Vec;
+
+    /// The whole-clip path gives the very features of the stream, bit for bit, with a unit
+    /// gain (frames read in place) and with another gain and a clip limit (streamed).
+    #[test]
+    fn clip_features_equal_the_stream() {
+        let x: Vec<f32> = (0..16_000).map(|i| 0.3 * (i as f32 * 0.011).sin() + 0.05 * (i as f32 * 0.7).cos()).collect();
+        for gain in [GainPolicy::Fixed { gain: 1.0 }, GainPolicy::Fixed { gain: 3.0 }, GainPolicy::Clip { limit: 0.2 }] {
+            for kind in [FeatureKind::Logmel, FeatureKind::Stft] {
+                let mut cfg = FeatureConfig::new(kind);
+                cfg.gain = gain;
+                let mut fe: FrontEnd = FrontEnd::new(&cfg).unwrap();
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                fe.reset();
+                fe.push(&x, |f: &[f32]| -> Result<(), DspError> {
+                    a.extend_from_slice(f);
+                    Ok(())
+                })
+                .unwrap();
+                fe.finish(|f: &[f32]| -> Result<(), DspError> {
+                    a.extend_from_slice(f);
+                    Ok(())
+                })
+                .unwrap();
+                fe.clip(&x, |f: &[f32]| -> Result<(), DspError> {
+                    b.extend_from_slice(f);
+                    Ok(())
+                })
+                .unwrap();
+                assert_eq!(a.len(), fe.frame_count(x.len()) * fe.n_features());
+                assert!(a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()) && a.len() == b.len(), "{gain:?} {kind:?}");
+            }
+        }
     }
 }

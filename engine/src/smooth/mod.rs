@@ -19,7 +19,8 @@
 //!
 //! Noise is reproducible by construction: sample `i` of phase `p` (selection, estimation,
 //! prediction) of the clip with key `k` is drawn from its own generator ([`NoiseRng`],
-//! xoshiro256++, Gaussian draws by rand_distr's ziggurat) seeded with `mix(seed, k, p, i)`. Counts therefore depend only on (seed, key, σ, n0, n), never on the
+//! xoshiro256++, Gaussian draws by the float32 ziggurat [`gaussians`]) seeded with
+//! `mix(seed, k, p, i)`. Counts therefore depend only on (seed, key, σ, n0, n), never on the
 //! batch size, the number of threads or how a dataset is sharded.
 
 mod certificate;
@@ -34,7 +35,7 @@ pub mod runs;
 pub use certificate::{BoundRecord, Certificate, GainRecord, Prediction};
 pub use contract::{Contract, Transform};
 pub use diagnostics::NormStats;
-pub use noise::{clip_key, sample_seed, NoiseRng, Phase};
+pub use noise::{clip_key, gaussians, sample_seed, NoiseRng, Phase};
 use diagnostics::delta_and_noise_norms;
 use noise::perturb;
 
@@ -44,7 +45,6 @@ use crate::model::{Model, ModelError};
 use crate::stats::argmax;
 use crate::stats::{self, StatsError};
 use rand::SeedableRng;
-use rand_distr::{Distribution, StandardNormal};
 use std::time::Instant;
 
 pub use online::{all_agree_radius, planned_n, Budget, LookSchedule, OnlineBound, OnlineCertifier, Plan};
@@ -168,13 +168,10 @@ impl<'m> Smoother<'m> {
         match self.fe.as_mut() {
             None => out.extend_from_slice(x),
             Some(fe) => {
-                fe.reset();
-                let mut sink = |f: &[f32]| -> Result<(), DspError> {
+                fe.clip(x, |f: &[f32]| -> Result<(), DspError> {
                     out.extend_from_slice(f);
                     Ok(())
-                };
-                fe.push(x, &mut sink)?;
-                fe.finish(&mut sink)?;
+                })?;
             }
         }
         if out.len() - start != self.per {
@@ -238,8 +235,9 @@ impl<'m> Smoother<'m> {
                     Contract::Feature => {
                         let base = input.len();
                         input.extend_from_slice(z);
-                        for v in &mut input[base..] {
-                            let e: f32 = StandardNormal.sample(&mut rng);
+                        let eps = &mut self.eps[..z.len()];
+                        noise::gaussians(&mut rng, eps);
+                        for (v, e) in input[base..].iter_mut().zip(eps.iter()) {
                             *v += sigma * e;
                         }
                     }

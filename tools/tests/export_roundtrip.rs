@@ -146,6 +146,7 @@ fn kws_models_round_trip() {
     round_trip(Arch::KwsStrided, 1.0, &files, 16_000, Some(logmel));
     round_trip(Arch::KwsStridedCmn, 1.0, &files, 16_000, Some(logmel));
     round_trip(Arch::KwsStridedVcmn, 1.0, &files, 16_000, Some(logmel));
+    round_trip(Arch::KwsStridedLift, 1.0, &files, 16_000, Some(logmel));
 }
 
 #[test]

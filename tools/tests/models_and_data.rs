@@ -24,13 +24,16 @@ fn shapes_and_multiply_adds() {
     // k×1 kernels over time 64→96 k5 s2 (23: 96·320·23), 96→128 k5 s2 (10: 128·480·10),
     // 128→128 k3 s1 (8: 128·384·8), and a 128→10 linear layer after the time mean:
     // 614,400 + 706,560 + 614,400 + 393,216 + 1,280.
-    let cases: [(Arch, &[i64], f64, f64); 9] = [
+    // kws-strided-lift: kws-strided plus the lifter's 64×64 product on each of 101 frames
+    // (413,696).
+    let cases: [(Arch, &[i64], f64, f64); 10] = [
         (Arch::KwsCnn, &[1, 101, 64], 74e6, 76e6),
         (Arch::KwsRt, &[1, 101, 64], 1e6, 5e6),
         (Arch::KwsStrided, &[1, 101, 64], 3_363_168.0, 3_363_168.0),
         // the mean normalization has no multiply-adds of a convolution or linear layer
         (Arch::KwsStridedCmn, &[1, 101, 64], 3_363_168.0, 3_363_168.0),
         (Arch::KwsStridedVcmn, &[1, 101, 64], 3_363_168.0, 3_363_168.0),
+        (Arch::KwsStridedLift, &[1, 101, 64], 3_776_864.0, 3_776_864.0),
         (Arch::KwsTc, &[1, 101, 64], 2_329_856.0, 2_329_856.0),
         (Arch::Cnn2d, &[1, 101, 64], 10e6, 1e9),
         (Arch::Resnet18, &[1, 101, 64], 100e6, 1e9),

@@ -79,6 +79,18 @@ pub fn strided_vcmn(b: Builder, spec: &ModelSpec) -> Result<Vec<Layer>> {
     strided_body(b, spec, Centre::Speech)
 }
 
+/// `kws-strided` on a cepstrally smoothed map: each frame keeps its first [`LIFTER_KEEP`]
+/// DCT-II coefficients (in the graph, one constant `MatMul`; the map keeps its shape).
+pub fn strided_lift(b: Builder, spec: &ModelSpec) -> Result<Vec<Layer>> {
+    strided_body(b, spec, Centre::Lifter(LIFTER_KEEP))
+}
+
+/// Quefrencies `kws-strided-lift` keeps of a 64-band log-mel frame: the spectral envelope at
+/// about 3 bands' resolution (a cosine period of at least 6.4 bands), below the ripple of the
+/// pitch harmonics that 16-kHz slaney mel bands (≈ 47 Hz wide under 1 kHz) resolve for voices
+/// under ≈ 300 Hz; the same share of the bands (≈ 1/3) that 13 MFCCs keep of 40.
+pub const LIFTER_KEEP: i64 = 20;
+
 /// How far below the window's loudest frame (mean level over the mel bands, dB) a frame still
 /// counts as speech for `kws-strided-vcmn`'s band means.
 pub const SPEECH_FLOOR_DB: f64 = 25.0;
@@ -87,6 +99,8 @@ enum Centre {
     None,
     Window,
     Speech,
+    /// Not a centring: cepstral smoothing keeping this many coefficients.
+    Lifter(i64),
 }
 
 fn strided_body(mut b: Builder, spec: &ModelSpec, centre: Centre) -> Result<Vec<Layer>> {
@@ -98,6 +112,9 @@ fn strided_body(mut b: Builder, spec: &ModelSpec, centre: Centre) -> Result<Vec<
         }
         Centre::Speech => {
             b.speech_centre(SPEECH_FLOOR_DB)?;
+        }
+        Centre::Lifter(keep) => {
+            b.lifter(keep)?;
         }
     }
     b.bn()?; // input standardization of the dB map

@@ -41,6 +41,13 @@ pub enum Layer {
     /// response in dB per band (or a gain) moves every frame's level by the same amount, so it
     /// selects the same frames and still cancels exactly.
     SpeechCentre { floor_db: f64 },
+    /// Cepstral smoothing of every frame of a `[N, C, T, F]` log-spectral map: `x · P` along the
+    /// band axis, `P = D_kᵀ D_k` with `D_k` the first `k` rows of the orthonormal DCT-II. The map
+    /// keeps its shape and its spectral envelope (the low quefrencies, where formants sit) and
+    /// loses the fine ripple of resolved pitch harmonics: the part of a log-mel frame that says
+    /// most about who speaks and least about what is said (the reason MFCC front ends keep only
+    /// their first coefficients). `basis` is `P` (`[F, F]`, fixed, saved with the model).
+    Lifter { basis: Tensor, keep: i64 },
     /// `[N, ...] → [N, prod]`.
     Flatten,
     Linear(nn::Linear),
@@ -112,6 +119,7 @@ impl Layer {
                 let den = mask.mean_dim([2i64].as_slice(), true, Kind::Float);
                 x - num / den
             }
+            Layer::Lifter { basis, .. } => x.matmul(basis),
             Layer::Flatten => x.flatten(1, -1),
             Layer::Linear(l) => nn::Module::forward(l, x),
             Layer::Dropout(p) => x.dropout(*p, train),
@@ -172,6 +180,7 @@ impl Layer {
                 let m = g.div(&num, &den);
                 g.sub(x, &m)
             }
+            Layer::Lifter { basis, .. } => g.matmul(x, to_array(basis)?),
             Layer::Flatten => g.flatten(x),
             Layer::Linear(l) => g.linear(x, to_array(&l.ws)?, l.bs.as_ref().map(to_array).transpose()?),
             Layer::Dropout(_) => x.to_string(),
@@ -228,6 +237,11 @@ impl Layer {
                 (out, a + b)
             }
             Layer::BatchNorm { .. } | Layer::Relu | Layer::Dropout(_) | Layer::TimeCentre | Layer::SpeechCentre { .. } => (shape.to_vec(), 0),
+            // a fixed projection of the input map: counted, it runs in every copy
+            Layer::Lifter { keep: _, basis } => {
+                let f = basis.size()[0];
+                (shape.to_vec(), (shape.iter().product::<i64>() * f) as u64)
+            }
         }
     }
 }
@@ -417,6 +431,19 @@ impl<'a> Builder<'a> {
         Ok(self)
     }
 
+    /// Cepstral smoothing along the band axis, keeping the first `keep` DCT-II coefficients of
+    /// each frame ([`Layer::Lifter`]).
+    pub fn lifter(&mut self, keep: i64) -> Result<&mut Self> {
+        let f = *self.shape.last().unwrap_or(&0);
+        if self.shape.len() != 3 || keep < 1 || keep > f {
+            return Err(ToolsError::model(self.arch, format!("a lifter keeping {keep} coefficients needs a [C, T, F] map with F >= {keep}, not {:?}", self.shape)));
+        }
+        let basis = Tensor::from_slice(&lifter_basis(f as usize, keep as usize)).reshape([f, f]);
+        let basis = self.p.sub(self.name()).add("basis", basis.to_device(self.p.device()), false);
+        self.push(Layer::Lifter { basis, keep })?;
+        Ok(self)
+    }
+
     pub fn flatten(&mut self) -> Result<&mut Self> {
         self.push(Layer::Flatten)?;
         Ok(self)
@@ -463,10 +490,67 @@ fn layer_kind(l: &Layer) -> &'static str {
         Layer::TimeMeanFlatten => "time mean",
         Layer::TimeCentre => "time centring",
         Layer::SpeechCentre { .. } => "speech-frame centring",
+        Layer::Lifter { .. } => "cepstral lifter",
         Layer::Flatten => "flatten",
         Layer::Linear(_) => "linear",
         Layer::Dropout(_) => "dropout",
         Layer::Resize(_) => "resize",
         Layer::Residual { .. } => "residual block",
+    }
+}
+
+/// `P = D_kᵀ D_k` (row-major `f × f`) for the orthonormal DCT-II `D[q][n] = s_q cos(π(n + ½)q/f)`,
+/// `s_0 = √(1/f)`, `s_q = √(2/f)`, keeping quefrencies `q < keep`: the orthogonal projection of a
+/// frame onto its `keep` smoothest cosines (symmetric and idempotent; the identity at `keep = f`).
+pub fn lifter_basis(f: usize, keep: usize) -> Vec<f32> {
+    let d = |q: usize, n: usize| -> f64 {
+        let s = if q == 0 { (1.0 / f as f64).sqrt() } else { (2.0 / f as f64).sqrt() };
+        s * (std::f64::consts::PI * (n as f64 + 0.5) * q as f64 / f as f64).cos()
+    };
+    let mut p = vec![0.0f32; f * f];
+    for i in 0..f {
+        for j in 0..f {
+            p[i * f + j] = (0..keep).map(|q| d(q, i) * d(q, j)).sum::<f64>() as f32;
+        }
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lifter_basis;
+
+    /// The projection against its closed form: a cosine of quefrency `q` over the bands,
+    /// `cos(π(n + ½)q/f)`, is an eigenvector with eigenvalue 1 below `keep` and 0 from `keep` on;
+    /// `P` is symmetric, idempotent, of trace `keep`, and the identity when all are kept.
+    #[test]
+    fn lifter_keeps_the_envelope_and_removes_the_ripple() {
+        let (f, keep) = (64usize, 20usize);
+        let p = lifter_basis(f, keep);
+        let apply = |x: &[f64]| -> Vec<f64> { (0..f).map(|j| (0..f).map(|i| x[i] * p[i * f + j] as f64).sum()).collect() };
+        for q in [0usize, 1, 3, 19, 20, 27, 40, 63] {
+            let x: Vec<f64> = (0..f).map(|n| (std::f64::consts::PI * (n as f64 + 0.5) * q as f64 / f as f64).cos()).collect();
+            let y = apply(&x);
+            let want = if q < keep { 1.0 } else { 0.0 };
+            for n in 0..f {
+                assert!((y[n] - want * x[n]).abs() < 1e-5, "q = {q}, band {n}: {} against {}", y[n], want * x[n]);
+            }
+        }
+        let trace: f64 = (0..f).map(|i| p[i * f + i] as f64).sum();
+        assert!((trace - keep as f64).abs() < 1e-4, "trace {trace}");
+        for i in 0..f {
+            for j in 0..f {
+                assert!((p[i * f + j] - p[j * f + i]).abs() < 1e-6);
+                let pp: f64 = (0..f).map(|k| p[i * f + k] as f64 * p[k * f + j] as f64).sum();
+                assert!((pp - p[i * f + j] as f64).abs() < 1e-5, "P² ≠ P at ({i}, {j})");
+            }
+        }
+        let all = lifter_basis(f, f);
+        for i in 0..f {
+            for j in 0..f {
+                let id = if i == j { 1.0 } else { 0.0 };
+                assert!((all[i * f + j] - id).abs() < 1e-5);
+            }
+        }
     }
 }

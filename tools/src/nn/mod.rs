@@ -49,6 +49,10 @@ pub enum Arch {
     /// the channel still cancels, but silence, background noise and reverberant tails no longer
     /// set the means.
     KwsStridedVcmn,
+    /// `kws-strided` on a cepstrally smoothed map (each frame's first 20 DCT-II coefficients
+    /// kept, in the graph): the spectral envelope stays, the ripple of resolved pitch harmonics
+    /// (who speaks, not what is said) goes.
+    KwsStridedLift,
     /// Temporal real-time variant: the mel bands as the channels of four convolutions over time
     /// (3-5-5-3 frames, strides 2-2-2-1, 64-96-128-128 channels), about 2.3 M multiply-adds per
     /// 1 s window.
@@ -70,6 +74,7 @@ impl Arch {
             Arch::KwsStrided => "kws-strided",
             Arch::KwsStridedCmn => "kws-strided-cmn",
             Arch::KwsStridedVcmn => "kws-strided-vcmn",
+            Arch::KwsStridedLift => "kws-strided-lift",
             Arch::KwsTc => "kws-tc",
             Arch::Resnet18 => "resnet18",
             Arch::Cnn2d => "cnn2d",
@@ -130,6 +135,7 @@ impl Model {
             Arch::KwsStrided => kws::strided(b, spec)?,
             Arch::KwsStridedCmn => kws::strided_cmn(b, spec)?,
             Arch::KwsStridedVcmn => kws::strided_vcmn(b, spec)?,
+            Arch::KwsStridedLift => kws::strided_lift(b, spec)?,
             Arch::KwsTc => kws::temporal(b, spec)?,
             Arch::Resnet18 => resnet::resnet18(b, spec)?,
             Arch::Cnn2d => cnn2d::cnn2d(b, spec)?,

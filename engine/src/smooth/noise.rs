@@ -56,7 +56,6 @@ pub(super) fn perturb(rng: &mut NoiseRng, x: &[f32], sigma: f32, t: Transform, c
     t.apply(noisy, clean_rms, clean_peak);
 }
 
-
 /// Standard normal draws in float32 into `out`: the noise of every copy ([`perturb`], and the
 /// feature contract's noise on the front-end map).
 pub fn gaussians<R: Rng + ?Sized>(rng: &mut R, out: &mut [f32]) {

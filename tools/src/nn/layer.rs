@@ -180,7 +180,8 @@ impl Layer {
                 let m = g.div(&num, &den);
                 g.sub(x, &m)
             }
-            Layer::Lifter { basis, .. } => g.matmul(x, to_array(basis)?),
+            // P is symmetric, so the linear layer's x·Pᵀ is x·P: one MatMul, no bias
+            Layer::Lifter { basis, .. } => g.linear(x, to_array(basis)?, None),
             Layer::Flatten => g.flatten(x),
             Layer::Linear(l) => g.linear(x, to_array(&l.ws)?, l.bs.as_ref().map(to_array).transpose()?),
             Layer::Dropout(_) => x.to_string(),

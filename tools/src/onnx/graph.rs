@@ -371,17 +371,6 @@ impl Graph {
         )
     }
 
-    /// `x · b` over the last axis of `x` (ONNX `MatMul`, broadcasting over the leading axes),
-    /// `b` a constant `[K, M]`.
-    pub fn matmul(&mut self, x: &str, b: Array) -> String {
-        let name = self.fresh("matmul");
-        if b.shape.len() != 2 {
-            self.error(&name, format!("the constant factor must be 2-D, not {:?}", b.shape));
-        }
-        let w = self.add_f32(&name, "b", b);
-        self.push(node("MatMul", &name, &[x.to_string(), w], &[&name], vec![]), &[x])
-    }
-
     /// Elementwise product (with ONNX broadcasting).
     pub fn mul(&mut self, a: &str, b: &str) -> String {
         self.binary("Mul", "mul", a, b)

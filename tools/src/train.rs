@@ -53,6 +53,10 @@ pub struct TrainConfig {
     /// Only the background clips of these ESC folds (file names `K-…`; `None`: all).
     #[serde(default)]
     pub background_folds: Option<Vec<u32>>,
+    /// More training clips in FSDD's naming (e.g. synthetic voices), added to the training
+    /// split only ([`crate::data::fsdd::extra`]); FSDD datasets only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_train: Option<PathBuf>,
     pub seed: u64,
     pub device: DeviceChoice,
     /// libtorch CPU threads (`None`: libtorch's default).
@@ -93,6 +97,7 @@ impl TrainConfig {
             mixup: 0.0,
             background: None,
             background_folds: None,
+            extra_train: None,
             seed: 0,
             device: DeviceChoice::Auto,
             threads: None,
@@ -304,6 +309,14 @@ pub fn train(cfg: &TrainConfig, dataset: &DatasetSpec, out: &Path) -> Result<Tra
     let mut index = dataset.index()?;
     if let Some(max) = cfg.max_per_split {
         index = index.subsample(max);
+    }
+    if let Some(dir) = &cfg.extra_train {
+        if index.name != "fsdd" {
+            return Err(ToolsError::invalid("extra training clips", index.name.clone(), "an FSDD dataset (the clips are labelled by FSDD's file names)"));
+        }
+        let extra = crate::data::fsdd::extra(dir, &index)?;
+        index.split = format!("{}; plus {} extra training clips from {}", index.split, extra.len(), dir.display());
+        index.train.extend(extra);
     }
     let seconds = cfg.seconds.unwrap_or(index.clip_seconds);
     if !(seconds > 0.0 && seconds.is_finite()) {

@@ -89,7 +89,27 @@ fn leave_one_speaker_out_folds_hold_the_voice_out() {
         assert!(idx.train.iter().all(|e| !(5..10).contains(&take(e))));
         assert!(idx.split.contains(s.as_str()));
     }
-    assert!(DatasetSpec::FsddSpeaker { recordings, held_out: "nobody".into() }.index().is_err());
+    assert!(DatasetSpec::FsddSpeaker { recordings: recordings.clone(), held_out: "nobody".into() }.index().is_err());
+
+    // Extra training clips (`--extra-train`): labelled by the digit of their name, sorted; a
+    // folder holding a voice of the dataset itself (here FSDD's own recordings: a fold's
+    // held-out speaker among them) is refused, and so is a file not in FSDD's naming.
+    let idx = DatasetSpec::FsddSpeaker { recordings: recordings.clone(), held_out: "george".into() }.index().expect("fold");
+    let dir = std::env::temp_dir().join(format!("soundproof-extra-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let clip = recordings.join("3_jackson_7.wav");
+    for name in ["7_synx_0.wav", "3_synx_0.wav", "3_syny_12.wav"] {
+        std::fs::copy(&clip, dir.join(name)).unwrap();
+    }
+    let extra = soundproof_tools::data::fsdd::extra(&dir, &idx).expect("extra clips");
+    let names: Vec<_> = extra.iter().map(|e| (e.path.file_name().unwrap().to_str().unwrap().to_string(), e.label)).collect();
+    assert_eq!(names, [("3_synx_0.wav".to_string(), 3), ("3_syny_12.wav".into(), 3), ("7_synx_0.wav".into(), 7)]);
+    let err = soundproof_tools::data::fsdd::extra(&recordings, &idx).unwrap_err().to_string();
+    assert!(err.contains("a speaker of the dataset itself"), "{err}");
+    std::fs::copy(&clip, dir.join("notes.wav")).unwrap();
+    let err = soundproof_tools::data::fsdd::extra(&dir, &idx).unwrap_err().to_string();
+    assert!(err.contains("notes.wav"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

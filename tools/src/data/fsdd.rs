@@ -43,6 +43,42 @@ pub fn index(recordings: &Path) -> Result<DatasetIndex> {
     Ok(idx)
 }
 
+/// Extra training clips in FSDD's naming (`{digit}_{voice}_{take}.wav`, any takes), e.g. the
+/// synthetic voices of `scripts/make_synthetic_digits.sh`, sorted by path. Refused when a voice
+/// is also one of `index`'s speakers: added to a leave-one-speaker-out fold, such clips could be
+/// the held-out voice itself.
+pub fn extra(dir: &Path, index: &DatasetIndex) -> Result<Vec<Example>> {
+    let mut known: Vec<String> = Vec::new();
+    for e in index.train.iter().chain(&index.validation).chain(&index.test) {
+        if let Some(n) = FsddName::of(&e.path) {
+            if !known.iter().any(|s| s == n.speaker) {
+                known.push(n.speaker.to_string());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for path in wav_files("extra training clips", dir)? {
+        let Some(name) = FsddName::of(&path) else {
+            return Err(ToolsError::dataset(
+                "extra training clips",
+                format!("unexpected file {} (expected {{digit}}_{{voice}}_{{take}}.wav)", path.display()),
+            ));
+        };
+        if known.iter().any(|s| s == name.speaker) {
+            return Err(ToolsError::dataset(
+                "extra training clips",
+                format!("{} is of voice {:?}, a speaker of the dataset itself", path.display(), name.speaker),
+            ));
+        }
+        out.push(Example { path: path.clone(), label: name.digit as usize });
+    }
+    if out.is_empty() {
+        return Err(ToolsError::dataset("extra training clips", format!("no clips in {}", dir.display())));
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}
+
 /// The speakers of the recordings folder, sorted.
 pub fn speakers(recordings: &Path) -> Result<Vec<String>> {
     let mut out: Vec<String> = Vec::new();

@@ -80,6 +80,12 @@ pub struct TrainArgs {
     /// sounds for testing).
     #[arg(long, value_delimiter = ',', value_name = "K,...")]
     pub background_folds: Option<Vec<u32>>,
+    /// More training clips, FSDD datasets only: a folder of `{digit}_{voice}_{take}.wav` (e.g.
+    /// the synthetic voices of scripts/make_synthetic_digits.sh), added to the training split
+    /// (of every cv fold), never to validation or test. Refused when a voice is one of the
+    /// dataset's speakers.
+    #[arg(long, value_name = "DIR")]
+    pub extra_train: Option<std::path::PathBuf>,
     /// Probability that a training window gets background noise (with --background).
     #[arg(long, default_value_t = 0.5)]
     pub background_prob: f32,
@@ -217,6 +223,7 @@ pub fn train_config(a: &TrainArgs) -> anyhow::Result<TrainConfig> {
     };
     cfg.background = a.background.clone();
     cfg.background_folds = a.background_folds.clone();
+    cfg.extra_train = a.extra_train.clone();
     if !(a.mixup >= 0.0 && a.mixup.is_finite()) {
         anyhow::bail!("--mixup must be a finite α >= 0");
     }

@@ -48,14 +48,8 @@ pub fn index(recordings: &Path) -> Result<DatasetIndex> {
 /// is also one of `index`'s speakers: added to a leave-one-speaker-out fold, such clips could be
 /// the held-out voice itself.
 pub fn extra(dir: &Path, index: &DatasetIndex) -> Result<Vec<Example>> {
-    let mut known: Vec<String> = Vec::new();
-    for e in index.train.iter().chain(&index.validation).chain(&index.test) {
-        if let Some(n) = FsddName::of(&e.path) {
-            if !known.iter().any(|s| s == n.speaker) {
-                known.push(n.speaker.to_string());
-            }
-        }
-    }
+    let known: std::collections::BTreeSet<&str> =
+        index.train.iter().chain(&index.validation).chain(&index.test).filter_map(|e| FsddName::of(&e.path)).map(|n| n.speaker).collect();
     let mut out = Vec::new();
     for path in wav_files("extra training clips", dir)? {
         let Some(name) = FsddName::of(&path) else {
@@ -64,13 +58,14 @@ pub fn extra(dir: &Path, index: &DatasetIndex) -> Result<Vec<Example>> {
                 format!("unexpected file {} (expected {{digit}}_{{voice}}_{{take}}.wav)", path.display()),
             ));
         };
-        if known.iter().any(|s| s == name.speaker) {
+        if known.contains(name.speaker) {
             return Err(ToolsError::dataset(
                 "extra training clips",
                 format!("{} is of voice {:?}, a speaker of the dataset itself", path.display(), name.speaker),
             ));
         }
-        out.push(Example { path: path.clone(), label: name.digit as usize });
+        let label = name.digit as usize;
+        out.push(Example { path, label });
     }
     if out.is_empty() {
         return Err(ToolsError::dataset("extra training clips", format!("no clips in {}", dir.display())));
